@@ -1,0 +1,18 @@
+"""Cross-modal learning for scikit-learn: one shared space for two paired views.
+
+Row i of ``X`` and row i of ``y`` are the same event seen by two modalities.
+Every estimator here learns maps of both into one shared space where partners
+land together, so one modality can be searched, predicted or classified from the
+other. Importing this package never imports torch.
+"""
+
+from . import metrics
+from ._procrustes import CrossModalEmbedding
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CrossModalEmbedding",
+    "metrics",
+    "__version__",
+]

@@ -1,0 +1,191 @@
+"""Weighted means and centred cross-products of two paired views.
+
+Both linear estimators are functions of a handful of sufficient statistics: the
+weighted means of X and y and their centred co-moment matrices. They are computed
+here, and only here, one block of rows at a time; the blocks are merged with the
+pairwise update of Chan, Golub & LeVeque (1979). That buys three things:
+
+- no centred copy of X or y is ever made, only of one block (bounded memory);
+- precision does not suffer when the mean is large next to the spread (the naive
+  ``X.T @ y - n * outer(mean_x, mean_y)`` loses every digit at mean 1e6, spread 1);
+- streaming (``partial_fit``) and distributed reductions reuse the same merge.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+# Rows per block are chosen so that one centred block of both views holds about
+# this many float64 numbers (16 MiB): large enough for BLAS to run at full speed.
+_BLOCK_NUMBERS = 2**21
+
+_SECOND_ORDER = (None, "diag", "full")
+
+
+@dataclass
+class TwoViewMoments:
+    """Sufficient statistics of a weighted sample of paired rows.
+
+    ``cross_*`` are co-moment *sums* (not divided by the weight sum), so that
+    merging two samples is exact. ``cross_xx`` and ``cross_yy`` are ``None`` when
+    not requested, a vector when only the diagonal was requested, or a matrix.
+    """
+
+    weight_sum: float
+    mean_x: np.ndarray
+    mean_y: np.ndarray
+    cross_xy: np.ndarray
+    cross_xx: np.ndarray | None = None
+    cross_yy: np.ndarray | None = None
+
+    def merge(self, other):
+        """Return the statistics of the union of two samples (Chan et al.)."""
+        if other is None:
+            return self
+        total = self.weight_sum + other.weight_sum
+        delta_x = other.mean_x - self.mean_x
+        delta_y = other.mean_y - self.mean_y
+        # w_a * w_b / (w_a + w_b) is the weight of the between-sample term.
+        between = self.weight_sum * other.weight_sum / total
+        return TwoViewMoments(
+            weight_sum=total,
+            mean_x=self.mean_x + delta_x * (other.weight_sum / total),
+            mean_y=self.mean_y + delta_y * (other.weight_sum / total),
+            cross_xy=self.cross_xy + other.cross_xy + between * np.outer(delta_x, delta_y),
+            cross_xx=_merge_second_order(self.cross_xx, other.cross_xx, delta_x, between),
+            cross_yy=_merge_second_order(self.cross_yy, other.cross_yy, delta_y, between),
+        )
+
+    def covariances(self):
+        """Return ``(cov_xx, cov_xy, cov_yy)``: co-moments over the weight sum."""
+        scale = 1.0 / self.weight_sum
+        cov_xx = None if self.cross_xx is None else self.cross_xx * scale
+        cov_yy = None if self.cross_yy is None else self.cross_yy * scale
+        return cov_xx, self.cross_xy * scale, cov_yy
+
+
+def _merge_second_order(a, b, delta, between):
+    if a is None or b is None:
+        return None
+    if a.ndim == 1:
+        return a + b + between * delta**2
+    return a + b + between * np.outer(delta, delta)
+
+
+def _block_moments(X, y, weights, second_order_x, second_order_y):
+    """Statistics of one block of rows, centred on the block's own mean."""
+    if weights is None:
+        weight_sum = float(X.shape[0])
+        mean_x = X.mean(axis=0, dtype=np.float64)
+        mean_y = y.mean(axis=0, dtype=np.float64)
+    else:
+        weight_sum = float(weights.sum())
+        if weight_sum == 0.0:
+            return None  # a block of zero-weight rows carries no information
+        mean_x = (weights @ X) / weight_sum
+        mean_y = (weights @ y) / weight_sum
+    X_centred = X - mean_x  # float64, one block only
+    y_centred = y - mean_y
+    y_weighted = y_centred if weights is None else y_centred * weights[:, None]
+    return TwoViewMoments(
+        weight_sum=weight_sum,
+        mean_x=mean_x,
+        mean_y=mean_y,
+        cross_xy=X_centred.T @ y_weighted,
+        cross_xx=_block_second_order(X_centred, weights, second_order_x),
+        cross_yy=_block_second_order(y_centred, weights, second_order_y),
+    )
+
+
+def _block_second_order(centred, weights, kind):
+    if kind is None:
+        return None
+    if kind == "diag":
+        squared = centred**2
+        return squared.sum(axis=0) if weights is None else weights @ squared
+    weighted = centred if weights is None else centred * weights[:, None]
+    return centred.T @ weighted
+
+
+def two_view_moments(
+    X, y, sample_weight=None, *, second_order_x=None, second_order_y=None, block_rows=None
+):
+    """Compute the weighted means and centred co-moments of two paired views.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features_x)
+        First view, already validated (finite, 2-D, float).
+    y : ndarray of shape (n_samples, n_features_y)
+        Second view, already validated.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative weights; ``None`` means one per row.
+    second_order_x, second_order_y : {None, "diag", "full"}
+        Which within-view co-moments to compute: none, the diagonal only
+        (for per-feature scaling), or the full matrix (for whitening or ridge).
+    block_rows : int or None
+        Rows per block; ``None`` picks a size that bounds the extra memory.
+
+    Returns
+    -------
+    moments : TwoViewMoments or None
+        ``None`` when every weight is zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._stats import two_view_moments
+    >>> X = np.array([[0.0], [2.0]]); y = np.array([[1.0], [5.0]])
+    >>> m = two_view_moments(X, y, second_order_x="full")
+    >>> float(m.cross_xy[0, 0]), float(m.cross_xx[0, 0]), m.mean_y.tolist()
+    (4.0, 2.0, [3.0])
+    """
+    for kind in (second_order_x, second_order_y):
+        if kind not in _SECOND_ORDER:
+            raise ValueError(f"second_order must be one of {_SECOND_ORDER}; got {kind!r}.")
+    n_samples = X.shape[0]
+    if block_rows is None:
+        block_rows = max(1, _BLOCK_NUMBERS // max(1, X.shape[1] + y.shape[1]))
+    moments = None
+    for start in range(0, n_samples, block_rows):
+        stop = min(start + block_rows, n_samples)
+        weights = None if sample_weight is None else sample_weight[start:stop]
+        block = _block_moments(
+            X[start:stop], y[start:stop], weights, second_order_x, second_order_y
+        )
+        if block is not None:
+            moments = block if moments is None else moments.merge(block)
+    return moments
+
+
+def shrunk_covariance_roots(cov, shrinkage, *, view_name):
+    """Return ``(cov^{-1/2}, cov^{1/2})`` of ``(1 - s) cov + s * mean(diag) * I``.
+
+    Shrinking towards a scaled identity keeps whitening defined when the
+    covariance is singular (more features than samples, collinear features).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._stats import shrunk_covariance_roots
+    >>> inv_root, root = shrunk_covariance_roots(
+    ...     np.diag([4.0, 1.0]), 0.0, view_name="X")
+    >>> np.allclose(inv_root, np.diag([0.5, 1.0])), np.allclose(root, np.diag([2.0, 1.0]))
+    (True, True)
+    """
+    n_features = cov.shape[0]
+    target = np.trace(cov) / n_features
+    shrunk = (1.0 - shrinkage) * cov + shrinkage * target * np.eye(n_features)
+    eigenvalues, eigenvectors = linalg.eigh(shrunk)
+    floor = np.finfo(np.float64).eps * n_features * max(eigenvalues.max(), 0.0)
+    if eigenvalues.min() <= floor:
+        raise ValueError(
+            f"The covariance of {view_name} is singular (rank-deficient features, or "
+            f"more features than samples), so it cannot be whitened with "
+            f"reg={shrinkage}. Increase reg (for example to 0.1), or reduce the "
+            "features first (PCA)."
+        )
+    root = np.sqrt(eigenvalues)
+    inv_root = (eigenvectors / root) @ eigenvectors.T
+    return inv_root, (eigenvectors * root) @ eigenvectors.T
