@@ -69,7 +69,9 @@ class CrossModalMixin(
         self : object
             The fitted estimator.
         """
-        X, y, sample_weight = self._validate_paired_views(X, y, sample_weight, reset=True)
+        X, y, sample_weight = self._validate_paired_views(
+            X, y, sample_weight, reset=True
+        )
         self._fit_views(X, y, sample_weight)
         return self
 
@@ -79,7 +81,9 @@ class CrossModalMixin(
                 f"{type(self).__name__} requires y to be passed, but the target y is "
                 "None. Pass the second view (modality) as y."
             )
-        X = validate_data(self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        X = validate_data(
+            self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=2
+        )
         y = self._validate_y_view(y, reset=reset)
         _check_same_rows(X, y)
         if sample_weight is not None:
@@ -88,7 +92,8 @@ class CrossModalMixin(
             )
             if not sample_weight.sum() > 0:
                 raise ValueError(
-                    "sample_weight sums to zero: at least one pair needs a positive weight."
+                    "sample_weight sums to zero: at least one pair needs a positive "
+                    "weight."
                 )
         return X, y, sample_weight
 
@@ -136,7 +141,9 @@ class CrossModalMixin(
         y_array = self._validate_y_view(y, reset=False)
         _check_same_rows(X, y_array)
         # scikit-learn's automatic output wrapping only covers the first array.
-        y_scores = _wrap_data_with_container("transform", self._embed_y(y_array), y, self)
+        y_scores = _wrap_data_with_container(
+            "transform", self._embed_y(y_array), y, self
+        )
         return X_scores, y_scores
 
     def predict(self, X):
@@ -183,8 +190,16 @@ class CrossModalMixin(
             np.asarray(X_scores), np.asarray(y_scores), sample_weight=sample_weight
         )
 
-    def retrieve(self, queries, gallery, *, query_view="X", n_neighbors=5, similarity="cosine",
-                 csls_k=10):
+    def retrieve(
+        self,
+        queries,
+        gallery,
+        *,
+        query_view="X",
+        n_neighbors=5,
+        similarity="cosine",
+        csls_k=10,
+    ):
         """Find the best partners of each query among a gallery of the other view.
 
         Parameters
@@ -215,12 +230,16 @@ class CrossModalMixin(
         if query_view not in ("X", "y"):
             raise ValueError(f"query_view must be 'X' or 'y'; got {query_view!r}.")
         if similarity not in SIMILARITIES:
-            raise ValueError(f"similarity must be one of {SIMILARITIES}; got {similarity!r}.")
+            raise ValueError(
+                f"similarity must be one of {SIMILARITIES}; got {similarity!r}."
+            )
         for name, value in (("n_neighbors", n_neighbors), ("csls_k", csls_k)):
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         X_rows, y_rows = (queries, gallery) if query_view == "X" else (gallery, queries)
-        X_scores = self._embed_x(validate_data(self, X_rows, reset=False, dtype=FLOAT_DTYPES))
+        X_scores = self._embed_x(
+            validate_data(self, X_rows, reset=False, dtype=FLOAT_DTYPES)
+        )
         y_scores = self._embed_y(self._validate_y_view(y_rows, reset=False))
         query_scores, gallery_scores = (
             (X_scores, y_scores) if query_view == "X" else (y_scores, X_scores)

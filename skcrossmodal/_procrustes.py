@@ -153,7 +153,11 @@ class CrossModalEmbedding(CrossModalMixin):
         n_components = resolve_n_components(self.n_components, X.shape[1], y.shape[1])
         second_order = "full" if self.whiten else ("diag" if self.scale else None)
         moments = two_view_moments(
-            X, y, sample_weight, second_order_x=second_order, second_order_y=second_order
+            X,
+            y,
+            sample_weight,
+            second_order_x=second_order,
+            second_order_y=second_order,
         )
         self._set_solution(moments, n_components)
 
@@ -163,7 +167,9 @@ class CrossModalEmbedding(CrossModalMixin):
         x_forward, x_backward = _view_transforms(moments, "x", view_name="X", **options)
         y_forward, y_backward = _view_transforms(moments, "y", view_name="y", **options)
         cross_covariance = moments.cross_xy / moments.weight_sum
-        cross_covariance = _apply(cross_covariance, None if x_forward is None else x_forward.T)
+        cross_covariance = _apply(
+            cross_covariance, None if x_forward is None else x_forward.T
+        )
         if y_forward is not None:
             cross_covariance = cross_covariance @ y_forward
         U, singular_values, Vt = linalg.svd(cross_covariance, full_matrices=False)

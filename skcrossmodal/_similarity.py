@@ -59,7 +59,9 @@ class SimilarityBlocks:
         self.gallery = normalize_rows(gallery)
         self.similarity = similarity
         if similarity == "csls":
-            self._query_hubness = _mean_top_k_similarity(self.queries, self.gallery, csls_k)
+            self._query_hubness = _mean_top_k_similarity(
+                self.queries, self.gallery, csls_k
+            )
             self._gallery_hubness = _mean_top_k_similarity(
                 self.gallery, self.queries, csls_k
             )

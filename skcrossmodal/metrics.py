@@ -35,8 +35,12 @@ _COMMON_CONSTRAINTS = {
 
 
 def _check_paired_embeddings(X_scores, y_scores):
-    X_scores = check_array(X_scores, dtype=[np.float64, np.float32], input_name="X_scores")
-    y_scores = check_array(y_scores, dtype=[np.float64, np.float32], input_name="y_scores")
+    X_scores = check_array(
+        X_scores, dtype=[np.float64, np.float32], input_name="X_scores"
+    )
+    y_scores = check_array(
+        y_scores, dtype=[np.float64, np.float32], input_name="y_scores"
+    )
     check_consistent_length(X_scores, y_scores)
     if X_scores.shape[1] != y_scores.shape[1]:
         raise ValueError(
@@ -51,7 +55,9 @@ def _ranks_by_direction(X_scores, y_scores, direction, similarity, csls_k):
     directions = _DIRECTIONS if direction == "both" else (direction,)
     ranks = []
     for name in directions:
-        queries, gallery = (X_scores, y_scores) if name == "x_to_y" else (y_scores, X_scores)
+        queries, gallery = (
+            (X_scores, y_scores) if name == "x_to_y" else (y_scores, X_scores)
+        )
         ranks.append(partner_ranks(queries, gallery, similarity, csls_k))
     return ranks
 
@@ -59,7 +65,9 @@ def _ranks_by_direction(X_scores, y_scores, direction, similarity, csls_k):
 def _weighted_mean(values, sample_weight):
     if sample_weight is None:
         return float(np.mean(values))
-    sample_weight = check_array(sample_weight, ensure_2d=False, input_name="sample_weight")
+    sample_weight = check_array(
+        sample_weight, ensure_2d=False, input_name="sample_weight"
+    )
     check_consistent_length(values, sample_weight)
     return float(np.average(values, weights=sample_weight))
 
@@ -68,7 +76,9 @@ def _weighted_mean(values, sample_weight):
     {**_COMMON_CONSTRAINTS, "direction": [StrOptions(set(_DIRECTIONS))]},
     prefer_skip_nested_validation=True,
 )
-def retrieval_ranks(X_scores, y_scores, *, direction="x_to_y", similarity="cosine", csls_k=10):
+def retrieval_ranks(
+    X_scores, y_scores, *, direction="x_to_y", similarity="cosine", csls_k=10
+):
     """Rank of each query's true partner among all gallery rows.
 
     Parameters
@@ -112,7 +122,10 @@ _AVERAGED_CONSTRAINTS = {
 
 
 @validate_params(
-    {**_AVERAGED_CONSTRAINTS, "k": [Interval(numbers.Integral, 1, None, closed="left")]},
+    {
+        **_AVERAGED_CONSTRAINTS,
+        "k": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
     prefer_skip_nested_validation=True,
 )
 def recall_at_k(
@@ -160,13 +173,23 @@ def recall_at_k(
     >>> recall_at_k(X_scores, y_scores, k=2, direction="x_to_y")
     1.0
     """
-    per_direction = _ranks_by_direction(X_scores, y_scores, direction, similarity, csls_k)
-    return float(np.mean([_weighted_mean(r <= k, sample_weight) for r in per_direction]))
+    per_direction = _ranks_by_direction(
+        X_scores, y_scores, direction, similarity, csls_k
+    )
+    return float(
+        np.mean([_weighted_mean(r <= k, sample_weight) for r in per_direction])
+    )
 
 
 @validate_params(_AVERAGED_CONSTRAINTS, prefer_skip_nested_validation=True)
 def mean_reciprocal_rank(
-    X_scores, y_scores, *, direction="both", similarity="cosine", csls_k=10, sample_weight=None
+    X_scores,
+    y_scores,
+    *,
+    direction="both",
+    similarity="cosine",
+    csls_k=10,
+    sample_weight=None,
 ):
     """Mean of 1 / rank of each query's true partner.
 
@@ -201,15 +224,21 @@ def mean_reciprocal_rank(
     >>> round(mean_reciprocal_rank(X_scores, y_scores, direction="x_to_y"), 4)
     0.6667
     """
-    per_direction = _ranks_by_direction(X_scores, y_scores, direction, similarity, csls_k)
-    return float(np.mean([_weighted_mean(1.0 / r, sample_weight) for r in per_direction]))
+    per_direction = _ranks_by_direction(
+        X_scores, y_scores, direction, similarity, csls_k
+    )
+    return float(
+        np.mean([_weighted_mean(1.0 / r, sample_weight) for r in per_direction])
+    )
 
 
 @validate_params(
     {**_COMMON_CONSTRAINTS, "direction": [StrOptions({*_DIRECTIONS, "both"})]},
     prefer_skip_nested_validation=True,
 )
-def median_rank(X_scores, y_scores, *, direction="both", similarity="cosine", csls_k=10):
+def median_rank(
+    X_scores, y_scores, *, direction="both", similarity="cosine", csls_k=10
+):
     """Median rank of each query's true partner (1 is best).
 
     Parameters
@@ -238,7 +267,9 @@ def median_rank(X_scores, y_scores, *, direction="both", similarity="cosine", cs
     >>> median_rank(X_scores, y_scores, direction="x_to_y")
     2.0
     """
-    per_direction = _ranks_by_direction(X_scores, y_scores, direction, similarity, csls_k)
+    per_direction = _ranks_by_direction(
+        X_scores, y_scores, direction, similarity, csls_k
+    )
     return float(np.mean([np.median(r) for r in per_direction]))
 
 
@@ -293,7 +324,9 @@ _METRICS = {
     },
     prefer_skip_nested_validation=True,
 )
-def make_retrieval_scorer(metric="mrr", *, k=1, direction="both", similarity="cosine", csls_k=10):
+def make_retrieval_scorer(
+    metric="mrr", *, k=1, direction="both", similarity="cosine", csls_k=10
+):
     """Build a scorer for ``GridSearchCV(scoring=...)`` from a retrieval metric.
 
     The scorer embeds the held-out ``(X, y)`` with the fitted estimator (for a

@@ -1,4 +1,4 @@
-"""scikit-learn's estimator checks, and our own two-view contract, for every estimator."""
+"""scikit-learn's estimator checks and our two-view contract, for every estimator."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
