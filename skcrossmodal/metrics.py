@@ -109,7 +109,7 @@ def retrieval_ranks(
     >>> X_scores = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     >>> y_scores = np.array([[1.0, 0.1], [1.0, 0.9], [0.0, 1.0]])
     >>> retrieval_ranks(X_scores, y_scores).tolist()
-    [1.0, 2.0, 2.0]
+    [1.0, 2.0, 3.0]
     """
     return _ranks_by_direction(X_scores, y_scores, direction, similarity, csls_k)[0]
 
@@ -170,7 +170,7 @@ def recall_at_k(
     >>> y_scores = np.array([[1.0, 0.1], [1.0, 0.9], [0.0, 1.0]])
     >>> recall_at_k(X_scores, y_scores, k=1, direction="x_to_y")
     0.3333333333333333
-    >>> recall_at_k(X_scores, y_scores, k=2, direction="x_to_y")
+    >>> recall_at_k(X_scores, y_scores, k=3, direction="x_to_y")
     1.0
     """
     per_direction = _ranks_by_direction(
@@ -222,7 +222,7 @@ def mean_reciprocal_rank(
     >>> X_scores = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     >>> y_scores = np.array([[1.0, 0.1], [1.0, 0.9], [0.0, 1.0]])
     >>> round(mean_reciprocal_rank(X_scores, y_scores, direction="x_to_y"), 4)
-    0.6667
+    0.6111
     """
     per_direction = _ranks_by_direction(
         X_scores, y_scores, direction, similarity, csls_k
