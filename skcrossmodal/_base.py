@@ -90,11 +90,6 @@ class CrossModalMixin(
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-            if not sample_weight.sum() > 0:
-                raise ValueError(
-                    "sample_weight sums to zero: at least one pair needs a positive "
-                    "weight."
-                )
         return X, y, sample_weight
 
     def _validate_y_view(self, y, *, reset):
