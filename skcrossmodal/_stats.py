@@ -194,7 +194,9 @@ def shrunk_covariance_roots(cov, shrinkage, *, view_name):
     target = np.trace(cov) / n_features
     shrunk = (1.0 - shrinkage) * cov + shrinkage * target * np.eye(n_features)
     eigenvalues, eigenvectors = linalg.eigh(shrunk)
-    floor = np.finfo(np.float64).eps * n_features * max(eigenvalues.max(), 0.0)
+    # Eigenvalues this far below the largest are rounding noise of a zero one;
+    # their inverse square roots would amplify noise a hundred-thousandfold.
+    floor = 1e-10 * max(eigenvalues.max(), 0.0)
     if eigenvalues.min() <= floor:
         raise ValueError(
             f"The covariance of {view_name} is singular (rank-deficient features, or "
