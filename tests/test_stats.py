@@ -1,0 +1,94 @@
+"""Tests for the blockwise weighted sufficient statistics."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from skcrossmodal._stats import shrunk_covariance_roots, two_view_moments
+
+
+def _direct_moments(X, y, weights):
+    """Weighted means and centred co-moment sums, computed the obvious way."""
+    mean_x = np.average(X, axis=0, weights=weights)
+    mean_y = np.average(y, axis=0, weights=weights)
+    Xc, yc = X - mean_x, y - mean_y
+    return (
+        mean_x,
+        mean_y,
+        Xc.T @ (yc * weights[:, None]),
+        Xc.T @ (Xc * weights[:, None]),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_samples=st.integers(2, 40),
+    block_rows=st.integers(1, 45),
+    weighted=st.booleans(),
+)
+def test_blocks_merge_to_the_direct_statistics(seed, n_samples, block_rows, weighted):
+    """Any block size gives the statistics computed on all rows at once."""
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(n_samples, 3)) + 2.0, rng.normal(size=(n_samples, 2))
+    weights = rng.uniform(0.0, 2.0, n_samples) if weighted else np.ones(n_samples)
+    moments = two_view_moments(
+        X,
+        y,
+        weights if weighted else None,
+        second_order_x="full",
+        second_order_y="diag",
+        block_rows=block_rows,
+    )
+    mean_x, mean_y, cross_xy, cross_xx = _direct_moments(X, y, weights)
+    assert_allclose(moments.weight_sum, weights.sum())
+    assert_allclose(moments.mean_x, mean_x, atol=1e-12)
+    assert_allclose(moments.mean_y, mean_y, atol=1e-12)
+    assert_allclose(moments.cross_xy, cross_xy, atol=1e-10)
+    assert_allclose(moments.cross_xx, cross_xx, atol=1e-10)
+    assert_allclose(
+        moments.cross_yy, np.diag(_direct_moments(y, y, weights)[3]), atol=1e-10
+    )
+
+
+def test_large_mean_loses_no_precision():
+    """At mean 1e6 and spread 1, merged blocks keep the co-moments to 1e-9."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 2))
+    y = X @ np.array([[1.0, 0.5], [0.0, 2.0]]) + rng.normal(size=(5000, 2))
+    reference = two_view_moments(X, y, block_rows=5000)
+    shifted = two_view_moments(X + 1e6, y + 1e6, block_rows=37)
+    assert_allclose(shifted.cross_xy, reference.cross_xy, rtol=1e-9)
+    naive = (X + 1e6).T @ (y + 1e6) - 5000 * np.outer(X.mean(0) + 1e6, y.mean(0) + 1e6)
+    assert not np.allclose(naive, reference.cross_xy, rtol=1e-9)  # why blocks exist
+
+
+def test_zero_weight_blocks_are_skipped():
+    """Rows with zero weight change nothing, even a whole block of them."""
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2))
+    weights = np.r_[np.zeros(10), np.ones(20)]
+    kept = two_view_moments(X[10:], y[10:], second_order_x="full")
+    masked = two_view_moments(X, y, weights, second_order_x="full", block_rows=10)
+    assert_allclose(masked.cross_xy, kept.cross_xy, atol=1e-12)
+    assert_allclose(masked.cross_xx, kept.cross_xx, atol=1e-12)
+    assert two_view_moments(X, y, np.zeros(30)) is None
+
+
+def test_unknown_second_order_is_rejected():
+    """Only None, 'diag' and 'full' are accepted for within-view moments."""
+    with pytest.raises(ValueError, match="second_order must be one of"):
+        two_view_moments(np.ones((3, 1)), np.ones((3, 1)), second_order_x="half")
+
+
+def test_shrunk_roots_invert_each_other():
+    """The two roots multiply to the identity and square to the shrunk matrix."""
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(5, 5))
+    cov = A @ A.T
+    inv_root, root = shrunk_covariance_roots(cov, 0.2, view_name="X")
+    shrunk = 0.8 * cov + 0.2 * np.trace(cov) / 5 * np.eye(5)
+    assert_allclose(root @ root, shrunk, atol=1e-10)
+    assert_allclose(inv_root @ root, np.eye(5), atol=1e-10)
