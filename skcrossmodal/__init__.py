@@ -8,11 +8,13 @@ other. Importing this package never imports torch.
 
 from . import metrics
 from ._procrustes import CrossModalEmbedding
+from ._shared_latent import SharedLatentRegression
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CrossModalEmbedding",
+    "SharedLatentRegression",
     "metrics",
     "__version__",
 ]

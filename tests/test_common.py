@@ -3,10 +3,10 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skcrossmodal import CrossModalEmbedding
+from skcrossmodal import CrossModalEmbedding, SharedLatentRegression
 from skcrossmodal.estimator_checks import all_two_view_checks
 
-ESTIMATORS = [CrossModalEmbedding()]
+ESTIMATORS = [CrossModalEmbedding(), SharedLatentRegression()]
 
 
 @parametrize_with_checks(ESTIMATORS)

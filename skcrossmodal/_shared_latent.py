@@ -1,0 +1,360 @@
+"""Shared-latent (reduced-rank ridge) regression of one view onto the other.
+
+The first view is mapped to a ``k``-dimensional latent ``z = Z^T (x - x_mean)``
+and the second view is read off it, ``y ~ y_mean + W^T z``, with ``W`` having
+orthonormal rows so that the ridge penalty on ``Z`` pins the scale. Both the
+alternating solver and the closed form use only the sufficient statistics of
+``two_view_moments`` (weighted means, ``X^T X``, ``X^T y`` and the trace of
+``y^T y``), so once those are accumulated nothing depends on the number of rows.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy import linalg
+from scipy.linalg.lapack import dpocon
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import randomized_svd
+
+from ._base import CrossModalMixin, resolve_n_components
+from ._stats import two_view_moments
+
+
+def _scaled_statistics(moments, scale):
+    """Return ``(cxx, cxy, trace_yy, x_std, y_std)`` of the (scaled) centred views.
+
+    Co-moments are sums over the weighted rows (not divided by the weight sum),
+    so that ``alpha`` weighs against them as in :class:`sklearn.linear_model.Ridge`.
+    ``x_std``/``y_std`` are ``None`` unless ``scale``.
+    """
+    cxx, cxy, cyy_diag = moments.cross_xx, moments.cross_xy, moments.cross_yy
+    if not scale:
+        return cxx, cxy, float(cyy_diag.sum()), None, None
+    x_std = _weighted_std(np.diag(cxx), moments.weight_sum)
+    y_std = _weighted_std(cyy_diag, moments.weight_sum)
+    cxx = cxx / np.outer(x_std, x_std)
+    cxy = cxy / np.outer(x_std, y_std)
+    return cxx, cxy, float((cyy_diag / y_std**2).sum()), x_std, y_std
+
+
+def _weighted_std(sum_of_squares, weight_sum):
+    std = np.sqrt(sum_of_squares / weight_sum)
+    std[std == 0.0] = 1.0  # constant features: leave them as they are
+    return std
+
+
+def _factor_ridge_gram(cxx, alpha):
+    """Cholesky factor of ``cxx + alpha I``, or a ValueError if it is singular.
+
+    The 1-norm condition estimate of LAPACK's ``pocon`` costs O(d^2) on top of
+    the factorisation and catches the numerically singular case that Cholesky
+    lets through with a tiny positive pivot (which would give huge or NaN
+    coefficients).
+    """
+    n_features = cxx.shape[0]
+    gram = cxx.copy()
+    gram.flat[:: n_features + 1] += alpha
+    norm_1 = np.abs(gram).sum(axis=0).max()
+    try:
+        factor, lower = linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
+        rcond, _ = dpocon(factor, norm_1, uplo="L" if lower else "U")
+    except linalg.LinAlgError:
+        rcond = 0.0
+    if not rcond > 10 * n_features * np.finfo(np.float64).eps:
+        raise ValueError(
+            f"X^T X + alpha * I is singular with alpha={alpha}: X is rank-deficient "
+            "(collinear or constant features, or more features than samples). "
+            "Raise alpha (for example alpha=1.0), or reduce X's features first."
+        )
+    return factor, lower
+
+
+def _orthonormal_rows_closest_to(matrix):
+    """Orthogonal Procrustes: the ``W`` with ``W W^T = I`` maximising tr(W M^T)."""
+    U, _, Vt = linalg.svd(matrix, full_matrices=False, check_finite=False)
+    return U @ Vt
+
+
+def _initial_loadings(cxy, n_components, init, random_state):
+    """Starting ``W`` (k x d_y, orthonormal rows)."""
+    if init == "random":
+        gaussian = random_state.standard_normal((cxy.shape[1], n_components))
+        return linalg.qr(gaussian, mode="economic")[0].T
+    # "pls": top right singular vectors of X^T y, the ALS fixed point as alpha grows.
+    if 4 * (n_components + 10) < min(cxy.shape):
+        # Only k of d singular vectors are needed: a randomized SVD is O(d^2 k).
+        _, _, Vt = randomized_svd(cxy, n_components, random_state=random_state)
+        return Vt
+    return linalg.svd(cxy, full_matrices=False, check_finite=False)[2][:n_components]
+
+
+def _alternating_least_squares(cxy, factor, trace_yy, W, *, max_iter, tol):
+    """Alternate the ridge Z-step and the Procrustes W-step.
+
+    Each iteration costs O(d_x^2 k + d_x d_y k): two triangular solves against the
+    Cholesky factor and three products with ``cxy``. Returns
+    ``(Z, W, n_iter, objective_path, converged)``.
+    """
+    Z = linalg.cho_solve(factor, cxy @ W.T, check_finite=False)
+    latent_cross = Z.T @ cxy  # Z^T C_xy, k x d_y
+    coef = Z @ W
+    # At the Z-step optimum, alpha||Z||^2 + Z^T C_xx Z terms equal tr(Z^T C_xy W^T),
+    # so the objective is tr(C_yy) - tr(Z^T C_xy W^T).
+    objective_path = [trace_yy - np.vdot(latent_cross, W)]
+    converged = False
+    n_iter = 0
+    while not converged and n_iter < max_iter:
+        n_iter += 1
+        W = _orthonormal_rows_closest_to(latent_cross)
+        Z = linalg.cho_solve(factor, cxy @ W.T, check_finite=False)
+        latent_cross = Z.T @ cxy
+        objective_path.append(trace_yy - np.vdot(latent_cross, W))
+        new_coef = Z @ W
+        change = linalg.norm(new_coef - coef)
+        coef = new_coef
+        # Compared on coef = Z W, which is unique even where W is not (rank < k).
+        converged = change <= tol * linalg.norm(coef)
+    return Z, W, n_iter, np.asarray(objective_path), converged
+
+
+def _closed_form(cxy, factor, trace_yy, n_components):
+    """Reduced-rank ridge of Mukherjee & Zhu (2011): top eigenvectors of y's fit."""
+    ridge_coef = linalg.cho_solve(factor, cxy, check_finite=False)
+    fitted_comoment = cxy.T @ ridge_coef
+    fitted_comoment = (fitted_comoment + fitted_comoment.T) / 2  # exact symmetry
+    n_features_y = cxy.shape[1]
+    _, eigenvectors = linalg.eigh(
+        fitted_comoment,
+        subset_by_index=[n_features_y - n_components, n_features_y - 1],
+        check_finite=False,
+    )
+    Z = ridge_coef @ eigenvectors
+    W = eigenvectors.T
+    objective = trace_yy - np.vdot(Z.T @ cxy, W)
+    return Z, W, np.array([objective])
+
+
+def _canonical_axes(Z, W, cxy):
+    """Rotate the latent so that its axes are ordered and signed reproducibly.
+
+    ``(Z Q, Q^T W)`` has the same ``coef = Z W`` and objective for any rotation
+    ``Q``; we take the eigenvectors of ``Z^T C_xy W^T`` (the part of y's
+    co-moment explained along each axis), largest first, with the largest
+    entry of each row of ``W`` positive.
+    """
+    explained = Z.T @ cxy @ W.T
+    eigenvalues, rotation = linalg.eigh((explained + explained.T) / 2)
+    rotation = rotation[:, ::-1]
+    W = rotation.T @ W
+    signs = np.sign(W[np.arange(W.shape[0]), np.argmax(np.abs(W), axis=1)])
+    signs[signs == 0] = 1.0
+    return Z @ (rotation * signs), W * signs[:, None]
+
+
+class SharedLatentRegression(CrossModalMixin):
+    """Predict one view from the other through a shared, ridge-penalised latent.
+
+    The first view is mapped to a latent of ``n_components`` dimensions,
+    ``z = Z^T (x - x_mean)``, and the second view is reconstructed from it,
+    ``y ~ y_mean + W^T z``. With ``W`` constrained to orthonormal rows the
+    problem has a unique solution (up to a rotation of the latent):
+
+    .. math:: \\min_{Z, W} \\sum_i s_i \\|y_i - \\bar y - W^T Z^T (x_i - \\bar x)\\|^2
+              + \\alpha \\|Z\\|_F^2 \\quad \\text{s.t. } W W^T = I
+
+    where ``s_i`` are the sample weights (a sum, as in
+    :class:`~sklearn.linear_model.Ridge`, not a mean). Its minimiser is the
+    reduced-rank ridge regression ``coef_ = Z W`` of Mukherjee & Zhu [1]_. The
+    default solver alternates a ridge regression for ``Z`` (``W`` fixed) and an
+    orthogonal Procrustes problem for ``W`` (``Z`` fixed); both steps use only
+    the weighted means and co-moment matrices, so an iteration costs
+    ``O(d^2 k)`` whatever the number of samples.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Rank ``k`` of the map, the dimension of the shared latent. ``None`` uses
+        ``min(n_features, n_features_y)``: without evidence that the relation
+        is low-rank the safe choice for held-out data is no rank constraint,
+        which is plain ridge regression of y on X (and the only default valid
+        for every shape, a 1-D ``y`` included). Lower it, jointly with
+        ``alpha``, by cross-validation when the views share a few factors.
+    alpha : float, default=1.0
+        Ridge penalty on ``Z``, in the units of the co-moment sums ``X^T X``
+        (as in :class:`~sklearn.linear_model.Ridge`). ``0`` is unpenalised
+        reduced-rank regression and needs X to have full column rank.
+    solver : {"als", "closed_form"}, default="als"
+        ``"als"``: alternating least squares, ``O(d^2 k)`` per iteration, best
+        when the rank is much smaller than the dimensions. ``"closed_form"``:
+        one eigendecomposition of a ``d_y x d_y`` matrix; exact, and faster
+        when y has few features or the spectrum has no clear gap at ``k``.
+    max_iter : int, default=500
+        Maximum number of alternating iterations.
+    tol : float, default=1e-6
+        Stop when the relative change of ``coef_`` between two iterations,
+        ``||coef_new - coef_old||_F / ||coef_new||_F``, is at most ``tol``.
+    init : {"pls", "random"}, default="pls"
+        Starting ``W``: the top right singular vectors of ``X^T y`` (the
+        solution as ``alpha`` grows large), or a random orthonormal matrix.
+        Ignored by ``solver="closed_form"``.
+    scale : bool, default=False
+        Divide each feature of both views by its weighted standard deviation
+        before solving (``alpha`` then penalises the scaled problem).
+        Predictions are always in y's original units. Off by default, so that
+        ``StandardScaler`` in a pipeline is the one place this happens.
+    random_state : int, RandomState instance or None, default=None
+        Seeds ``init="random"`` and the randomized SVD of ``init="pls"`` (used
+        when the views have many more features than ``n_components``).
+
+    Attributes
+    ----------
+    n_components_ : int
+        Dimension of the shared latent.
+    x_mean_ : ndarray of shape (n_features_in_,)
+        Weighted mean of X.
+    y_mean_ : ndarray of shape (n_features_y_in_,)
+        Weighted mean of y.
+    x_weights_ : ndarray of shape (n_features_in_, n_components_)
+        ``Z`` in X's units: ``X_scores = (X - x_mean_) @ x_weights_``.
+    y_weights_ : ndarray of shape (n_features_y_in_, n_components_)
+        ``W^T`` in y's units: ``y_scores = (y - y_mean_) @ y_weights_``. Equal
+        to ``y_loadings_`` unless ``scale=True``.
+    y_loadings_ : ndarray of shape (n_features_y_in_, n_components_)
+        Reconstruction of y from the latent:
+        ``predict(X) = X_scores @ y_loadings_.T + y_mean_``.
+    coef_ : ndarray of shape (n_features_in_, n_features_y_in_)
+        ``predict(X) = (X - x_mean_) @ coef_ + y_mean_``; rank ``n_components_``.
+    intercept_ : ndarray of shape (n_features_y_in_,)
+        ``y_mean_ - x_mean_ @ coef_``, for ``X @ coef_ + intercept_``.
+    n_iter_ : int
+        Number of alternating iterations run (0 for ``solver="closed_form"``).
+    objective_path_ : ndarray of shape (n_iter_ + 1,)
+        Objective (in the scaled units when ``scale=True``) at the start and
+        after each iteration; it never increases.
+    n_features_in_ : int
+        Number of features of X seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of X's features, when X had string column names.
+    n_features_y_in_ : int
+        Number of features (columns) of y seen during fit.
+
+    See Also
+    --------
+    CrossModalEmbedding : Orthogonal (rotation) map between the views.
+    sklearn.linear_model.Ridge : The case ``n_components=None``.
+    sklearn.cross_decomposition.PLSCanonical : Iterative latent-factor model.
+
+    Notes
+    -----
+    Because ``W`` has orthonormal rows, ``||Z W||_F = ||Z||_F``: the problem is
+    ridge regression restricted to rank ``k``, whose solution is the ridge
+    coefficient ``B = (X^T X + alpha I)^{-1} X^T y`` projected on the top ``k``
+    eigenvectors ``V`` of ``y^T X B``: ``coef_ = B V V^T``. The alternating
+    solver is a subspace iteration on that matrix, so it converges at the rate
+    of the ratio of its ``(k+1)``-th to ``k``-th eigenvalue. The latent axes
+    are rotated at the end so that the first explains the most of y.
+
+    References
+    ----------
+    .. [1] A. Mukherjee and J. Zhu, "Reduced rank ridge regression and its
+       kernel extensions", Statistical Analysis and Data Mining 4(6), 2011.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import SharedLatentRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 6))
+    >>> y = X @ rng.normal(size=(6, 2)) @ rng.normal(size=(2, 4)) + 1.0
+    >>> model = SharedLatentRegression(n_components=2, alpha=1e-6).fit(X, y)
+    >>> np.allclose(model.predict(X), y)
+    True
+    >>> model.coef_.shape, np.linalg.matrix_rank(model.coef_)
+    ((6, 4), np.int64(2))
+    >>> X_scores, y_scores = model.transform(X, y)
+    >>> X_scores.shape, np.allclose(X_scores, y_scores)
+    ((200, 2), True)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "solver": [StrOptions({"als", "closed_form"})],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "init": [StrOptions({"pls", "random"})],
+        "scale": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        alpha=1.0,
+        solver="als",
+        max_iter=500,
+        tol=1e-6,
+        init="pls",
+        scale=False,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.alpha = alpha
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.scale = scale
+        self.random_state = random_state
+
+    def _fit_views(self, X, y, sample_weight):
+        n_components = resolve_n_components(self.n_components, X.shape[1], y.shape[1])
+        moments = two_view_moments(
+            X, y, sample_weight, second_order_x="full", second_order_y="diag"
+        )
+        cxx, cxy, trace_yy, x_std, y_std = _scaled_statistics(moments, self.scale)
+        factor = _factor_ridge_gram(cxx, self.alpha)
+        if self.solver == "closed_form":
+            Z, W, objective_path = _closed_form(cxy, factor, trace_yy, n_components)
+            n_iter = 0
+        else:
+            W = _initial_loadings(
+                cxy, n_components, self.init, check_random_state(self.random_state)
+            )
+            Z, W, n_iter, objective_path, converged = _alternating_least_squares(
+                cxy, factor, trace_yy, W, max_iter=self.max_iter, tol=self.tol
+            )
+            if not converged:
+                warnings.warn(
+                    f"SharedLatentRegression did not converge in max_iter="
+                    f"{self.max_iter} iterations (tol={self.tol}). Increase "
+                    "max_iter, or use solver='closed_form'.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        Z, W = _canonical_axes(Z, W, cxy)
+
+        self.n_components_ = n_components
+        self.n_iter_ = n_iter
+        self.objective_path_ = objective_path
+        self.x_mean_ = moments.mean_x
+        self.y_mean_ = moments.mean_y
+        # Undo the scaling: x_tilde = x_c / x_std and y_c = y_tilde * y_std.
+        self.x_weights_ = Z if x_std is None else Z / x_std[:, None]
+        self.y_weights_ = W.T if y_std is None else W.T / y_std[:, None]
+        self.y_loadings_ = W.T if y_std is None else W.T * y_std[:, None]
+        self.coef_ = self.x_weights_ @ self.y_loadings_.T
+        self.intercept_ = self.y_mean_ - self.x_mean_ @ self.coef_
+
+    def _embed_x(self, X):
+        return (X - self.x_mean_) @ self.x_weights_
+
+    def _embed_y(self, y):
+        return (y - self.y_mean_) @ self.y_weights_
+
+    def _predict_views(self, X):
+        return (X - self.x_mean_) @ self.coef_ + self.y_mean_
