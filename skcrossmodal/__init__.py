@@ -7,12 +7,14 @@ other. Importing this package never imports torch.
 """
 
 from . import metrics
+from ._contrastive import ContrastiveAligner
 from ._procrustes import CrossModalEmbedding
 from ._shared_latent import SharedLatentRegression
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ContrastiveAligner",
     "CrossModalEmbedding",
     "SharedLatentRegression",
     "metrics",

@@ -287,7 +287,7 @@ def _motion_parameters(activity, rng):
     if activity == "standing":  # physiological tremor and slow postural sway
         tremor = rng.uniform(4.0, 8.0)
         for signal in (_ROLL, _PITCH, _YAW):
-            wave(signal, 0, rng.uniform(0.005, 0.02), tremor)
+            wave(signal, 0, rng.uniform(0.001, 0.005), tremor)
             wave(signal, 1, rng.uniform(0.01, 0.03), rng.uniform(0.2, 0.5))
         wave(_PX, 0, rng.uniform(0.002, 0.01), rng.uniform(0.2, 0.5))
     elif activity in ("walking", "running"):  # bounce and sway at the step rate

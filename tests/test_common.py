@@ -3,10 +3,26 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skcrossmodal import CrossModalEmbedding, SharedLatentRegression
+from skcrossmodal import (
+    ContrastiveAligner,
+    CrossModalEmbedding,
+    SharedLatentRegression,
+)
 from skcrossmodal.estimator_checks import all_two_view_checks
 
-ESTIMATORS = [CrossModalEmbedding(), SharedLatentRegression()]
+ESTIMATORS = [
+    # A small training budget keeps the checks fast; the seed makes them repeatable.
+    ContrastiveAligner(
+        hidden_layer_sizes=(8,),
+        max_epochs=3,
+        batch_size=16,
+        early_stopping=False,
+        device="cpu",
+        random_state=0,
+    ),
+    CrossModalEmbedding(),
+    SharedLatentRegression(),
+]
 
 
 @parametrize_with_checks(ESTIMATORS)
