@@ -80,13 +80,19 @@ def _orthonormal_rows_closest_to(matrix):
 
 def _initial_loadings(cxy, n_components, init, random_state):
     """Starting ``W`` (k x d_y, orthonormal rows)."""
+    if n_components == cxy.shape[1]:
+        # W is square: every orthogonal W gives the same coef_, so skip the SVD.
+        return np.eye(n_components)
     if init == "random":
         gaussian = random_state.standard_normal((cxy.shape[1], n_components))
         return linalg.qr(gaussian, mode="economic")[0].T
     # "pls": top right singular vectors of X^T y, the ALS fixed point as alpha grows.
     if 4 * (n_components + 10) < min(cxy.shape):
         # Only k of d singular vectors are needed: a randomized SVD is O(d^2 k).
-        _, _, Vt = randomized_svd(cxy, n_components, random_state=random_state)
+        # Two power iterations suffice for a start that ALS refines anyway.
+        _, _, Vt = randomized_svd(
+            cxy, n_components, n_iter=2, random_state=random_state
+        )
         return Vt
     return linalg.svd(cxy, full_matrices=False, check_finite=False)[2][:n_components]
 
