@@ -117,6 +117,13 @@ def parameter_groups(model, weight_decay):
     ]
 
 
+def _at_least_float32(tensor):
+    # Under bf16 autocast the softmax and the squared error are taken in float32.
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        return tensor.float()
+    return tensor
+
+
 def symmetric_info_nce(z_x, z_y, logit_scale, weight=None):
     """Symmetric InfoNCE (CLIP) loss of a batch of L2-normalised pairs.
 
@@ -125,7 +132,7 @@ def symmetric_info_nce(z_x, z_y, logit_scale, weight=None):
     whose mean over the whole training set is 1, and averaged over the batch.
     """
     scale = logit_scale.clamp(max=_MAX_LOG_SCALE).exp()
-    logits = (scale * (z_x @ z_y.T)).float()
+    logits = _at_least_float32(scale * (z_x @ z_y.T))
     targets = torch.arange(logits.shape[0], device=logits.device)
     per_pair = 0.5 * (
         F.cross_entropy(logits, targets, reduction="none")
@@ -138,7 +145,7 @@ def symmetric_info_nce(z_x, z_y, logit_scale, weight=None):
 
 def weighted_mse(prediction, target, weight=None):
     """Mean squared error per pair (averaged over features), weighted like the loss."""
-    per_pair = (prediction.float() - target).square().mean(dim=1)
+    per_pair = (_at_least_float32(prediction) - target).square().mean(dim=1)
     if weight is None:
         return per_pair.mean()
     return (per_pair * weight).mean()
