@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-# Rows per block are chosen so that one centred block of both views holds about
-# this many float64 numbers (16 MiB): large enough for BLAS to run at full speed.
-_BLOCK_NUMBERS = 2**21
+# Rows per block are chosen so that one block of both views holds about this many
+# float64 numbers (2 MiB): small enough to stay in cache while it is averaged,
+# centred and multiplied, so X and y are read from memory about once.
+_BLOCK_NUMBERS = 2**18
 
 _SECOND_ORDER = (None, "diag", "full")
 

@@ -219,3 +219,22 @@ def test_mismatched_embeddings_are_rejected():
         recall_at_k(X, X[:3])
     with pytest.raises(ValueError, match="X_scores contains NaN"):
         recall_at_k(np.full((4, 4), np.nan), X)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 6),
+    st.integers(1, 3000),
+    st.integers(1, 12),
+    st.booleans(),
+)
+def test_mean_of_top_k_matches_sorting(seed, n_rows, n_cols, k, with_ties):
+    """The bracketing top-k mean used by CSLS equals a plain sort, ties included."""
+    rng = np.random.default_rng(seed)
+    block = rng.normal(size=(n_rows, n_cols)).astype(np.float32)
+    if with_ties:
+        block = np.round(block)
+    k = min(k, n_cols)
+    expected = np.sort(block, axis=1)[:, n_cols - k :].mean(axis=1)
+    assert_allclose(_similarity._mean_of_top_k_per_row(block, k), expected, rtol=1e-6)
