@@ -101,12 +101,11 @@ def _alternating_least_squares(cxy, factor, trace_yy, W, *, max_iter, tol):
     """Alternate the ridge Z-step and the Procrustes W-step.
 
     Each iteration costs O(d_x^2 k + d_x d_y k): two triangular solves against the
-    Cholesky factor and three products with ``cxy``. Returns
+    Cholesky factor and two products with ``cxy``. Returns
     ``(Z, W, n_iter, objective_path, converged)``.
     """
     Z = linalg.cho_solve(factor, cxy @ W.T, check_finite=False)
     latent_cross = Z.T @ cxy  # Z^T C_xy, k x d_y
-    coef = Z @ W
     # At the Z-step optimum, alpha||Z||^2 + Z^T C_xx Z terms equal tr(Z^T C_xy W^T),
     # so the objective is tr(C_yy) - tr(Z^T C_xy W^T).
     objective_path = [trace_yy - np.vdot(latent_cross, W)]
@@ -114,16 +113,32 @@ def _alternating_least_squares(cxy, factor, trace_yy, W, *, max_iter, tol):
     n_iter = 0
     while not converged and n_iter < max_iter:
         n_iter += 1
+        W_old, Z_old = W, Z
         W = _orthonormal_rows_closest_to(latent_cross)
         Z = linalg.cho_solve(factor, cxy @ W.T, check_finite=False)
         latent_cross = Z.T @ cxy
         objective_path.append(trace_yy - np.vdot(latent_cross, W))
-        new_coef = Z @ W
-        change = linalg.norm(new_coef - coef)
-        coef = new_coef
-        # Compared on coef = Z W, which is unique even where W is not (rank < k).
-        converged = change <= tol * linalg.norm(coef)
+        # Compared on coef = Z W, which is unique even where W is not (rank < k);
+        # ||Z W||_F = ||Z||_F because W has orthonormal rows.
+        change = _coef_change(Z_old, W_old, Z, W)
+        converged = change <= tol * linalg.norm(Z)
     return Z, W, n_iter, np.asarray(objective_path), converged
+
+
+def _coef_change(Z_old, W_old, Z, W):
+    """``||Z W - Z_old W_old||_F`` in O(d k^2), without forming either product.
+
+    Splitting ``W = G W_old + W_perp`` (``G = W W_old^T``, ``W_perp`` orthogonal
+    to ``W_old``'s rows) gives two Frobenius-orthogonal parts,
+    ``(Z G - Z_old) W_old`` and ``Z W_perp``; both are computed as differences
+    of the small factors, so a change near machine precision is still resolved
+    (expanding ``||a - b||^2`` would lose half the digits).
+    """
+    overlap = W @ W_old.T
+    W_perp = W - overlap @ W_old
+    in_span = linalg.norm(Z @ overlap - Z_old) ** 2
+    out_of_span = np.vdot(Z.T @ Z, W_perp @ W_perp.T)
+    return np.sqrt(in_span + max(out_of_span, 0.0))
 
 
 def _closed_form(cxy, factor, trace_yy, n_components):
