@@ -29,7 +29,7 @@ _CANDIDATES = (
         False,
     ),
     (
-        "  whiten=True (CCA)",
+        "CrossModalEmbedding(whiten=True)",
         "CrossModalEmbedding",
         {"n_components": _N_COMPONENTS, "whiten": True, "reg": 0.1},
         False,
@@ -55,8 +55,8 @@ _CANDIDATES = (
 )
 
 _COLUMNS = (
-    ("estimator", 24, "s"),
-    ("fit_s", 7, ".2f"),
+    ("estimator", 32, "s"),
+    ("fit_s", 7, ".3f"),
     ("recall@1 x->y", 14, ".3f"),
     ("recall@1 y->x", 14, ".3f"),
     ("recall@5 x->y", 14, ".3f"),
@@ -150,6 +150,7 @@ def main(argv=None):
         model.fit(X_train, y_train)
         seconds = time.perf_counter() - start
         print(_row([name, seconds, *_scores(model, X_test, y_test)]), flush=True)
+    print()  # the table ends here
     for note in notes:
         print(note)
     # Reading the table: recall@k is the fraction of test queries whose partner
