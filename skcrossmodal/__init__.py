@@ -6,7 +6,8 @@ land together, so one modality can be searched, predicted or classified from the
 other. Importing this package never imports torch.
 """
 
-from . import metrics
+from . import datasets, metrics
+from ._compose import TwoViewPipeline
 from ._contrastive import ContrastiveAligner
 from ._procrustes import CrossModalEmbedding
 from ._shared_latent import SharedLatentRegression
@@ -17,6 +18,8 @@ __all__ = [
     "ContrastiveAligner",
     "CrossModalEmbedding",
     "SharedLatentRegression",
+    "TwoViewPipeline",
+    "datasets",
     "metrics",
     "__version__",
 ]

@@ -7,6 +7,7 @@ from skcrossmodal import (
     ContrastiveAligner,
     CrossModalEmbedding,
     SharedLatentRegression,
+    TwoViewPipeline,
 )
 from skcrossmodal.estimator_checks import all_two_view_checks
 
@@ -22,6 +23,7 @@ ESTIMATORS = [
     ),
     CrossModalEmbedding(),
     SharedLatentRegression(),
+    TwoViewPipeline(CrossModalEmbedding()),
 ]
 
 
