@@ -187,8 +187,7 @@ the same image, row by row:
   varies between images but is the same on every call. Captions only know the
   class, so retrieval is judged by class: any caption of the right digit is a
   correct match. Vectorise the captions (for example ``TfidfVectorizer``
-  followed by ``TruncatedSVD``) inside a
-  :class:`~skcrossmodal.TwoViewPipeline`.
+  followed by ``TruncatedSVD``) inside a ``skcrossmodal.TwoViewPipeline``.
 
 ``target`` is the digit (0-9) of each row.
 """
