@@ -98,6 +98,11 @@ def compare_with_cca(n_samples, n_features, n_components, repeat, rng):
         None,
         f"n_iter_={model.n_iter_}" + ("" if converged else ", did not converge"),
     )
+    statistics, _, _ = timed(
+        lambda: two_view_moments(X, y, second_order_x="full", second_order_y="diag"),
+        repeat,
+    )
+    row("  of which: two_view_moments alone", statistics, ours, "(the floor)")
     start_random, model, converged = timed(
         lambda: SharedLatentRegression(n_components, init="random", random_state=0).fit(
             X, y

@@ -167,7 +167,7 @@ def _canonical_axes(Z, W, cxy):
     entry of each row of ``W`` positive.
     """
     explained = Z.T @ cxy @ W.T
-    eigenvalues, rotation = linalg.eigh((explained + explained.T) / 2)
+    _, rotation = linalg.eigh((explained + explained.T) / 2)
     rotation = rotation[:, ::-1]
     W = rotation.T @ W
     signs = np.sign(W[np.arange(W.shape[0]), np.argmax(np.abs(W), axis=1)])
@@ -181,7 +181,9 @@ class SharedLatentRegression(CrossModalMixin):
     The first view is mapped to a latent of ``n_components`` dimensions,
     ``z = Z^T (x - x_mean)``, and the second view is reconstructed from it,
     ``y ~ y_mean + W^T z``. With ``W`` constrained to orthonormal rows the
-    problem has a unique solution (up to a rotation of the latent):
+    penalty pins the scale, and the problem below has one solution ``coef_``
+    (when its spectrum has a gap at ``k``; the latent is unique up to a
+    rotation, fixed at the end as described in the Notes):
 
     .. math:: \\min_{Z, W} \\sum_i s_i \\|y_i - \\bar y - W^T Z^T (x_i - \\bar x)\\|^2
               + \\alpha \\|Z\\|_F^2 \\quad \\text{s.t. } W W^T = I
