@@ -35,7 +35,7 @@ from skcrossmodal.metrics import mean_reciprocal_rank
 
 models = {
     "Procrustes": lambda: CrossModalEmbedding(n_components=5),
-    "CCA (closed form)": lambda: CrossModalEmbedding(n_components=5, whiten=True),
+    "CCA\n(closed form)": lambda: CrossModalEmbedding(n_components=5, whiten=True),
     "SharedLatent\nRegression": lambda: SharedLatentRegression(
         n_components=5, alpha=1.0
     ),
@@ -86,15 +86,15 @@ for link in ("linear", "nonlinear"):
 # %%
 # Retrieval quality and fit time
 # ------------------------------
-# Plain Procrustes trails: it matches covariances, so the directions where
-# a view merely has large variance pull it off course; whitening (CCA, in
-# closed form or sklearn's) and the rank-5 ridge map of
-# SharedLatentRegression fix that. On the nonlinear data every linear map
+# Plain Procrustes trails: it maximises the covariance between the views,
+# which favours directions of large variance in each view whether or not they
+# are the shared ones. Accounting for each view's own covariance -- the
+# whitening of CCA (in closed form or sklearn's), the ridge inverse of
+# SharedLatentRegression -- fixes that. On the nonlinear data every linear map
 # loses much of the structure, while the contrastive aligner, which learns the
-# nonlinearity, keeps a clear lead. Fit
-# times are measured in this run (noisy on a shared machine): the closed
-# forms take milliseconds, sklearn's CCA iterates, and the neural model
-# trains for a fixed number of epochs.
+# nonlinearity, keeps a clear lead. Fit times are measured in this run (noisy
+# on a shared machine): the closed forms take milliseconds, sklearn's CCA
+# iterates, and the neural model trains for a fixed number of epochs.
 names = list(models)
 positions = np.arange(len(names))
 fig, (ax_mrr, ax_time) = plt.subplots(1, 2, figsize=(11, 4.2))

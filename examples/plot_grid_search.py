@@ -97,6 +97,7 @@ ax.plot(
 ax.set(xlabel="alpha", ylabel="cross-validated MRR", ylim=(0, 1))
 ax.legend(title="n_components")
 ax.set_title("Tuning SharedLatentRegression for retrieval")
+fig.tight_layout()
 plt.show()
 
 # %%

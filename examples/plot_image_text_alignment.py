@@ -152,11 +152,11 @@ else:
 
     neural = TwoViewPipeline(
         ContrastiveAligner(
-            n_components=16,
+            n_components=10,
             hidden_layer_sizes=(128,),
             learning_rate=3e-3,
             batch_size=128,
-            max_epochs=25,
+            max_epochs=15,
             early_stopping=False,
             random_state=0,
         ),

@@ -96,6 +96,7 @@ for (name, model), colour in zip(models.items(), ["C0", "C1"], strict=True):
         model, X_test, y_test, k_max=20, name=name, ax=ax, color=colour
     )
 ax.set_title("Accelerometer (X) ↔ gyroscope (y) retrieval")
+fig.tight_layout()
 plt.show()
 
 # %%
@@ -154,4 +155,5 @@ ax.set(
     title="Gyroscope predicted from the accelerometer",
 )
 ax.legend(handles, data.target_names, title="activity", fontsize=8)
+fig.tight_layout()
 plt.show()
