@@ -9,6 +9,7 @@ use only data bundled with scikit-learn or simulated on the spot.
 """
 
 import os
+import re
 
 import skcrossmodal
 
@@ -35,13 +36,57 @@ default_role = "literal"
 
 # --- API reference ---------------------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"
 # numpydoc lists methods itself through the class template; sphinx's own member
 # table would document every method twice.
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
+
+# Methods inherited from scikit-learn (get_params, set_output, the metadata
+# routing requests, ...) keep scikit-learn's docstrings, whose :ref: and :term:
+# roles point into scikit-learn's own documentation. Without intersphinx (the
+# build is offline) those targets do not exist here, so render them as plain
+# text -- only in docstrings that come from scikit-learn, so that a broken
+# reference in this project's own docstrings still fails the build.
+_SKLEARN_ROLE = re.compile(r":(?:ref|term):`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
+
+
+def _plain_sklearn_roles(app, what, name, obj, options, lines):
+    module = getattr(obj, "__module__", None) or ""
+    if not module.startswith("sklearn."):
+        return
+    for index, line in enumerate(lines):
+        lines[index] = _SKLEARN_ROLE.sub(
+            lambda match: f"*{(match.group(1) or match.group(2)).strip()}*", line
+        )
+
+
+# numpydoc renders the type of "name : type" lines as reStructuredText, where a
+# word ending in "_" is a hyperlink reference: "ndarray of shape
+# (n_features_in_,)" would look for a target named "n_features_in". Escape the
+# trailing underscore of fitted-attribute names in types (unless quoted).
+_TYPE_LINE = re.compile(r"^(\s*[\w*, ]+ : )(.*)$")
+_TRAILING_UNDERSCORE = re.compile(r"\b(\w+)_(?=\W|$)")
+
+
+def _escape_attribute_names_in_types(app, what, name, obj, options, lines):
+    for index, line in enumerate(lines):
+        match = _TYPE_LINE.match(line)
+        if match is None or "`" in match.group(2):
+            continue
+        lines[index] = match.group(1) + _TRAILING_UNDERSCORE.sub(
+            r"\1\\_", match.group(2)
+        )
+
+
+def setup(app):
+    # Both run before numpydoc (priority 500) turns the sections into rst.
+    app.connect("autodoc-process-docstring", _plain_sklearn_roles, priority=400)
+    app.connect(
+        "autodoc-process-docstring", _escape_attribute_names_in_types, priority=400
+    )
+
 
 # --- Example gallery -------------------------------------------------------
 
