@@ -162,7 +162,7 @@ def main():
             "hidden": 256,
             "n_components": 32,
             "batch_size": 256,
-            "epochs": 3,
+            "epochs": 10,
             "device": "cpu",
         }
     hand, ours = run(torch, **config, repeat=args.repeat)

@@ -15,6 +15,7 @@ from sklearn.base import _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from threadpoolctl import threadpool_limits
 
 from ._base import CrossModalMixin, resolve_n_components
 from ._stats import two_view_moments
@@ -69,14 +70,20 @@ def _resolve_device(torch, device):
 
 def _weighted_mean_scale(A, weight):
     """Weighted per-feature mean and standard deviation (1 for constant ones)."""
-    mean = weight @ A / weight.sum()
-    scale = np.sqrt(weight @ np.square(A - mean) / weight.sum())
+    # einsum rather than ``weight @ A``: a multithreaded BLAS call here leaves
+    # BLAS threads spinning that compete with torch's for the first epochs.
+    mean = np.einsum("i,ij->j", weight, A) / weight.sum()
+    scale = np.sqrt(np.einsum("i,ij->j", weight, np.square(A - mean)) / weight.sum())
     scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1)] = 1.0
     return mean, scale
 
 
 def _standardize(A, mean, scale):
-    return ((A - mean) / scale).astype(np.float32)
+    """``(A - mean) / scale`` as float32, without float64 temporaries of A's size."""
+    out = np.empty(A.shape, dtype=np.float32)
+    np.subtract(A, mean, out=out, casting="same_kind")
+    out /= scale.astype(np.float32)
+    return out
 
 
 class ContrastiveAligner(CrossModalMixin):
@@ -408,10 +415,18 @@ class ContrastiveAligner(CrossModalMixin):
         if initialize:
             self._random_state = check_random_state(self.random_state)
         rows = self._split(X.shape[0], early_stopping)
-        rng_devices = [device.index or 0] if device.type == "cuda" else []
+        rng_devices = []
+        if device.type == "cuda":
+            index = device.index
+            rng_devices = [torch.cuda.current_device() if index is None else index]
         # Seeding inside fork_rng makes the run reproducible without touching
-        # the caller's global torch random state (dropout draws from it).
-        with torch.random.fork_rng(devices=rng_devices):
+        # the caller's global torch random state (dropout draws from it). The
+        # few NumPy products made meanwhile run on one BLAS thread: idle BLAS
+        # threads spin and would compete with torch's for the cores.
+        with (
+            torch.random.fork_rng(devices=rng_devices),
+            threadpool_limits(limits=1, user_api="blas"),
+        ):
             if initialize:
                 self._initialize(torch, models, X, y, weight, device)
             else:
@@ -494,6 +509,12 @@ class ContrastiveAligner(CrossModalMixin):
         if not np.all(train_weight == train_weight[0]):
             w_train = to_device((train_weight / train_weight.mean()).astype(np.float32))
         self.validation_scores_ = [] if early_stopping else None
+        if early_stopping:
+            validation_views = (
+                np.ascontiguousarray(x_std[validation]),
+                np.ascontiguousarray(y_std[validation]),
+                weight[validation],
+            )
         best_score, best_state, stall = -np.inf, None, 0
         first_epoch = self.n_iter_
         self.best_epoch_ = self.n_iter_
@@ -523,9 +544,7 @@ class ContrastiveAligner(CrossModalMixin):
             self.n_iter_ += 1
             self.loss_curve_.append(loss)
             if early_stopping:
-                score = self._validation_mrr(
-                    models, x_std[validation], y_std[validation], weight[validation]
-                )
+                score = self._validation_mrr(models, *validation_views)
                 self.validation_scores_.append(score)
                 improved = score > best_score + self.tol
                 if score > best_score:
@@ -605,7 +624,15 @@ class ContrastiveAligner(CrossModalMixin):
 
     # ------------------------------------------------------------- pickling ---
     def _move_to(self, torch, device):
+        """Put the model and its optimiser state on ``device`` (e.g. after loading)."""
+        if torch.device(self.device_) == device:
+            return
         self.model_.to(device)
+        for state in self._optimizer.state.values():
+            for key, value in state.items():
+                # Adam keeps its step count on the CPU unless it is fused.
+                if torch.is_tensor(value) and key != "step":
+                    state[key] = value.to(device)
         self.device_ = str(device)
 
     def __getstate__(self):

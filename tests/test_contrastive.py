@@ -185,9 +185,15 @@ def test_batches_never_hold_a_single_pair(n, batch_size):
 def test_temperature_is_not_decayed():
     """AdamW decays weight matrices only, never the logit scale."""
     model = models.TwoViewEncoder(
-        4, 3, 2, (5,), activation="gelu", dropout=0.0, normalization="layer",
+        4,
+        3,
+        2,
+        (5,),
+        activation="gelu",
+        dropout=0.0,
+        normalization="layer",
         decoder=False,
-    )  # fmt: skip
+    )
     decayed, kept = models.parameter_groups(model, 0.1)
     assert decayed["weight_decay"] == 0.1 and kept["weight_decay"] == 0.0
     assert any(p is model.logit_scale for p in kept["params"])
