@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-# Rows per block are chosen so that one block of both views holds about this many
-# float64 numbers (2 MiB): small enough to stay in cache while it is averaged,
-# centred and multiplied, so X and y are read from memory about once.
-_BLOCK_NUMBERS = 2**18
+# Rows per block: one block of both views holds about this many float64 numbers
+# (16 MiB), and at least twice as many rows as columns, because each merge costs
+# O(d^2) and must stay small next to the block's O(rows * d^2) products.
+_BLOCK_NUMBERS = 2**21
 
 _SECOND_ORDER = (None, "diag", "full")
 
@@ -161,7 +161,8 @@ def two_view_moments(
             )
     n_samples = X.shape[0]
     if block_rows is None:
-        block_rows = max(1, _BLOCK_NUMBERS // max(1, X.shape[1] + y.shape[1]))
+        width = X.shape[1] + y.shape[1]
+        block_rows = max(_BLOCK_NUMBERS // max(1, width), 2 * width)
     moments = None
     for start in range(0, n_samples, block_rows):
         stop = min(start + block_rows, n_samples)
