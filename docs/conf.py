@@ -37,8 +37,8 @@ default_role = "literal"
 # --- API reference ---------------------------------------------------------
 autosummary_generate = True
 autodoc_typehints = "none"
-# numpydoc lists methods itself through the class template; sphinx's own member
-# table would document every method twice.
+# The class template documents every method with autodoc; numpydoc's own
+# member tables would list them a second time.
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
