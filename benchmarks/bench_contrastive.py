@@ -95,6 +95,7 @@ def aligner_epochs(X, y, *, hidden, n_components, batch_size, epochs, device):
     model = ContrastiveAligner(
         n_components,
         hidden_layer_sizes=(hidden,),
+        dropout=0.0,
         batch_size=batch_size,
         max_epochs=epochs,
         early_stopping=False,

@@ -111,7 +111,7 @@ class ContrastiveAligner(CrossModalMixin):
         encoders.
     activation : {"gelu", "relu", "tanh", "silu"}, default="gelu"
         Activation after each hidden layer.
-    dropout : float, default=0.0
+    dropout : float, default=0.1
         Dropout probability after each hidden activation, in ``[0, 1)``.
     normalization : {"layer", "batch"} or None, default="layer"
         Normalisation layer after each hidden linear layer.
@@ -135,7 +135,7 @@ class ContrastiveAligner(CrossModalMixin):
     validation_fraction : float, default=0.1
         Share of the pairs held out for early stopping, in ``(0, 1)``; the
         split must leave at least 2 pairs to score.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Patience, in epochs, of the stopping rule.
     tol : float, default=1e-4
         Smallest improvement (of validation MRR, or of training loss) that
@@ -273,7 +273,7 @@ class ContrastiveAligner(CrossModalMixin):
         *,
         hidden_layer_sizes=(256,),
         activation="gelu",
-        dropout=0.0,
+        dropout=0.1,
         normalization="layer",
         learning_rate=1e-3,
         weight_decay=1e-4,
@@ -281,7 +281,7 @@ class ContrastiveAligner(CrossModalMixin):
         max_epochs=200,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=20,
         tol=1e-4,
         reconstruction_weight=0.0,
         readout_alpha=1.0,
