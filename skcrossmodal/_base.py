@@ -18,6 +18,7 @@ A subclass implements ``_fit_views``, ``_embed_x``, ``_embed_y`` and
 """
 
 import numbers
+import sys
 
 import numpy as np
 from sklearn.base import (
@@ -58,6 +59,9 @@ class CrossModalMixin(
         ----------
         X : array-like of shape (n_samples, n_features)
             First view (modality). Row i is paired with row i of ``y``.
+            Estimators learnt from sufficient statistics (the linear ones) also
+            take a ``dask.array.Array`` here, in ``y`` and in ``sample_weight``,
+            and reduce it chunk by chunk; the others convert it to numpy.
         y : array-like of shape (n_samples, n_features_y) or (n_samples,)
             Second view; a 1-D ``y`` is one column.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -69,20 +73,26 @@ class CrossModalMixin(
         self : object
             The fitted estimator.
         """
+        # Estimators that can reduce a dask array chunk by chunk say so with a
+        # ``_fit_dask`` method; the others keep converting it to numpy.
+        fit_dask = getattr(self, "_fit_dask", None)
+        if fit_dask is not None and holds_dask_array(X, y, sample_weight):
+            fit_dask(X, y, sample_weight)
+            return self
         X, y, sample_weight = self._validate_paired_views(
             X, y, sample_weight, reset=True
         )
         self._fit_views(X, y, sample_weight)
         return self
 
-    def _validate_paired_views(self, X, y, sample_weight, *, reset):
+    def _validate_paired_views(self, X, y, sample_weight, *, reset, min_samples=2):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is "
                 "None. Pass the second view (modality) as y."
             )
         X = validate_data(
-            self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=2
+            self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=min_samples
         )
         y = self._validate_y_view(y, reset=reset)
         _check_same_rows(X, y)
@@ -254,6 +264,18 @@ class CrossModalMixin(
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+def holds_dask_array(*arrays):
+    """Whether any argument is a ``dask.array.Array``, without importing dask.
+
+    A dask array can only exist once ``dask.array`` has been imported, so when it
+    is not in ``sys.modules`` the answer is no and dask stays unimported.
+    """
+    dask_array = sys.modules.get("dask.array")
+    if dask_array is None:
+        return False
+    return any(isinstance(array, dask_array.Array) for array in arrays)
 
 
 def _check_same_rows(X, y):

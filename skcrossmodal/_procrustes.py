@@ -7,8 +7,9 @@ from scipy import linalg
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.extmath import svd_flip
 
-from ._base import CrossModalMixin, resolve_n_components
-from ._stats import shrunk_covariance_roots, two_view_moments
+from ._base import CrossModalMixin
+from ._stats import shrunk_covariance_roots
+from ._streaming import SufficientStatisticsMixin
 
 
 def _view_transforms(moments, view, *, scale, whiten, reg, view_name):
@@ -36,7 +37,7 @@ def _apply(matrix, transform):
     return matrix if transform is None else transform @ matrix
 
 
-class CrossModalEmbedding(CrossModalMixin):
+class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
     """Orthogonal Procrustes embedding of two paired views, in closed form.
 
     Learns the (semi-)orthogonal map ``W`` that best carries the centred first
@@ -95,6 +96,11 @@ class CrossModalEmbedding(CrossModalMixin):
         Names of X's features, when X had string column names.
     n_features_y_in_ : int
         Number of features (columns) of y seen during fit.
+    n_samples_seen_ : int
+        Number of pairs the statistics hold: those of ``fit`` and of every
+        ``partial_fit`` call since.
+    weight_sum_ : float
+        Sum of their sample weights (``n_samples_seen_`` without weights).
 
     See Also
     --------
@@ -111,6 +117,13 @@ class CrossModalEmbedding(CrossModalMixin):
     least-squares problem with ``W^T W = I`` has no closed form; ``U V^T`` is
     then the map that maximises the cross term ``tr(W^T C_xy)``, as in
     Schönemann's solution for equal dimensions.
+
+    Because only these statistics are needed, the model can also be learnt from
+    data that does not fit in memory: ``partial_fit`` merges one chunk at a
+    time into the running statistics (the model equals ``fit`` on all rows),
+    and ``fit`` takes ``dask.array`` inputs, which dask reduces chunk by chunk
+    on its workers. ``transform`` and ``predict`` of a dask array return lazy
+    dask arrays.
 
     References
     ----------
@@ -134,6 +147,14 @@ class CrossModalEmbedding(CrossModalMixin):
     ((100, 5), True)
     >>> model.score(X, y)
     1.0
+
+    Streaming the same rows in chunks gives the same model:
+
+    >>> streamed = CrossModalEmbedding()
+    >>> for rows in np.array_split(np.arange(100), 7):
+    ...     streamed = streamed.partial_fit(X[rows], y[rows])
+    >>> streamed.n_samples_seen_, np.allclose(streamed.coef_, model.coef_)
+    (100, True)
     """
 
     _parameter_constraints: dict = {
@@ -149,20 +170,19 @@ class CrossModalEmbedding(CrossModalMixin):
         self.whiten = whiten
         self.reg = reg
 
-    def _fit_views(self, X, y, sample_weight):
-        n_components = resolve_n_components(self.n_components, X.shape[1], y.shape[1])
-        second_order = "full" if self.whiten else ("diag" if self.scale else None)
-        moments = two_view_moments(
-            X,
-            y,
-            sample_weight,
-            second_order_x=second_order,
-            second_order_y=second_order,
-        )
-        self._set_solution(moments, n_components)
+    # Scaling and whitening need within-view co-moments that plain Procrustes
+    # does not accumulate, so they cannot be switched on between partial_fits.
+    _statistics_params = ("n_components", "scale", "whiten")
 
-    def _set_solution(self, moments, n_components):
-        """Solve Procrustes from the sufficient statistics and store the maps."""
+    def _second_order(self):
+        second_order = "full" if self.whiten else ("diag" if self.scale else None)
+        return second_order, second_order
+
+    def _set_solution(self, moments, n_components, *, warm_start=False):
+        """Solve Procrustes from the sufficient statistics and store the maps.
+
+        The closed form has no iterate to warm-start; ``warm_start`` is ignored.
+        """
         options = {"scale": self.scale, "whiten": self.whiten, "reg": self.reg}
         x_forward, x_backward = _view_transforms(moments, "x", view_name="X", **options)
         y_forward, y_backward = _view_transforms(moments, "y", view_name="y", **options)

@@ -19,8 +19,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import randomized_svd
 
-from ._base import CrossModalMixin, resolve_n_components
-from ._stats import two_view_moments
+from ._base import CrossModalMixin
+from ._streaming import SufficientStatisticsMixin
 
 
 def _scaled_statistics(moments, scale):
@@ -175,7 +175,7 @@ def _canonical_axes(Z, W, cxy):
     return Z @ (rotation * signs), W * signs[:, None]
 
 
-class SharedLatentRegression(CrossModalMixin):
+class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
     """Predict one view from the other through a shared, ridge-penalised latent.
 
     The first view is mapped to a latent of ``n_components`` dimensions,
@@ -263,6 +263,11 @@ class SharedLatentRegression(CrossModalMixin):
         Names of X's features, when X had string column names.
     n_features_y_in_ : int
         Number of features (columns) of y seen during fit.
+    n_samples_seen_ : int
+        Number of pairs the statistics hold: those of ``fit`` and of every
+        ``partial_fit`` call since.
+    weight_sum_ : float
+        Sum of their sample weights (``n_samples_seen_`` without weights).
 
     See Also
     --------
@@ -279,6 +284,12 @@ class SharedLatentRegression(CrossModalMixin):
     solver is a subspace iteration on that matrix, so it converges at the rate
     of the ratio of its ``(k+1)``-th to ``k``-th eigenvalue. The latent axes
     are rotated at the end so that the first explains the most of y.
+
+    As the fit needs only the statistics, ``partial_fit`` can stream data that
+    does not fit in memory, one chunk at a time (the alternating solver then
+    restarts from the previous solution), and ``fit`` takes ``dask.array``
+    inputs, reduced chunk by chunk on dask's workers. ``transform`` and
+    ``predict`` of a dask array return lazy dask arrays.
 
     References
     ----------
@@ -300,6 +311,14 @@ class SharedLatentRegression(CrossModalMixin):
     >>> X_scores, y_scores = model.transform(X, y)
     >>> X_scores.shape, np.allclose(X_scores, y_scores)
     ((200, 2), True)
+
+    Streaming the rows in chunks gives the same model:
+
+    >>> streamed = SharedLatentRegression(n_components=2, alpha=1e-6)
+    >>> for rows in np.array_split(np.arange(200), 5):
+    ...     streamed = streamed.partial_fit(X[rows], y[rows])
+    >>> np.allclose(streamed.coef_, model.coef_)
+    True
     """
 
     _parameter_constraints: dict = {
@@ -334,20 +353,30 @@ class SharedLatentRegression(CrossModalMixin):
         self.scale = scale
         self.random_state = random_state
 
-    def _fit_views(self, X, y, sample_weight):
-        n_components = resolve_n_components(self.n_components, X.shape[1], y.shape[1])
-        moments = two_view_moments(
-            X, y, sample_weight, second_order_x="full", second_order_y="diag"
-        )
+    def _second_order(self):
+        return "full", "diag"
+
+    def _set_solution(self, moments, n_components, *, warm_start=False):
+        """Solve from the sufficient statistics and store the maps.
+
+        With ``warm_start`` (a ``partial_fit`` after the first), the alternating
+        solver starts from the previous ``W``: one more chunk moves the solution
+        little, so a few iterations suffice. Nothing is assigned before the
+        solve has succeeded.
+        """
         cxx, cxy, trace_yy, x_std, y_std = _scaled_statistics(moments, self.scale)
         factor = _factor_ridge_gram(cxx, self.alpha)
         if self.solver == "closed_form":
             Z, W, objective_path = _closed_form(cxy, factor, trace_yy, n_components)
             n_iter = 0
         else:
-            W = _initial_loadings(
-                cxy, n_components, self.init, check_random_state(self.random_state)
-            )
+            previous = getattr(self, "_latent_loadings", None) if warm_start else None
+            if previous is not None and previous.shape[0] == n_components:
+                W = previous
+            else:
+                W = _initial_loadings(
+                    cxy, n_components, self.init, check_random_state(self.random_state)
+                )
             Z, W, n_iter, objective_path, converged = _alternating_least_squares(
                 cxy, factor, trace_yy, W, max_iter=self.max_iter, tol=self.tol
             )
@@ -362,6 +391,7 @@ class SharedLatentRegression(CrossModalMixin):
         Z, W = _canonical_axes(Z, W, cxy)
 
         self.n_components_ = n_components
+        self._latent_loadings = W  # orthonormal rows, in the (scaled) y space
         self.n_iter_ = n_iter
         self.objective_path_ = objective_path
         self.x_mean_ = moments.mean_x

@@ -1,0 +1,220 @@
+"""Learning from running sufficient statistics: ``partial_fit`` and dask arrays.
+
+The linear estimators are functions of a few weighted means and co-moment
+matrices (:class:`~skcrossmodal._stats.TwoViewMoments`, O(d^2) numbers whatever
+the number of rows). This mixin keeps those statistics after every fit, so that
+
+- ``partial_fit`` merges one more chunk into them (Chan et al.'s update, the
+  same merge ``fit`` uses between its blocks) and re-solves: after any split of
+  the rows into chunks the model is the one ``fit`` learns from all of them;
+- ``fit`` on ``dask.array`` inputs has dask reduce the chunks to one set of
+  statistics on the workers (see ``_dask.py``), then solves as usual.
+
+The subclass lists the parameters the statistics depend on in
+``_statistics_params``, says which within-view co-moments it needs in
+``_second_order()``, and implements ``_set_solution(moments, n_components,
+warm_start=...)``, which must raise before assigning any attribute so that a
+failed solve leaves the estimator unchanged.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import holds_dask_array, resolve_n_components
+from ._stats import two_view_moments
+
+# The solution needs a spread of rows, as ``fit`` does (``ensure_min_samples=2``).
+_MIN_SAMPLES_TO_SOLVE = 2
+
+
+class SufficientStatisticsMixin:
+    """``fit``, ``partial_fit`` and dask input for estimators solved from moments.
+
+    List it before :class:`~skcrossmodal._base.CrossModalMixin` in the bases.
+    """
+
+    # Parameters whose value the accumulated statistics depend on.
+    _statistics_params: tuple = ("n_components",)
+
+    def __sklearn_is_fitted__(self):
+        # Statistics of a single row are kept, but they define no solution yet.
+        return getattr(self, "n_samples_seen_", 0) >= _MIN_SAMPLES_TO_SOLVE
+
+    def _second_order(self):
+        """``(second_order_x, second_order_y)`` arguments of ``two_view_moments``."""
+        raise NotImplementedError
+
+    def _fit_views(self, X, y, sample_weight):
+        self._discard_statistics()
+        second_order_x, second_order_y = self._second_order()
+        moments = two_view_moments(
+            X,
+            y,
+            sample_weight,
+            second_order_x=second_order_x,
+            second_order_y=second_order_y,
+        )
+        self._commit_statistics(moments, X.shape[0], warm_start=False)
+
+    def _fit_dask(self, X, y, sample_weight):
+        # Imported here: dask is optional, and importing the package must not
+        # import it (a dask array can only reach this point if dask is loaded).
+        from ._dask import dask_two_view_moments
+
+        self._discard_statistics()
+        second_order_x, second_order_y = self._second_order()
+        moments, shapes = dask_two_view_moments(
+            X,
+            y,
+            sample_weight,
+            second_order_x=second_order_x,
+            second_order_y=second_order_y,
+            estimator_name=type(self).__name__,
+        )
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_  # a dask array carries no column names
+        self.n_features_in_ = shapes["n_features_x"]
+        self.n_features_y_in_ = shapes["n_features_y"]
+        self._y_is_1d = shapes["y_is_1d"]
+        self._commit_statistics(moments, shapes["n_samples"], warm_start=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one more chunk of paired rows.
+
+        The chunk's weighted means and co-moments are merged into the running
+        statistics (those of every earlier ``partial_fit`` call, and of
+        ``fit`` if it was called before), and the solution is recomputed from
+        them. After any split of the rows into chunks the model equals
+        ``fit`` on all the rows (to rounding; for the alternating solver of
+        :class:`SharedLatentRegression`, to its tolerance ``tol``). Memory
+        stays O(d^2) however many rows are streamed.
+
+        A chunk may hold a single row. Until two rows in all have been seen the
+        statistics are kept but define no solution: ``transform`` and
+        ``predict`` raise :class:`~sklearn.exceptions.NotFittedError`. A call
+        that raises (an empty chunk, a chunk with NaN or infinite values, the
+        wrong number of features, a singular solve) leaves the estimator
+        exactly as it was, so the caller can skip that chunk and go on.
+        ``n_components`` (and, for :class:`CrossModalEmbedding`, ``scale``
+        and ``whiten``) cannot change between calls; call ``fit`` to start
+        over.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of the first view, with at least one row.
+        y : array-like of shape (n_samples, n_features_y) or (n_samples,)
+            The paired chunk of the second view.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the chunk's pairs, not all zero.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "_moments")
+        if not first_call:
+            self._check_statistics_params()
+        # Validate the whole chunk before anything is changed.
+        X, y, sample_weight = self._validate_paired_views(
+            X, y, sample_weight, reset=first_call, min_samples=1
+        )
+        second_order_x, second_order_y = self._second_order()
+        moments = two_view_moments(
+            X,
+            y,
+            sample_weight,
+            second_order_x=second_order_x,
+            second_order_y=second_order_y,
+        )
+        n_samples = X.shape[0]
+        if not first_call:
+            moments = self._moments.merge(moments)
+            n_samples += self.n_samples_seen_
+        self._commit_statistics(moments, n_samples, warm_start=not first_call)
+        return self
+
+    def transform(self, X, y=None):
+        """Map X (and optionally its paired y) into the shared space.
+
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+            First view.
+        y : array-like or dask array of shape (n_samples, n_features_y), \
+default=None
+            Second view, paired row by row with ``X``.
+
+        Returns
+        -------
+        X_scores : ndarray of shape (n_samples, n_components)
+            Returned alone when ``y`` is None. A lazy dask array, computed
+            chunk by chunk, when ``X`` is a dask array.
+        (X_scores, y_scores) : tuple of ndarray
+            When ``y`` is given; both live in the same space, where partners
+            are close (compare them with cosine similarity).
+        """
+        if holds_dask_array(X, y):
+            check_is_fitted(self)
+            from ._dask import dask_transform
+
+            return dask_transform(self, X, y)
+        return super().transform(X, y)
+
+    def predict(self, X):
+        """Predict the second view from the first (cross-modal translation).
+
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+            First view.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_features_y) or (n_samples,)
+            In y's original units; 1-D when ``y`` was 1-D at fit. A lazy dask
+            array, computed chunk by chunk, when ``X`` is a dask array.
+        """
+        if holds_dask_array(X):
+            check_is_fitted(self)
+            from ._dask import dask_predict
+
+            return dask_predict(self, X)
+        return super().predict(X)
+
+    # ------------------------------------------------------------ helpers ---
+    def _discard_statistics(self):
+        """Forget the running statistics: ``fit`` starts over."""
+        for name in ("_moments", "n_samples_seen_", "weight_sum_"):
+            if hasattr(self, name):
+                delattr(self, name)
+
+    def _check_statistics_params(self):
+        for name, value in self._statistics_snapshot.items():
+            current = getattr(self, name)
+            if current != value:
+                raise ValueError(
+                    f"{name}={current!r} differs from {name}={value!r}, with which "
+                    f"the statistics so far were accumulated (by fit or earlier "
+                    f"partial_fit calls); {name} cannot change between calls. Set "
+                    f"{name}={value!r} back, or call fit to start over."
+                )
+
+    def _commit_statistics(self, moments, n_samples, *, warm_start):
+        """Solve from ``moments`` when possible, then keep them.
+
+        The solve comes first: if it raises, nothing has been changed.
+        """
+        n_components = resolve_n_components(
+            self.n_components, self.n_features_in_, self.n_features_y_in_
+        )
+        if n_samples >= _MIN_SAMPLES_TO_SOLVE:
+            self._set_solution(moments, n_components, warm_start=warm_start)
+        self._moments = moments
+        self._statistics_snapshot = {
+            name: getattr(self, name) for name in self._statistics_params
+        }
+        self.n_samples_seen_ = n_samples
+        self.weight_sum_ = moments.weight_sum
