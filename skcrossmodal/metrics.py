@@ -277,8 +277,11 @@ def _shared_space_pair(estimator, X, y):
     """Both views of (X, y) in the shared space of a fitted estimator or pipeline.
 
     ``Pipeline.transform`` forwards only X, so for a pipeline the preprocessing
-    steps transform X and the final two-view step receives ``y`` itself.
+    steps transform X and the final two-view step receives ``y`` itself. A
+    fitted search (``GridSearchCV``) is scored through its refitted best model.
     """
+    while hasattr(estimator, "best_estimator_"):
+        estimator = estimator.best_estimator_
     if hasattr(estimator, "steps"):
         if len(estimator.steps) > 1:
             X = estimator[:-1].transform(X)

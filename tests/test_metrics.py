@@ -238,3 +238,19 @@ def test_mean_of_top_k_matches_sorting(seed, n_rows, n_cols, k, with_ties):
     k = min(k, n_cols)
     expected = np.sort(block, axis=1)[:, n_cols - k :].mean(axis=1)
     assert_allclose(_similarity._mean_of_top_k_per_row(block, k), expected, rtol=1e-6)
+
+
+def test_scorer_works_in_nested_cross_validation():
+    """A retrieval scorer scores a fitted GridSearchCV through its best model."""
+    from sklearn.model_selection import cross_val_score
+
+    rng = np.random.default_rng(6)
+    latent = rng.normal(size=(90, 2))
+    X = latent @ rng.normal(size=(2, 5)) + 0.2 * rng.normal(size=(90, 5))
+    y = latent @ rng.normal(size=(2, 4)) + 0.2 * rng.normal(size=(90, 4))
+    inner = GridSearchCV(CrossModalEmbedding(), {"n_components": [1, 2]}, cv=3)
+    scorer = RETRIEVAL_SCORERS["mrr"]
+    scores = cross_val_score(inner, X, y, cv=3, scoring=scorer)
+    assert scores.shape == (3,) and np.all((scores > 0) & (scores <= 1))
+    fitted = inner.fit(X, y)
+    assert scorer(fitted, X, y) == fitted.best_estimator_.score(X, y)
