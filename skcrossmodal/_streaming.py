@@ -6,7 +6,10 @@ the number of rows). This mixin keeps those statistics after every fit, so that
 
 - ``partial_fit`` merges one more chunk into them (Chan et al.'s update, the
   same merge ``fit`` uses between its blocks) and re-solves: after any split of
-  the rows into chunks the model is the one ``fit`` learns from all of them;
+  the rows into chunks the model is the one ``fit`` learns from all of them. The
+  statistics are kept relative to the first pair seen
+  (``shifted_two_view_moments``), so that merging chunks loses no precision
+  when the mean is large next to the spread;
 - ``fit`` on ``dask.array`` inputs has dask reduce the chunks to one set of
   statistics on the workers (see ``_dask.py``), then solves as usual.
 
@@ -17,11 +20,14 @@ warm_start=...)``, which must raise before assigning any attribute so that a
 failed solve leaves the estimator unchanged.
 """
 
+import dataclasses
+
+import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import holds_dask_array, resolve_n_components
-from ._stats import two_view_moments
+from ._stats import shifted_two_view_moments
 
 # The solution needs a spread of rows, as ``fit`` does (``ensure_min_samples=2``).
 _MIN_SAMPLES_TO_SOLVE = 2
@@ -46,15 +52,21 @@ class SufficientStatisticsMixin:
 
     def _fit_views(self, X, y, sample_weight):
         self._discard_statistics()
+        shifts = _first_rows(X, y)
+        moments = self._chunk_statistics(X, y, sample_weight, shifts)
+        self._commit_statistics(moments, X.shape[0], shifts, warm_start=False)
+
+    def _chunk_statistics(self, X, y, sample_weight, shifts):
         second_order_x, second_order_y = self._second_order()
-        moments = two_view_moments(
+        return shifted_two_view_moments(
             X,
             y,
             sample_weight,
+            shift_x=shifts[0],
+            shift_y=shifts[1],
             second_order_x=second_order_x,
             second_order_y=second_order_y,
         )
-        self._commit_statistics(moments, X.shape[0], warm_start=False)
 
     def _fit_dask(self, X, y, sample_weight):
         # Imported here: dask is optional, and importing the package must not
@@ -63,7 +75,7 @@ class SufficientStatisticsMixin:
 
         self._discard_statistics()
         second_order_x, second_order_y = self._second_order()
-        moments, shapes = dask_two_view_moments(
+        moments, shifts, shapes = dask_two_view_moments(
             X,
             y,
             sample_weight,
@@ -76,7 +88,7 @@ class SufficientStatisticsMixin:
         self.n_features_in_ = shapes["n_features_x"]
         self.n_features_y_in_ = shapes["n_features_y"]
         self._y_is_1d = shapes["y_is_1d"]
-        self._commit_statistics(moments, shapes["n_samples"], warm_start=False)
+        self._commit_statistics(moments, shapes["n_samples"], shifts, warm_start=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -121,19 +133,13 @@ class SufficientStatisticsMixin:
         X, y, sample_weight = self._validate_paired_views(
             X, y, sample_weight, reset=first_call, min_samples=1
         )
-        second_order_x, second_order_y = self._second_order()
-        moments = two_view_moments(
-            X,
-            y,
-            sample_weight,
-            second_order_x=second_order_x,
-            second_order_y=second_order_y,
-        )
+        shifts = _first_rows(X, y) if first_call else self._moments_shifts
+        moments = self._chunk_statistics(X, y, sample_weight, shifts)
         n_samples = X.shape[0]
         if not first_call:
             moments = self._moments.merge(moments)
             n_samples += self.n_samples_seen_
-        self._commit_statistics(moments, n_samples, warm_start=not first_call)
+        self._commit_statistics(moments, n_samples, shifts, warm_start=not first_call)
         return self
 
     def transform(self, X, y=None):
@@ -187,7 +193,7 @@ default=None
     # ------------------------------------------------------------ helpers ---
     def _discard_statistics(self):
         """Forget the running statistics: ``fit`` starts over."""
-        for name in ("_moments", "n_samples_seen_", "weight_sum_"):
+        for name in ("_moments", "_moments_shifts", "n_samples_seen_", "weight_sum_"):
             if hasattr(self, name):
                 delattr(self, name)
 
@@ -202,8 +208,8 @@ default=None
                     f"{name}={value!r} back, or call fit to start over."
                 )
 
-    def _commit_statistics(self, moments, n_samples, *, warm_start):
-        """Solve from ``moments`` when possible, then keep them.
+    def _commit_statistics(self, moments, n_samples, shifts, *, warm_start):
+        """Solve from ``moments`` (relative to ``shifts``) when possible, keep them.
 
         The solve comes first: if it raises, nothing has been changed.
         """
@@ -211,10 +217,21 @@ default=None
             self.n_components, self.n_features_in_, self.n_features_y_in_
         )
         if n_samples >= _MIN_SAMPLES_TO_SOLVE:
-            self._set_solution(moments, n_components, warm_start=warm_start)
+            absolute = dataclasses.replace(
+                moments,
+                mean_x=moments.mean_x + shifts[0],
+                mean_y=moments.mean_y + shifts[1],
+            )
+            self._set_solution(absolute, n_components, warm_start=warm_start)
         self._moments = moments
+        self._moments_shifts = shifts
         self._statistics_snapshot = {
             name: getattr(self, name) for name in self._statistics_params
         }
         self.n_samples_seen_ = n_samples
         self.weight_sum_ = moments.weight_sum
+
+
+def _first_rows(X, y):
+    """The origin of the running statistics: the first pair, in float64."""
+    return X[0].astype(np.float64), y[0].astype(np.float64)
