@@ -50,6 +50,9 @@ class CrossModalMixin(
     Not an estimator by itself: subclasses implement the computations.
     """
 
+    # Linear maps cannot have more shared dimensions than the narrower view.
+    _shared_space_bounded_by_views = True
+
     # ----------------------------------------------------------------- fit ---
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

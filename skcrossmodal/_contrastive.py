@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
-from ._base import CrossModalMixin, resolve_n_components
+from ._base import CrossModalMixin
 from ._stats import two_view_moments
 from .metrics import mean_reciprocal_rank
 
@@ -102,10 +102,11 @@ class ContrastiveAligner(CrossModalMixin):
 
     Parameters
     ----------
-    n_components : int, default=None
-        Dimension of the shared space (the encoders' output); ``None`` uses
-        ``min(n_features, n_features_y)``. As for every estimator of the
-        library it may not exceed that bound.
+    n_components : int, default=32
+        Dimension of the shared space (the encoders' output). Unlike the
+        linear estimators' it is not bounded by the views' dimensions: the
+        encoders are nonlinear, so a shared space wider than a one-column y
+        still separates pairs.
     hidden_layer_sizes : array-like of int, default=(256,)
         Widths of the hidden layers of each encoder; ``()`` gives linear
         encoders.
@@ -241,8 +242,10 @@ class ContrastiveAligner(CrossModalMixin):
     True
     """
 
+    _shared_space_bounded_by_views = False
+
     _parameter_constraints: dict = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [
             "array-like",
             Interval(numbers.Integral, 1, None, closed="left"),
@@ -269,7 +272,7 @@ class ContrastiveAligner(CrossModalMixin):
 
     def __init__(
         self,
-        n_components=None,
+        n_components=32,
         *,
         hidden_layer_sizes=(256,),
         activation="gelu",
@@ -374,9 +377,7 @@ class ContrastiveAligner(CrossModalMixin):
         """Standardisation, network and optimiser of a new fit."""
         self.x_mean_, self.x_scale_ = _weighted_mean_scale(X, weight)
         self.y_mean_, self.y_scale_ = _weighted_mean_scale(y, weight)
-        self.n_components_ = resolve_n_components(
-            self.n_components, X.shape[1], y.shape[1]
-        )
+        self.n_components_ = self.n_components
         self._model_spec = {
             "n_features_x": X.shape[1],
             "n_features_y": y.shape[1],

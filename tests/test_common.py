@@ -27,7 +27,19 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, ContrastiveAligner):
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "mini-batch training: repeating a pair changes the batches and the "
+                "number of optimiser steps, so integer weights equal repetition "
+                "only in expectation (as for scikit-learn's SGD and MLP estimators)"
+            )
+        }
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     """Each estimator passes every scikit-learn estimator check."""
     check(estimator)
