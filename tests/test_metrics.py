@@ -83,14 +83,15 @@ def test_recall_is_non_decreasing_in_k(pair):
 
 
 @PROPERTY
-@given(
-    st.integers(0, 2**32 - 1), st.integers(2, 40), st.sampled_from(["cosine", "csls"])
-)
-def test_identical_embeddings_are_perfect(seed, n_samples, similarity):
-    """Distinct rows retrieved against themselves: recall@1 = MRR = 1."""
+@given(st.integers(0, 2**32 - 1), st.integers(2, 40))
+def test_identical_embeddings_are_perfect(seed, n_samples):
+    """Distinct rows retrieved against themselves by cosine: recall@1 = MRR = 1.
+
+    (Not so for CSLS: a hub's penalty can let a close neighbour outrank it.)
+    """
     X = np.random.default_rng(seed).normal(size=(n_samples, 6))
-    assert recall_at_k(X, X, k=1, similarity=similarity) == 1.0
-    assert mean_reciprocal_rank(X, X, similarity=similarity) == 1.0
+    assert recall_at_k(X, X, k=1) == 1.0
+    assert mean_reciprocal_rank(X, X) == 1.0
     assert median_rank(X, X) == 1.0
 
 
