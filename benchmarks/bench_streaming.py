@@ -7,7 +7,9 @@ default ``n = 10 000 000``), then streams them in chunks of ``--chunk-rows``
 rows. Each chunk is a memory-mapped window of the files, unmapped after use,
 so the process only ever holds one chunk. Every measurement runs in a fresh
 subprocess, which reports its wall time and its peak resident memory
-(``resource.getrusage(...).ru_maxrss``, imports included).
+(``resource.getrusage(...).ru_maxrss``, imports included). On Linux a child
+inherits its parent's peak at ``fork``, so this driver stays small: it imports
+neither the package nor scipy, and generates the data in a subprocess too.
 
 Prints one table measured in a single run:
 
@@ -42,10 +44,6 @@ from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-
-# Imported before any thread limit is set, so that the limit reaches every BLAS
-# (scipy's wheels bundle their own); all measurements pay the same imports.
-from skcrossmodal import CrossModalEmbedding, SharedLatentRegression
 
 N_FEATURES = 100
 N_LATENT = 10
@@ -101,6 +99,8 @@ def chunks(paths, n_samples, chunk_rows):
 
 def measure(method, paths, n_samples, chunk_rows):
     """Run one method over the chunks; return seconds and a check value."""
+    from skcrossmodal import CrossModalEmbedding, SharedLatentRegression
+
     start = time.perf_counter()
     if method in ("floor32", "floor64"):
         total = np.zeros((N_FEATURES, N_FEATURES))
@@ -160,7 +160,14 @@ def main():
         args.n = 1_000_000
     paths = data_paths(args.dir, args.n)
 
+    if args.measure == "generate":  # child process: write the data files
+        generate(paths, args.n)
+        return
     if args.measure:  # child process: one measurement, printed as JSON
+        # Imported before the thread limit is set, so that it reaches every
+        # BLAS (scipy's wheels bundle their own); every measurement pays it.
+        import skcrossmodal  # noqa: F401
+
         with threadpool_limits(args.threads):
             seconds, _ = measure(args.measure, paths, args.rows, args.chunk_rows)
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -172,7 +179,11 @@ def main():
     if not all(path.exists() for path in paths):
         print(f"Generating 2 x {size_gb:.1f} GB of float32 under {args.dir} ...")
         start = time.perf_counter()
-        generate(paths, args.n)
+        subprocess.run(
+            [sys.executable, __file__, "--measure", "generate", "--dir", str(args.dir)]
+            + ["--n", str(args.n)],
+            check=True,
+        )
         print(f"  done in {time.perf_counter() - start:.0f} s")
     print(
         f"n = {args.n:,}, d_x = d_y = {N_FEATURES}, float32 files of "
