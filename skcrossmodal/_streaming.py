@@ -46,10 +46,6 @@ class SufficientStatisticsMixin:
         # Statistics of a single row are kept, but they define no solution yet.
         return getattr(self, "n_samples_seen_", 0) >= _MIN_SAMPLES_TO_SOLVE
 
-    def _second_order(self):
-        """``(second_order_x, second_order_y)`` arguments of ``two_view_moments``."""
-        raise NotImplementedError
-
     def _fit_views(self, X, y, sample_weight):
         self._discard_statistics()
         shifts = _first_rows(X, y)
