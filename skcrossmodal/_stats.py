@@ -11,15 +11,19 @@ pairwise update of Chan, Golub & LeVeque (1979). That buys three things:
 - streaming (``partial_fit``) and distributed reductions reuse the same merge.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
+from threadpoolctl import threadpool_limits
 
 # Rows per block: one block of both views holds about this many float64 numbers
-# (16 MiB), and at least twice as many rows as columns, because each merge costs
-# O(d^2) and must stay small next to the block's O(rows * d^2) products.
-_BLOCK_NUMBERS = 2**21
+# (2 MiB, so that it stays in cache while it is copied, centred and multiplied),
+# and at least twice as many rows as columns, because each merge costs O(d^2)
+# and must stay small next to the block's O(rows * d^2) products.
+_BLOCK_NUMBERS = 2**18
 
 _SECOND_ORDER = (None, "diag", "full")
 
@@ -80,20 +84,24 @@ def _merge_second_order(a, b, delta, between):
     return a + b + between * np.outer(delta, delta)
 
 
-def _block_moments(X, y, weights, second_order_x, second_order_y):
-    """Statistics of one block of rows, centred on the block's own mean."""
+def _block_moments(
+    X, y, weights, second_order_x, second_order_y, shifts=None, buffers=(None, None)
+):
+    """Statistics of one block of rows, centred on the block's own mean.
+
+    With ``shifts``, the block's rows are taken relative to them and so are the
+    returned means. ``buffers`` are float64 arrays at least as large as each
+    view's block, reused from block to block.
+    """
     if weights is None:
         weight_sum = float(X.shape[0])
-        mean_x = X.mean(axis=0, dtype=np.float64)
-        mean_y = y.mean(axis=0, dtype=np.float64)
     else:
         weight_sum = float(weights.sum())
         if weight_sum == 0.0:
             return None  # a block of zero-weight rows carries no information
-        mean_x = (weights @ X) / weight_sum
-        mean_y = (weights @ y) / weight_sum
-    X_centred = X - mean_x  # float64, one block only
-    y_centred = y - mean_y
+    shift_x, shift_y = (None, None) if shifts is None else shifts
+    mean_x, X_centred = _centred_copy(X, shift_x, weights, weight_sum, buffers[0])
+    mean_y, y_centred = _centred_copy(y, shift_y, weights, weight_sum, buffers[1])
     y_weighted = y_centred if weights is None else y_centred * weights[:, None]
     return TwoViewMoments(
         weight_sum=weight_sum,
@@ -103,6 +111,24 @@ def _block_moments(X, y, weights, second_order_x, second_order_y):
         cross_xx=_block_second_order(X_centred, weights, second_order_x),
         cross_yy=_block_second_order(y_centred, weights, second_order_y),
     )
+
+
+def _centred_copy(block, shift, weights, weight_sum, buffer=None):
+    """Return ``(mean, block - shift - mean)``: one float64 copy, centred in place.
+
+    The mean is of the shifted rows, so it stays exact when the shift is near
+    the data and the data are far from zero. Writing into a ``buffer`` reused
+    across blocks matters: a fresh multi-megabyte array per block costs more in
+    page faults than the arithmetic does.
+    """
+    work = np.empty(block.shape) if buffer is None else buffer[: block.shape[0]]
+    if shift is None:
+        work[...] = block
+    else:
+        np.subtract(block, shift, out=work)
+    mean = work.mean(axis=0) if weights is None else (weights @ work) / weight_sum
+    work -= mean
+    return mean, work
 
 
 def _block_second_order(centred, weights, kind):
@@ -217,7 +243,14 @@ def shifted_two_view_moments(
 
 
 def _blockwise_moments(
-    X, y, sample_weight, second_order_x, second_order_y, block_rows, shifts=None
+    X,
+    y,
+    sample_weight,
+    second_order_x,
+    second_order_y,
+    block_rows,
+    shifts=None,
+    n_threads=None,
 ):
     for kind in (second_order_x, second_order_y):
         if kind not in _SECOND_ORDER:
@@ -228,20 +261,54 @@ def _blockwise_moments(
     if block_rows is None:
         width = X.shape[1] + y.shape[1]
         block_rows = max(_BLOCK_NUMBERS // max(1, width), 2 * width)
+    starts = range(0, n_samples, block_rows)
+    if n_threads is None:
+        n_threads = _available_cores()
+    n_threads = max(1, min(n_threads, len(starts)))
+
+    def reduce_blocks(worker):
+        """Merge every ``n_threads``-th block, from block ``worker`` on."""
+        rows = min(block_rows, n_samples)
+        buffers = (np.empty((rows, X.shape[1])), np.empty((rows, y.shape[1])))
+        moments = None
+        for start in starts[worker::n_threads]:
+            stop = min(start + block_rows, n_samples)
+            weights = None if sample_weight is None else sample_weight[start:stop]
+            block = _block_moments(
+                X[start:stop],
+                y[start:stop],
+                weights,
+                second_order_x,
+                second_order_y,
+                shifts,
+                buffers,
+            )
+            if block is not None:
+                moments = block if moments is None else moments.merge(block)
+        return moments
+
+    if n_threads == 1:
+        return reduce_blocks(0)
+    # numpy and BLAS release the GIL, so threads share the blocks. Each thread
+    # gets a fixed set of blocks and the partial results are merged in a fixed
+    # order, so the result does not depend on scheduling. BLAS runs one thread
+    # per block: many small products in parallel beat one product split up,
+    # and the centring of each block runs in parallel too.
+    with threadpool_limits(limits=1, user_api="blas"):
+        with ThreadPoolExecutor(max_workers=n_threads) as executor:
+            partials = list(executor.map(reduce_blocks, range(n_threads)))
     moments = None
-    for start in range(0, n_samples, block_rows):
-        stop = min(start + block_rows, n_samples)
-        weights = None if sample_weight is None else sample_weight[start:stop]
-        X_block, y_block = X[start:stop], y[start:stop]
-        if shifts is not None:
-            # float64 (exact for rows close to the shift), one block only.
-            X_block, y_block = X_block - shifts[0], y_block - shifts[1]
-        block = _block_moments(
-            X_block, y_block, weights, second_order_x, second_order_y
-        )
-        if block is not None:
-            moments = block if moments is None else moments.merge(block)
+    for partial in partials:
+        if partial is not None:
+            moments = partial if moments is None else moments.merge(partial)
     return moments
+
+
+def _available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def shrunk_covariance_roots(cov, shrinkage, *, view_name):

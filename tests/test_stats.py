@@ -92,3 +92,21 @@ def test_shrunk_roots_invert_each_other():
     shrunk = 0.8 * cov + 0.2 * np.trace(cov) / 5 * np.eye(5)
     assert_allclose(root @ root, shrunk, atol=1e-10)
     assert_allclose(inv_root @ root, np.eye(5), atol=1e-10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_threads=st.integers(2, 4))
+def test_threaded_blocks_equal_serial_blocks(seed, n_threads):
+    """Sharing blocks among threads gives the serial result, every time."""
+    from skcrossmodal._stats import _blockwise_moments
+
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(97, 4)) + 5.0, rng.normal(size=(97, 3))
+    weights = rng.uniform(0.0, 2.0, 97)
+    options = dict(second_order_x="full", second_order_y="diag", block_rows=10)
+    serial = _blockwise_moments(X, y, weights, **options, n_threads=1)
+    threaded = _blockwise_moments(X, y, weights, **options, n_threads=n_threads)
+    again = _blockwise_moments(X, y, weights, **options, n_threads=n_threads)
+    for name in ("mean_x", "mean_y", "cross_xy", "cross_xx", "cross_yy"):
+        assert_allclose(getattr(threaded, name), getattr(serial, name), atol=1e-12)
+        np.testing.assert_array_equal(getattr(again, name), getattr(threaded, name))
