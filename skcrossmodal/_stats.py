@@ -258,12 +258,16 @@ def _blockwise_moments(
                 f"second_order must be one of {_SECOND_ORDER}; got {kind!r}."
             )
     n_samples = X.shape[0]
+    if n_threads is None:
+        n_threads = _available_cores()
     if block_rows is None:
         width = X.shape[1] + y.shape[1]
         block_rows = max(_BLOCK_NUMBERS // max(1, width), 2 * width)
+        # Even out the blocks so that every thread gets the same number of rows.
+        n_blocks = -(-n_samples // block_rows)
+        n_blocks = -(-n_blocks // n_threads) * n_threads
+        block_rows = max(1, -(-n_samples // n_blocks))
     starts = range(0, n_samples, block_rows)
-    if n_threads is None:
-        n_threads = _available_cores()
     n_threads = max(1, min(n_threads, len(starts)))
 
     def reduce_blocks(worker):
