@@ -11,13 +11,14 @@ pairwise update of Chan, Golub & LeVeque (1979). That buys three things:
 - streaming (``partial_fit``) and distributed reductions reuse the same merge.
 """
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # Rows per block: one block of both views holds about this many float64 numbers
 # (2 MiB, so that it stays in cache while it is copied, centred and multiplied),
@@ -298,7 +299,7 @@ def _blockwise_moments(
     # order, so the result does not depend on scheduling. BLAS runs one thread
     # per block: many small products in parallel beat one product split up,
     # and the centring of each block runs in parallel too.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         with ThreadPoolExecutor(max_workers=n_threads) as executor:
             partials = list(executor.map(reduce_blocks, range(n_threads)))
     moments = None
@@ -306,6 +307,12 @@ def _blockwise_moments(
         if partial is not None:
             moments = partial if moments is None else moments.merge(partial)
     return moments
+
+
+@functools.cache
+def _blas_controller():
+    # Finding the loaded BLAS libraries takes milliseconds: do it once.
+    return ThreadpoolController()
 
 
 def _available_cores():
