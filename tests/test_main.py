@@ -89,14 +89,10 @@ def test_linear_estimators_are_listed(output):
     if hasattr(skcrossmodal, "SharedLatentRegression"):
         assert "SharedLatentRegression" in rows
     torch_usable = importlib.util.find_spec("torch") is not None
-    if hasattr(skcrossmodal, "ContrastiveAligner") and torch_usable:
+    if torch_usable:
         assert "ContrastiveAligner" in rows
 
 
-@pytest.mark.skipif(
-    not hasattr(skcrossmodal, "ContrastiveAligner"),
-    reason="this version has no torch estimator",
-)
 def test_missing_torch_is_a_one_line_note():
     """Without torch the torch estimator is skipped with an install hint."""
     lines = _run(["-c", HIDE_TORCH])
