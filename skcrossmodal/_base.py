@@ -26,16 +26,10 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     MultiOutputMixin,
     TransformerMixin,
-    _fit_context,
 )
-from sklearn.utils._set_output import _wrap_data_with_container
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_array,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._compat import _check_sample_weight, _fit_context, _wrap_data_with_container
 from ._similarity import SIMILARITIES, top_k
 from .metrics import mean_reciprocal_rank
 

@@ -8,11 +8,11 @@ owns one transformer per view and fits both on the training fold only.
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, StrOptions
-from sklearn.utils._set_output import _safe_set_output
 from sklearn.utils.validation import check_is_fitted
+
+from ._compat import HasMethods, StrOptions, _fit_context, _safe_set_output
 
 
 def _is_text_or_object(y):

@@ -11,13 +11,12 @@ import warnings
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
 from ._base import CrossModalMixin
+from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
 from ._stats import two_view_moments
 from .metrics import mean_reciprocal_rank
 
@@ -245,21 +244,21 @@ class ContrastiveAligner(CrossModalMixin):
     _shared_space_bounded_by_views = False
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [IntegerInterval(1, None, closed="left")],
         "hidden_layer_sizes": [
             "array-like",
-            Interval(numbers.Integral, 1, None, closed="left"),
+            IntegerInterval(1, None, closed="left"),
         ],
         "activation": [StrOptions({"gelu", "relu", "tanh", "silu"})],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "normalization": [StrOptions({"layer", "batch"}), None],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 2, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [IntegerInterval(2, None, closed="left")],
+        "max_epochs": [IntegerInterval(1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter_no_change": [IntegerInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "reconstruction_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "readout_alpha": [Interval(numbers.Real, 0, None, closed="left")],

@@ -13,9 +13,10 @@ by the doctests) imports without the optional extra.
 """
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, check_array
+from sklearn.utils.validation import check_array
 
 from ._base import FLOAT_DTYPES, _check_same_rows
+from ._compat import _check_sample_weight
 from ._stats import shifted_two_view_moments
 
 # Statistics merged per task of the reduction tree: with 8, a million blocks

@@ -4,10 +4,10 @@ import numbers
 
 import numpy as np
 from scipy import linalg
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.extmath import svd_flip
 
 from ._base import CrossModalMixin
+from ._compat import IntegerInterval, Interval
 from ._stats import shrunk_covariance_roots
 from ._streaming import SufficientStatisticsMixin
 
@@ -158,7 +158,7 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_components": [IntegerInterval(1, None, closed="left"), None],
         "scale": ["boolean"],
         "whiten": ["boolean"],
         "reg": [Interval(numbers.Real, 0, 1, closed="both")],

@@ -16,10 +16,10 @@ from scipy import linalg
 from scipy.linalg.lapack import dpocon
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import randomized_svd
 
 from ._base import CrossModalMixin
+from ._compat import IntegerInterval, Interval, StrOptions
 from ._streaming import SufficientStatisticsMixin
 
 
@@ -322,10 +322,10 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_components": [IntegerInterval(1, None, closed="left"), None],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "solver": [StrOptions({"als", "closed_form"})],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [IntegerInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "init": [StrOptions({"pls", "random"})],
         "scale": ["boolean"],

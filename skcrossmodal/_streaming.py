@@ -23,10 +23,10 @@ failed solve leaves the estimator unchanged.
 import dataclasses
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import holds_dask_array, resolve_n_components
+from ._compat import _fit_context
 from ._stats import shifted_two_view_moments
 
 # The solution needs a spread of rows, as ``fit`` does (``ensure_min_samples=2``).

@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from ._compat import IntegerInterval, Interval, StrOptions, validate_params
 
 __all__ = ["load_digit_views", "load_sensor_views", "make_paired_views"]
 
@@ -54,13 +55,13 @@ def _add_relative_noise(signal, noise, rng):
 
 @validate_params(
     {
-        "n_samples": [Interval(numbers.Integral, 2, None, closed="left")],
-        "n_features_x": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_features_y": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_latent": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_samples": [IntegerInterval(2, None, closed="left")],
+        "n_features_x": [IntegerInterval(1, None, closed="left")],
+        "n_features_y": [IntegerInterval(1, None, closed="left")],
+        "n_latent": [IntegerInterval(1, None, closed="left")],
         "link": [StrOptions({"linear", "nonlinear"})],
         "noise": [Interval(numbers.Real, 0, None, closed="left")],
-        "n_classes": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_classes": [IntegerInterval(1, None, closed="left")],
         "class_weights": ["array-like", None],
         "random_state": ["random_state"],
     },
@@ -447,8 +448,8 @@ spectrum; with ``features="raw"`` the signals are flattened.
 
 @validate_params(
     {
-        "n_windows": [Interval(numbers.Integral, 2, None, closed="left")],
-        "window_length": [Interval(numbers.Integral, 16, None, closed="left")],
+        "n_windows": [IntegerInterval(2, None, closed="left")],
+        "window_length": [IntegerInterval(16, None, closed="left")],
         "random_state": ["random_state"],
         "return_X_y": ["boolean"],
         "features": [StrOptions({"summary", "raw"})],

@@ -7,12 +7,10 @@ partner is recorded. The similarity matrix is never held whole, so these run at
 n = 100 000 pairs in bounded memory.
 """
 
-import numbers
-
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_consistent_length
 
+from ._compat import IntegerInterval, StrOptions, validate_params
 from ._similarity import SIMILARITIES, partner_ranks
 
 __all__ = [
@@ -30,7 +28,7 @@ _COMMON_CONSTRAINTS = {
     "X_scores": ["array-like"],
     "y_scores": ["array-like"],
     "similarity": [StrOptions(set(SIMILARITIES))],
-    "csls_k": [Interval(numbers.Integral, 1, None, closed="left")],
+    "csls_k": [IntegerInterval(1, None, closed="left")],
 }
 
 
@@ -124,7 +122,7 @@ _AVERAGED_CONSTRAINTS = {
 @validate_params(
     {
         **_AVERAGED_CONSTRAINTS,
-        "k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "k": [IntegerInterval(1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )
@@ -320,10 +318,10 @@ _METRICS = {
 @validate_params(
     {
         "metric": [StrOptions(set(_METRICS))],
-        "k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "k": [IntegerInterval(1, None, closed="left")],
         "direction": [StrOptions({*_DIRECTIONS, "both"})],
         "similarity": [StrOptions(set(SIMILARITIES))],
-        "csls_k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "csls_k": [IntegerInterval(1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )

@@ -6,14 +6,16 @@ stores what it plots, and draws with ``plot``. matplotlib is an optional
 dependency (``pip install skcrossmodal[docs]``), imported only when drawing.
 """
 
-import numbers
-
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
-from sklearn.utils._optional_dependencies import check_matplotlib_support
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ._compat import (
+    IntegerInterval,
+    StrOptions,
+    check_matplotlib_support,
+    validate_params,
+)
 from ._similarity import SIMILARITIES
 from .metrics import _check_paired_embeddings, _shared_space_pair, retrieval_ranks
 
@@ -245,9 +247,9 @@ class RecallAtKDisplay:
 
 @validate_params(
     {
-        "k_max": [Interval(numbers.Integral, 1, None, closed="left")],
+        "k_max": [IntegerInterval(1, None, closed="left")],
         "similarity": [StrOptions(set(SIMILARITIES))],
-        "csls_k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "csls_k": [IntegerInterval(1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )
@@ -478,7 +480,7 @@ class SharedSpaceDisplay:
 
 @validate_params(
     {
-        "n_pairs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_pairs": [IntegerInterval(1, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
