@@ -136,6 +136,7 @@ def _block_statistics(X, y, weights, shifts, second_order, estimator_name):
         shift_y=shifts[1],
         second_order_x=second_order[0],
         second_order_y=second_order[1],
+        n_jobs=1,  # dask runs blocks in parallel already
     )
 
 

@@ -234,6 +234,7 @@ def two_view_moments(
     second_order_x=None,
     second_order_y=None,
     block_rows=None,
+    n_jobs=None,
 ):
     """Compute the weighted means and centred co-moments of two paired views.
 
@@ -250,6 +251,12 @@ def two_view_moments(
         (for per-feature scaling), or the full matrix (for whitening or ridge).
     block_rows : int or None
         Rows per block; ``None`` picks a size that bounds the extra memory.
+    n_jobs : int or None
+        Threads that reduce blocks in parallel. ``None``: as many as BLAS may
+        use at this moment (threadpoolctl's limit, which joblib lowers inside
+        the workers of ``GridSearchCV(n_jobs=k)``), at most the CPUs available;
+        ``-1``: all available CPUs; ``-2``: all but one, and so on. The result
+        does not depend on it (blocks are merged in a fixed order).
 
     Returns
     -------
@@ -266,7 +273,13 @@ def two_view_moments(
     (4.0, 2.0, [3.0])
     """
     return _blockwise_moments(
-        X, y, sample_weight, second_order_x, second_order_y, block_rows
+        X,
+        y,
+        sample_weight,
+        second_order_x,
+        second_order_y,
+        block_rows,
+        n_threads=thread_count(n_jobs),
     )
 
 
@@ -280,6 +293,7 @@ def shifted_two_view_moments(
     second_order_x=None,
     second_order_y=None,
     block_rows=None,
+    n_jobs=None,
 ):
     """Compute ``two_view_moments`` of ``X - shift_x`` and ``y - shift_y``.
 
@@ -299,7 +313,7 @@ def shifted_two_view_moments(
         Subtracted from every row of X.
     shift_y : ndarray of shape (n_features_y,)
         Subtracted from every row of y.
-    second_order_x, second_order_y, block_rows
+    second_order_x, second_order_y, block_rows, n_jobs
         As in :func:`two_view_moments`.
 
     Returns
@@ -324,6 +338,7 @@ def shifted_two_view_moments(
         second_order_y,
         block_rows,
         shifts=(np.asarray(shift_x, np.float64), np.asarray(shift_y, np.float64)),
+        n_threads=thread_count(n_jobs),
     )
 
 
@@ -344,7 +359,7 @@ def _blockwise_moments(
             )
     n_samples = X.shape[0]
     if n_threads is None:
-        n_threads = _available_cores()
+        n_threads = thread_count(None)
     if block_rows is None:
         width = X.shape[1] + y.shape[1]
         block_rows = max(_BLOCK_NUMBERS // max(1, width), 2 * width)
@@ -397,6 +412,48 @@ def _blockwise_moments(
 def _blas_controller():
     # Finding the loaded BLAS libraries takes milliseconds: do it once.
     return ThreadpoolController()
+
+
+def thread_count(n_jobs):
+    """Threads for the statistics: ``n_jobs`` resolved as joblib does.
+
+    ``None`` follows the number of threads BLAS may use right now, so that
+    whoever limits BLAS (``threadpoolctl.threadpool_limits``, or joblib inside
+    the worker processes of ``GridSearchCV(n_jobs=k)``, which it gives
+    ``cpu_count // k`` threads each) limits these threads too and nothing is
+    oversubscribed. Without a BLAS library it is every available CPU.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        ``None``, a positive count, or a negative count from the top
+        (``-1``: all available CPUs).
+
+    Returns
+    -------
+    n_threads : int
+        At least 1.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_limits
+    >>> from skcrossmodal._stats import thread_count
+    >>> with threadpool_limits(limits=1, user_api="blas"):
+    ...     thread_count(None)
+    1
+    >>> thread_count(3)
+    3
+    """
+    cores = _available_cores()
+    if n_jobs is None:
+        limits = [
+            info["num_threads"]
+            for info in _blas_controller().select(user_api="blas").info()
+        ]
+        return max(1, min(min(limits), cores)) if limits else cores
+    if n_jobs < 0:
+        return max(1, cores + 1 + n_jobs)
+    return max(1, int(n_jobs))
 
 
 def _available_cores():

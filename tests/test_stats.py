@@ -195,3 +195,71 @@ def test_weights_near_the_float_limits_give_the_weighted_covariances():
             rtol=1e-3,
         )
         assert_allclose(moments.mean_x, reference.mean_x, rtol=1e-12)
+
+
+# ------------------------------------------------------- thread pool size ---
+@pytest.fixture
+def pool_sizes(monkeypatch):
+    """Record the size of every thread pool the statistics open."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import skcrossmodal._stats as stats
+
+    sizes = []
+
+    class Recording(ThreadPoolExecutor):
+        def __init__(self, max_workers=None, **kwargs):
+            sizes.append(max_workers)
+            super().__init__(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(stats, "ThreadPoolExecutor", Recording)
+    monkeypatch.setattr(stats, "_available_cores", lambda: 4)
+    return sizes
+
+
+def _many_blocks():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(64, 3)), rng.normal(size=(64, 2))
+
+
+def test_default_threads_follow_the_blas_limit(pool_sizes):
+    """n_jobs=None follows threadpoolctl's BLAS limit (joblib's, in workers)."""
+    from threadpoolctl import threadpool_limits
+
+    X, y = _many_blocks()
+    reference = two_view_moments(X, y, block_rows=4, n_jobs=1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        serial = two_view_moments(X, y, block_rows=4)
+    assert pool_sizes == []  # one thread: no pool at all
+    with threadpool_limits(limits=3, user_api="blas"):
+        threaded = two_view_moments(X, y, block_rows=4)
+    assert pool_sizes == [3]
+    for moments in (serial, threaded):
+        assert_allclose(moments.cross_xy, reference.cross_xy, rtol=1e-12)
+
+
+def test_explicit_n_jobs_sizes_the_pool(pool_sizes):
+    X, y = _many_blocks()
+    two_view_moments(X, y, block_rows=4, n_jobs=2)
+    two_view_moments(X, y, block_rows=4, n_jobs=-1)  # all 4 (patched) CPUs
+    two_view_moments(X, y, block_rows=4, n_jobs=-3)  # all but two
+    assert pool_sizes == [2, 4, 2]
+
+
+def test_estimators_pass_their_n_jobs(pool_sizes):
+    """The linear estimators hand ``n_jobs`` (when they have it) to the pool."""
+    from threadpoolctl import threadpool_limits
+
+    from skcrossmodal import CrossModalEmbedding
+
+    X, y = _many_blocks()
+    X = np.repeat(X, 400, axis=0)  # enough rows for several blocks
+    y = np.repeat(y, 400, axis=0)
+    model = CrossModalEmbedding()
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit(X, y)
+    assert pool_sizes == []
+    model.n_jobs = 2  # as the estimators' n_jobs parameter sets it
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit(X, y)
+    assert pool_sizes == [2]
