@@ -1,11 +1,12 @@
 """Benchmark ``partial_fit`` streaming two memory-mapped float32 files.
 
 Generates (in a new private folder from ``tempfile.mkdtemp``, or under
-``--dir`` to reuse files between runs; never in the repository) two ``.npy`` files of ``n`` rows and ``d = 100`` float32
-columns, two views of a shared latent with a large mean (2 x 4 GB at the
-default ``n = 10 000 000``), then streams them in chunks of ``--chunk-rows``
-rows. Each chunk is a memory-mapped window of the files, unmapped after use,
-so the process only ever holds one chunk. Every measurement runs in a fresh
+``--dir`` to reuse files between runs; never in the repository) two ``.npy``
+files of ``n`` rows and ``d = 100`` float32 columns, two views of a shared
+latent with a large mean (2 x 4 GB at the default ``n = 10 000 000``), then
+streams them in chunks of ``--chunk-rows`` rows. Each chunk is a memory-mapped
+window of the files, unmapped after use, so the process only ever holds one
+chunk. Every measurement runs in a fresh
 subprocess, which reports its wall time and its peak resident memory
 (``resource.getrusage(...).ru_maxrss``, imports included). On Linux a child
 inherits its parent's peak at ``fork``, so this driver stays small: it imports

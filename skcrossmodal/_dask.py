@@ -17,9 +17,10 @@ import sys
 import numpy as np
 from sklearn.utils.validation import check_array
 
-from .base import FLOAT_DTYPES, _check_same_rows
 from ._compat import _check_sample_weight
 from ._stats import shifted_two_view_moments
+from .base import FLOAT_DTYPES, _check_same_rows
+
 
 def holds_dask_array(*arrays):
     """Whether any argument is a ``dask.array.Array``, without importing dask.

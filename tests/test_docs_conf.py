@@ -46,7 +46,7 @@ def test_version_note_blocks_are_removed_with_their_body(conf):
     lines = [
         "Parameters",
         "    .. versionadded:: 1.4",
-        "        `\"polars\"` option was added.",
+        '        `"polars"` option was added.',
         "",
         "Returns",
     ]
