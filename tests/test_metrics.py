@@ -162,14 +162,16 @@ def test_sample_weight_weights_the_queries():
 def test_large_retrieval_runs_in_blocks(monkeypatch):
     """Similarity blocks stay within the configured size, never n x n."""
     sizes = []
-    original = _similarity.SimilarityBlocks.__iter__
+    original = _similarity.map_similarity_blocks
 
-    def recording_iter(self):
-        for start, stop, block in original(self):
+    def recording_map(queries, gallery, reduce_block):
+        def recording_reduce(start, stop, block):
             sizes.append(block.size)
-            yield start, stop, block
+            return reduce_block(start, stop, block)
 
-    monkeypatch.setattr(_similarity.SimilarityBlocks, "__iter__", recording_iter)
+        return original(queries, gallery, recording_reduce)
+
+    monkeypatch.setattr(_similarity, "map_similarity_blocks", recording_map)
     monkeypatch.setattr(_similarity, "_BLOCK_NUMBERS", 4000)
     X = np.random.default_rng(4).normal(size=(400, 3))
     assert recall_at_k(X, X, k=1, direction="x_to_y") == 1.0
@@ -238,7 +240,7 @@ def test_mean_of_top_k_matches_sorting(seed, n_rows, n_cols, k, with_ties):
         block = np.round(block)
     k = min(k, n_cols)
     expected = np.sort(block, axis=1)[:, n_cols - k :].mean(axis=1)
-    assert_allclose(_similarity._mean_of_top_k_per_row(block, k), expected, rtol=1e-6)
+    assert_allclose(_similarity.mean_of_top_k_per_row(block, k), expected, rtol=1e-6)
 
 
 def test_scorer_works_in_nested_cross_validation():
