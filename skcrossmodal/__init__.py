@@ -9,6 +9,7 @@ other. Importing this package never imports torch.
 from . import datasets, metrics
 from ._compose import TwoViewPipeline
 from ._contrastive import ContrastiveAligner
+from ._model_selection import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from ._procrustes import CrossModalEmbedding
 from ._shared_latent import SharedLatentRegression
 
@@ -17,7 +18,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ContrastiveAligner",
     "CrossModalEmbedding",
+    "CrossModalEmbeddingCV",
     "SharedLatentRegression",
+    "SharedLatentRegressionCV",
     "TwoViewPipeline",
     "datasets",
     "metrics",
