@@ -10,6 +10,7 @@ from . import datasets, metrics
 from ._compose import TwoViewPipeline
 from ._contrastive import ContrastiveAligner
 from ._procrustes import CrossModalEmbedding
+from ._self_learning import SelfLearningAligner
 from ._shared_latent import SharedLatentRegression
 
 __version__ = "0.1.0.dev0"
@@ -17,6 +18,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ContrastiveAligner",
     "CrossModalEmbedding",
+    "SelfLearningAligner",
     "SharedLatentRegression",
     "TwoViewPipeline",
     "datasets",
