@@ -375,9 +375,11 @@ class SelfLearningAligner(
             x_scores, y_scores, self.csls_k
         )
         confident = scores >= self.threshold
-        x_index, y_index, scores = x_index[confident], y_index[confident], scores[
-            confident
-        ]
+        x_index, y_index, scores = (
+            x_index[confident],
+            y_index[confident],
+            scores[confident],
+        )
         # One draw per candidate every round, so that the stream of random
         # numbers (and hence the result) depends only on random_state.
         kept = rng.uniform(size=scores.size) < keep
@@ -671,11 +673,14 @@ def _fit_estimator(estimator, X, y, sample_weight):
 
 
 def _same_pairs(induced, previous):
+    """Whether two induced sets hold the same pairs (in any order)."""
     if previous is None:
         return False
-    return set(zip(induced.x_rows.tolist(), induced.y_rows.tolist())) == set(
-        zip(previous.x_rows.tolist(), previous.y_rows.tolist())
-    )
+    return _pair_set(induced) == _pair_set(previous)
+
+
+def _pair_set(induced):
+    return set(zip(induced.x_rows.tolist(), induced.y_rows.tolist(), strict=True))
 
 
 def _check_same_rows(X, y):
