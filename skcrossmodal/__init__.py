@@ -11,6 +11,7 @@ from ._compose import TwoViewPipeline
 from ._contrastive import ContrastiveAligner
 from ._model_selection import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from ._procrustes import CrossModalEmbedding
+from ._self_learning import SelfLearningAligner
 from ._shared_latent import SharedLatentRegression
 
 __version__ = "0.1.0.dev0"
@@ -19,6 +20,7 @@ __all__ = [
     "ContrastiveAligner",
     "CrossModalEmbedding",
     "CrossModalEmbeddingCV",
+    "SelfLearningAligner",
     "SharedLatentRegression",
     "SharedLatentRegressionCV",
     "TwoViewPipeline",
