@@ -610,7 +610,7 @@ class ContrastiveAligner(CrossModalMixin):
                 "use_bf16": self.use_bf16,
                 "compile": self.compile,
             },
-            max_rows=min(self.batch_size, data["train_rows"].shape[0]) + 1,
+            max_rows=min(2 * self.batch_size, data["train_rows"].shape[0]),
             device=device,
         )
         first_epoch = 0 if initialize else self.n_iter_
@@ -639,9 +639,15 @@ class ContrastiveAligner(CrossModalMixin):
                 "weights) and no epoch of this call finished; nothing was changed. "
                 f"Try a lower learning_rate (currently {self.learning_rate})."
             )
-        readout = self._readout(
-            models, model, x, y_dev, weight, y_standardization, comm
-        )
+        model.eval()
+        z = models.embed_rows(model.embed_x, x)
+        if comm.any_true(not bool(z.isfinite().all())):
+            raise FloatingPointError(
+                "Training diverged: the trained encoders give non-finite embeddings "
+                "of the training data, so nothing was changed. Try a lower "
+                f"learning_rate (currently {self.learning_rate})."
+            )
+        readout = self._readout(models, z, y_dev, weight, y_standardization, comm)
         self._commit(
             torch,
             initialize=initialize,
@@ -704,12 +710,10 @@ class ContrastiveAligner(CrossModalMixin):
                 data["train_weight"] = (weight / train_weight.mean()).float()
         return data
 
-    def _readout(self, models, model, x, y, weight, y_standardization, comm):
+    def _readout(self, models, z, y, weight, y_standardization, comm):
         """Closed-form weighted ridge from X's shared-space coordinates to y."""
         if self.reconstruction_weight > 0:
             return None, None
-        model.eval()
-        z = models.embed_rows(model.embed_x, x)
         # Solved for standardised y, then mapped to y's units: exact (ridge is
         # linear in y) and safe for any magnitude of y.
         coef, intercept = models.weighted_ridge(

@@ -311,8 +311,10 @@ def weighted_mean_scale(a, weight, comm):
         else:
             squares += weight[start : start + CHUNK_ROWS] @ deviation
     scale = (comm.all_reduce_sum(squares) / total).sqrt_()
-    tiny = 10 * torch.finfo(torch.float64).eps * mean.abs().clamp(min=1)
-    scale = torch.where(scale < tiny, torch.ones_like(scale), scale)
+    # Constant columns (spread at rounding level of their mean) get scale 1;
+    # relative to the mean only, so that tiny units are not taken for constants.
+    tiny = 10 * torch.finfo(torch.float64).eps * mean.abs()
+    scale = torch.where(scale <= tiny, torch.ones_like(scale), scale)
     return mean, scale
 
 

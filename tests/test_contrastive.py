@@ -74,7 +74,6 @@ def test_import_does_not_import_torch():
         import sys
         import skcrossmodal
         from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
         clone(skcrossmodal.ContrastiveAligner(max_epochs=3)).get_params()
         assert "torch" not in sys.modules, "torch was imported"
         """
@@ -96,7 +95,6 @@ def test_fit_without_torch_says_how_to_install():
         sys.meta_path.insert(0, NoTorch())
         import numpy as np
         from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
         from skcrossmodal import ContrastiveAligner
         model = clone(ContrastiveAligner(max_epochs=2))
         assert model.get_params()["max_epochs"] == 2
