@@ -446,7 +446,10 @@ class TrainingStep:
         self.parameters = [p for p in model.parameters()]
         self.loss_of = self._loss
         if config["compile"] and comm.world_size == 1:
-            self.loss_of = torch.compile(self._loss, backend=COMPILE_BACKEND)
+            # Static shapes: an epoch's batches have at most two sizes.
+            self.loss_of = torch.compile(
+                self._loss, backend=COMPILE_BACKEND, dynamic=False
+            )
             self._compiled = True
         else:
             self._compiled = False
