@@ -6,11 +6,13 @@ land together, so one modality can be searched, predicted or classified from the
 other. Importing this package never imports torch.
 """
 
-from . import datasets, metrics
+from . import datasets, metrics, retrieval
 from ._compose import TwoViewPipeline
 from ._contrastive import ContrastiveAligner
 from ._procrustes import CrossModalEmbedding
 from ._shared_latent import SharedLatentRegression
+from ._zero_shot import ZeroShotClassifier
+from .retrieval import SharedSpaceIndex
 
 __version__ = "0.1.0.dev0"
 
@@ -18,8 +20,11 @@ __all__ = [
     "ContrastiveAligner",
     "CrossModalEmbedding",
     "SharedLatentRegression",
+    "SharedSpaceIndex",
     "TwoViewPipeline",
+    "ZeroShotClassifier",
     "datasets",
     "metrics",
+    "retrieval",
     "__version__",
 ]
