@@ -14,6 +14,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
     check_array,
@@ -42,7 +43,9 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     estimator : object
         A fitted two-view estimator, a fitted ``Pipeline`` or
         ``TwoViewPipeline`` ending in one, or a fitted ``GridSearchCV`` over
-        them. It is used as it is and never refitted.
+        them. It is used as it is and never refitted; wrap it in
+        :class:`sklearn.frozen.FrozenEstimator` to keep it fitted through
+        ``clone`` (``cross_val_score``, ``GridSearchCV``).
     prototypes : array-like of shape (n_classes, n_features_of_prototype_view)
         One row of the prototype view per class, raw (before any
         preprocessing of the pipeline).
@@ -141,10 +144,21 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : ZeroShotClassifier
         """
-        _final_two_view_step(self.estimator)  # a clear TypeError if not two-view
+        # A clear TypeError if it is not two-view, a clear error if unfitted.
+        _, final = _final_two_view_step(self.estimator)
+        try:
+            check_is_fitted(final)
+        except NotFittedError as error:
+            raise NotFittedError(
+                "ZeroShotClassifier uses a fitted two-view estimator and never "
+                "fits it; fit it first. Cloning (cross_val_score, GridSearchCV) "
+                "unfits it: wrap it in sklearn.frozen.FrozenEstimator."
+            ) from error
         prototypes = self.prototypes
-        if not hasattr(prototypes, "iloc"):  # keep DataFrames for pipelines
-            prototypes = check_array(prototypes, dtype=None, input_name="prototypes")
+        # Raw rows of any type the pipeline takes (texts, DataFrames): the
+        # wrapped estimator validates them.
+        if not hasattr(prototypes, "shape"):
+            prototypes = np.asarray(prototypes)
         n_classes = len(prototypes)
         if n_classes < 2:
             raise ValueError(
