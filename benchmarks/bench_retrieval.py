@@ -155,7 +155,7 @@ def bench_million(repeat, rows):
     exact = index.kneighbors(queries)[1]
     t_exact = time.perf_counter() - start
     rows.append((label, "SharedSpaceIndex exact top-10", t_exact, t_exact / floor, ""))
-    for n_lists, n_probe in ((4000, 32), (4000, 64)):
+    for n_lists, n_probe in ((1024, 8), (1024, 16)):
         start = time.perf_counter()
         approx = SharedSpaceIndex(
             n_neighbors=K, backend="faiss", n_lists=n_lists, n_probe=n_probe

@@ -328,10 +328,11 @@ class SharedSpaceIndex(BaseEstimator):
             )
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, n_lists, faiss.METRIC_INNER_PRODUCT)
-        # k-means on a bounded sample: 256 points per cell is ample.
+        # k-means on a bounded sample: faiss asks for 39 to 256 points per
+        # cell; 128 places the centroids well at half the training time.
         sample = gallery
-        if n > 256 * n_lists:
-            rows = np.random.default_rng(0).choice(n, 256 * n_lists, replace=False)
+        if n > 128 * n_lists:
+            rows = np.random.default_rng(0).choice(n, 128 * n_lists, replace=False)
             sample = gallery[np.sort(rows)]
         index.train(np.ascontiguousarray(sample))
         index.add(gallery)
