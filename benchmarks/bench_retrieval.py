@@ -37,6 +37,15 @@ from skcrossmodal.retrieval import SharedSpaceIndex, search_top_k
 K = 10
 
 
+class Table(list):
+    """Rows printed as they are measured, so a long run shows progress."""
+
+    def append(self, row):
+        super().append(row)
+        label, name, seconds, ratio, note = row
+        print(f"{label:<24} {name:<42} {seconds:8.3f} {ratio:8.2f}  {note}", flush=True)
+
+
 def best_time(function, repeat):
     times = []
     for _ in range(repeat):
@@ -180,8 +189,15 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one small size")
     parser.add_argument("--million", action="store_true", help="add a 1e6 gallery")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--sizes", help="only these configurations, e.g. '20000,2000,64;200000,2000,64'"
+    )
     args = parser.parse_args()
-    if args.quick:
+    if args.sizes:
+        configs = [
+            tuple(int(v) for v in size.split(",")) for size in args.sizes.split(";")
+        ]
+    elif args.quick:
         configs = [(20_000, 2_000, 64)]
     else:
         configs = [
@@ -190,14 +206,12 @@ def main():
             (200_000, 2_000, 64),
             (200_000, 2_000, 256),
         ]
-    rows = []
+    print(f"{'sizes':<24} {'method':<42} {'seconds':>8} {'x floor':>8}  note")
+    rows = Table()
     for n_gallery, n_queries, d in configs:
         bench(n_gallery, n_queries, d, args.repeat, (8, 16), rows)
     if args.million:
         bench_million(args.repeat, rows)
-    print(f"{'sizes':<24} {'method':<42} {'seconds':>8} {'x floor':>8}  note")
-    for label, name, seconds, ratio, note in rows:
-        print(f"{label:<24} {name:<42} {seconds:8.3f} {ratio:8.2f}  {note}")
 
 
 if __name__ == "__main__":
