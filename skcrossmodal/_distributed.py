@@ -127,34 +127,57 @@ class ProcessGroupCommunicator:
         return [int(c.item()) for c in counts]
 
     # ------------------------------------------------------------ parameters
-    def sum_gradients(self, parameters):
+    def sum_gradients(self, parameters, replicated=()):
         """All-reduce SUM of the ``.grad`` of ``parameters``, in one message.
 
-        Call after ``backward()`` and before ``optimizer.step()``. A parameter
-        without a gradient on this rank contributes zeros (another rank may
-        have one), and keeps a gradient afterwards so that every rank takes
-        the same optimiser step.
+        Call after ``backward()`` and before ``optimizer.step()``. The
+        encoders' gradients on each rank come from its own rows of the global
+        batch only, so their sum is the full gradient. The parameters in
+        ``replicated`` (the loss's temperature and bias, used only *after*
+        the gather) already have the full gradient on every rank, because
+        every rank computes the whole global-batch loss: they are averaged
+        instead (the ranks' values agree; the average removes any rounding
+        difference). ``replicated`` may overlap ``parameters``. A parameter
+        without a gradient on this rank contributes zeros; it gets the summed
+        gradient if any rank had one, and stays without one (so the optimiser
+        skips it, weight decay included, as in one process) if none had.
         """
-        parameters = [p for p in parameters if p.requires_grad]
+        replicated = [p for p in replicated if p.requires_grad]
+        is_replicated = {id(p) for p in replicated}
+        parameters = [
+            p for p in parameters if p.requires_grad and id(p) not in is_replicated
+        ]
+        parameters += replicated
         if not parameters:
             return
-        # Flattening into one buffer sends one message instead of one per
-        # tensor; the latency of a message dominates for small encoders.
+        # One flat buffer sends one message instead of one per tensor (the
+        # latency of a message dominates for small encoders); its tail counts,
+        # per parameter, the ranks that had a gradient.
         grads = [
             torch.zeros_like(p) if p.grad is None else p.grad.detach()
             for p in parameters
         ]
-        buffer = torch.cat([g.reshape(-1) for g in grads])
+        had_grad = [float(p.grad is not None) for p in parameters]
+        buffer = torch.cat(
+            [g.reshape(-1) for g in grads] + [grads[0].new_tensor(had_grad)]
+        )
         dist.all_reduce(buffer, op=dist.ReduceOp.SUM, group=self.group)
+        ranks_with_grad = buffer[-len(parameters) :].tolist()
         offset = 0
-        for parameter, grad in zip(parameters, grads, strict=True):
+        for parameter, grad, count in zip(
+            parameters, grads, ranks_with_grad, strict=True
+        ):
             size = grad.numel()
             summed = buffer[offset : offset + size].view_as(grad)
+            offset += size
+            if count == 0:
+                continue
+            if id(parameter) in is_replicated:
+                summed = summed / count
             if parameter.grad is None:
                 parameter.grad = summed.clone()
             else:
                 parameter.grad.copy_(summed)
-            offset += size
 
     def broadcast_module(self, module):
         """Copy rank 0's parameters and buffers into ``module`` on every rank."""
