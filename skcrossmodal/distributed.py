@@ -354,7 +354,10 @@ def _process_context(multiprocessing):
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["skcrossmodal._rank_preload"])
+    # "__main__" makes the forkserver import the launching script (guarded by
+    # ``if __name__ == "__main__"``, as with spawn), so functions defined in
+    # it can run on the ranks.
+    context.set_forkserver_preload(["__main__", "skcrossmodal._rank_preload"])
     return context
 
 
