@@ -6,6 +6,11 @@ the same computation done in one process. Each launch is bounded by a
 collective timeout, so a broken collective fails the test instead of hanging.
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -133,6 +138,8 @@ def _collectives_on_rank():
         "max": comm.all_reduce_max(values).numpy(),
         "gather_x": comm.gather(x).numpy(),
         "gather_w": comm.gather(w).numpy(),
+        # An empty last batch on rank 0 (shards of unequal length).
+        "gather_empty": comm.gather(x[:0] if comm.rank == 0 else x).numpy(),
         "any_rank1": comm.any_true(comm.rank == 1),
         "any_none": comm.any_true(False),
         "lonely_grad": lonely.grad.numpy(),
@@ -206,6 +213,7 @@ def test_collectives_match_one_process():
         np.testing.assert_array_equal(out["values_unchanged"], per_rank[rank])
         np.testing.assert_array_equal(out["gather_x"], x.numpy())
         np.testing.assert_array_equal(out["gather_w"], w.numpy())
+        np.testing.assert_array_equal(out["gather_empty"], x[ROWS[0] :].numpy())
         assert out["any_rank1"] is True and out["any_none"] is False
         np.testing.assert_array_equal(out["lonely_grad"], [2.0, 2.0])
 
@@ -280,6 +288,24 @@ def test_describe_fit_lists_counts_and_parameters():
     assert description["hidden_layer_sizes"] == (8, 4)
     expected = set(ContrastiveAligner().get_params()) - {"device", "verbose"}
     assert set(description) - {"n_features_x", "n_features_y"} == expected
+
+
+def test_launcher_import_leaves_torch_unloaded():
+    """``import skcrossmodal.distributed`` does not import torch."""
+    code = (
+        "import sys, skcrossmodal.distributed; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_communicator_needs_a_process_group():
