@@ -258,6 +258,30 @@ def check_same_on_every_rank(comm, estimator, n_features_x, n_features_y):
         comm.check_same(describe_fit(estimator, n_features_x, n_features_y))
 
 
+def raise_together(comm, error):
+    """Raise on every rank if any rank caught an error; else return.
+
+    Call where each rank may fail on its own (validating its shard): without
+    it, the ranks that did not fail would wait in their next collective
+    until the timeout. ``error`` is this rank's exception or None. A rank
+    that failed re-raises its own exception; the others raise a ValueError
+    of the same message naming the failing ranks.
+    """
+    if not comm.any_true(error is not None):
+        return
+    if comm.world_size == 1:
+        raise error
+    message = None if error is None else f"{type(error).__name__}: {error}"
+    messages = [None] * comm.world_size
+    dist.all_gather_object(messages, message, group=comm.group)
+    if error is not None:
+        raise error
+    failed = "; ".join(
+        f"rank {rank}: {text}" for rank, text in enumerate(messages) if text
+    )
+    raise ValueError(f"Another rank of the process group failed: {failed}")
+
+
 def _example_all_reduce():
     # Used by the class docstring's example (spawned workers import it by name).
     comm = ProcessGroupCommunicator()

@@ -25,6 +25,7 @@ from skcrossmodal._distributed import (  # noqa: E402
     ProcessGroupCommunicator,
     check_same_on_every_rank,
     describe_fit,
+    raise_together,
 )
 from skcrossmodal._losses import sigmoid_pairwise_loss  # noqa: E402
 from skcrossmodal._torch_models import symmetric_info_nce  # noqa: E402
@@ -175,6 +176,18 @@ def _non_finite_loss_on_rank():
     return float(loss)
 
 
+def _rank_1_rejects_its_shard():
+    comm = ProcessGroupCommunicator()
+    error = None
+    try:
+        if comm.rank == 1:
+            raise ValueError("Input X contains NaN.")
+    except ValueError as caught:
+        error = caught
+    raise_together(comm, error)
+    return "not raised"
+
+
 def _rank_1_dies_early():
     comm = ProcessGroupCommunicator()
     if comm.rank == 1:
@@ -251,6 +264,15 @@ def test_nan_on_one_rank_raises_on_every_rank():
     report = str(caught.value.__cause__)
     assert "2 of 2 ranks failed" in report
     assert "seen on rank 0" in report and "seen on rank 1" in report
+
+
+def test_an_error_on_one_rank_is_raised_on_every_rank():
+    """raise_together: rank 1's own error there, a ValueError naming it on rank 0."""
+    with pytest.raises(ValueError, match="contains NaN") as caught:
+        launcher.run(_rank_1_rejects_its_shard, n_processes=WORLD, timeout=TIMEOUT)
+    report = str(caught.value.__cause__)
+    assert "Another rank of the process group failed: rank 1: ValueError" in report
+    assert "--- rank 0:" in report and "--- rank 1:" in report
 
 
 def test_failed_rank_makes_the_others_raise_not_hang():
