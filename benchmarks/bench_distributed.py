@@ -11,8 +11,10 @@ symmetric InfoNCE loss on the same global batch per step:
   global-batch loss and sums the gradients (``sum_gradients``) before the
   step -- the loop that ``ContrastiveAligner`` runs under ``torchrun``.
 
-Printed: pairs per second of each, their ratio, and the share of a rank's
-step time spent in the gather and in the gradient all-reduce. The same loop
+Printed: pairs per second of each (and of 1 process x 1 thread, the
+reference for what either gains from a second core), their ratio, and the
+share of a rank's step time spent in the gather and in the gradient
+all-reduce. The same loop
 runs on GPUs with ``--backend nccl`` (one rank per device).
 
 Run: ``python benchmarks/bench_distributed.py`` (``--quick`` for a smoke run).
@@ -142,7 +144,7 @@ def main():
 
     from skcrossmodal import distributed
 
-    n_samples, steps = (4096, 10) if args.quick else (32768, 60)
+    n_samples, steps = (4096, 10) if args.quick else (32768, 30)
     options = {"global_batch": 512, "steps": steps, "hidden": 256, "n_components": 32}
     X, y = make_views(n_samples, 64, 48)
     print(
@@ -153,6 +155,8 @@ def main():
     pairs = options["global_batch"] * steps
     rows = []
     for repeat in range(args.repeats):
+        torch.set_num_threads(1)
+        one_thread = train(X, y, **options)
         torch.set_num_threads(args.ranks)
         single = train(X, y, **options)
         ranked = distributed.run(
@@ -168,19 +172,29 @@ def main():
         slowest = max(r["seconds"] for r in ranked)
         gather = np.mean([r["gather"] / r["seconds"] for r in ranked])
         reduce = np.mean([r["reduce"] / r["seconds"] for r in ranked])
-        rows.append((pairs / single["seconds"], pairs / slowest, gather, reduce))
+        rows.append(
+            (
+                pairs / single["seconds"],
+                pairs / slowest,
+                gather,
+                reduce,
+                pairs / one_thread["seconds"],
+            )
+        )
         print(
-            f"run {repeat}: 1 process x {args.ranks} threads "
+            f"run {repeat}: 1 process x 1 thread {rows[-1][4]:9.0f} pairs/s | "
+            f"1 process x {args.ranks} threads "
             f"{rows[-1][0]:9.0f} pairs/s | {args.ranks} ranks x 1 thread "
             f"{rows[-1][1]:9.0f} pairs/s | ratio {rows[-1][1] / rows[-1][0]:.2f} | "
             f"gather {100 * gather:.1f}% of step, grad all-reduce "
             f"{100 * reduce:.1f}%"
         )
-    one, many, gather, reduce = np.median(np.array(rows), axis=0)
+    one, many, gather, reduce, alone = np.median(np.array(rows), axis=0)
     print(
-        f"median: {one:.0f} vs {many:.0f} pairs/s (ranks / threads = "
-        f"{many / one:.2f}); gather {100 * gather:.1f}%, all-reduce "
-        f"{100 * reduce:.1f}% of a rank's step"
+        f"median: {args.ranks} threads {one:.0f} vs {args.ranks} ranks {many:.0f} "
+        f"pairs/s (ranks / threads = {many / one:.2f}; 1 thread {alone:.0f}); "
+        f"gather {100 * gather:.1f}%, all-reduce {100 * reduce:.1f}% of a rank's "
+        f"step; load average {os.getloadavg()[0]:.1f}"
     )
 
 
