@@ -229,6 +229,17 @@ class ProcessGroupCommunicator:
             )
 
 
+def active_communicator():
+    """The communicator of the current process group, or None outside one.
+
+    None also for a group of one rank: the single-process loop (with its
+    compiled step) is then used unchanged.
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return ProcessGroupCommunicator()
+    return None
+
+
 def describe_fit(estimator, n_features_x, n_features_y):
     """The fields that must agree across ranks before a distributed fit.
 

@@ -23,6 +23,7 @@ from skcrossmodal import ContrastiveAligner  # noqa: E402
 from skcrossmodal import distributed as launcher  # noqa: E402
 from skcrossmodal._distributed import (  # noqa: E402
     ProcessGroupCommunicator,
+    active_communicator,
     check_same_on_every_rank,
     describe_fit,
     raise_together,
@@ -205,7 +206,7 @@ def _consistency_on_rank():
 
 
 def _consistent_on_rank():
-    comm = ProcessGroupCommunicator()
+    comm = active_communicator()
     estimator = ContrastiveAligner(
         random_state=np.random.RandomState(comm.rank), device=f"cuda:{comm.rank}"
     )
@@ -332,6 +333,7 @@ def test_launcher_import_leaves_torch_unloaded():
 
 def test_communicator_needs_a_process_group():
     """Outside a process group the communicator says how to get one."""
+    assert active_communicator() is None
     with pytest.raises(RuntimeError, match="initialised torch.distributed"):
         ProcessGroupCommunicator()
 
