@@ -101,6 +101,7 @@ for name, values in scores.items():
 ax.axhline(fully_paired, color="k", linestyle="--", label="fully paired")
 ax.set(xlabel="rows paired (%)", ylabel="recall@1 of held-out pairs", xscale="log")
 ax.set_xticks([2, 5, 20], labels=["2", "5", "20"])
+ax.minorticks_off()
 ax.legend()
 ax.set_title("Self-learning closes most of the gap from a few pairs")
 fig.tight_layout()

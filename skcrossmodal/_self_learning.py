@@ -115,7 +115,7 @@ class SelfLearningAligner(
     keep_prob : float, default=0.1
         Probability of keeping each candidate in the first round, in ``(0, 1]``.
         A small value lets the first, rough shared space be corrected before
-        its mistakes are all learned (Artetxe et al. 2019).
+        its mistakes are all learned (Artetxe et al. 2018).
     keep_prob_growth : float, default=2.0
         Factor by which the keep probability grows each round, at least 1.
     induced_weight : float, default=0.5
