@@ -9,6 +9,7 @@ other. Importing this package never imports torch.
 from . import datasets, metrics
 from ._compose import TwoViewPipeline
 from ._contrastive import ContrastiveAligner
+from ._model_selection import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from ._procrustes import CrossModalEmbedding
 from ._self_learning import SelfLearningAligner
 from ._shared_latent import SharedLatentRegression
@@ -18,8 +19,10 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ContrastiveAligner",
     "CrossModalEmbedding",
+    "CrossModalEmbeddingCV",
     "SelfLearningAligner",
     "SharedLatentRegression",
+    "SharedLatentRegressionCV",
     "TwoViewPipeline",
     "datasets",
     "metrics",

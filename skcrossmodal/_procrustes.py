@@ -27,7 +27,9 @@ def _view_transforms(moments, view, *, scale, whiten, reg, view_name):
             second_order / moments.weight_sum, reg, view_name=view_name
         )
     if scale:
-        std = np.sqrt(second_order / moments.weight_sum)
+        # Statistics gathered for other candidates may hold the full matrix.
+        variances = second_order if second_order.ndim == 1 else np.diag(second_order)
+        std = np.sqrt(variances / moments.weight_sum)
         std[std == 0.0] = 1.0  # constant features: leave them as they are
         return np.diag(1.0 / std), np.diag(std)
     return None, None

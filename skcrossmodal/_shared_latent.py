@@ -31,6 +31,8 @@ def _scaled_statistics(moments, scale):
     ``x_std``/``y_std`` are ``None`` unless ``scale``.
     """
     cxx, cxy, cyy_diag = moments.cross_xx, moments.cross_xy, moments.cross_yy
+    if cyy_diag.ndim == 2:  # statistics gathered for a search may hold all of it
+        cyy_diag = np.diag(cyy_diag)
     if not scale:
         return cxx, cxy, float(cyy_diag.sum()), None, None
     x_std = _weighted_std(np.diag(cxx), moments.weight_sum)

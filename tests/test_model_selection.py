@@ -1,0 +1,266 @@
+"""Tests for the cross-validated searches solved from per-fold statistics."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, KFold, PredefinedSplit, ShuffleSplit
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skcrossmodal import (
+    CrossModalEmbedding,
+    CrossModalEmbeddingCV,
+    SharedLatentRegression,
+    SharedLatentRegressionCV,
+)
+from skcrossmodal._model_selection import held_out_r2, remove_sample
+from skcrossmodal._stats import two_view_moments
+from skcrossmodal.datasets import make_paired_views
+
+
+def _views(n_samples=120, seed=0, **kwargs):
+    X, y, _ = make_paired_views(
+        n_samples,
+        n_features_x=8,
+        n_features_y=6,
+        n_latent=3,
+        noise=0.8,
+        random_state=seed,
+        **kwargs,
+    )
+    return X, y
+
+
+def _assert_same_search(ours, theirs, n_splits):
+    for k in range(n_splits):
+        assert_allclose(
+            ours.cv_results_[f"split{k}_test_score"],
+            theirs.cv_results_[f"split{k}_test_score"],
+            rtol=1e-8,
+            atol=1e-10,
+        )
+    assert_allclose(
+        ours.cv_results_["mean_test_score"],
+        theirs.cv_results_["mean_test_score"],
+        rtol=1e-8,
+    )
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+    assert_allclose(
+        ours.cv_results_["rank_test_score"], theirs.cv_results_["rank_test_score"]
+    )
+    assert ours.best_params_ == theirs.best_params_
+    assert ours.best_score_ == pytest.approx(theirs.best_score_, rel=1e-8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(4, 40),
+    st.integers(1, 3),
+    st.booleans(),
+)
+def test_removing_a_fold_equals_the_statistics_of_the_rest(seed, n, cut, weighted):
+    """total minus a fold's statistics equals the statistics of the other rows."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(loc=1e4, size=(n, 3)) * rng.uniform(0.1, 10, 3)
+    y = X[:, :2] @ rng.normal(size=(2, 2)) + rng.normal(size=(n, 2))
+    weights = rng.uniform(0.5, 2.0, n) if weighted else None
+    fold = np.zeros(n, dtype=bool)
+    fold[rng.choice(n, size=min(cut, n - 2), replace=False)] = True
+
+    def moments(rows):
+        return two_view_moments(
+            X[rows],
+            y[rows],
+            None if weights is None else weights[rows],
+            second_order_x="full",
+            second_order_y="diag",
+        )
+
+    rest = remove_sample(moments(slice(None)), moments(fold))
+    expected = moments(~fold)
+    assert rest.weight_sum == pytest.approx(expected.weight_sum, rel=1e-12)
+    for name in ("mean_x", "mean_y"):
+        assert_allclose(getattr(rest, name), getattr(expected, name), rtol=1e-12)
+    for name in ("cross_xy", "cross_xx", "cross_yy"):
+        scale = np.abs(getattr(expected, name)).max()
+        assert_allclose(getattr(rest, name), getattr(expected, name), atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize("scoring", [None, "recall@1"])
+def test_embedding_search_equals_grid_search(scoring):
+    """Scores, ranks and choice equal GridSearchCV's over the same grid and folds."""
+    X, y = _views()
+    grid = {
+        "n_components": [1, 2, 3, 6],
+        "whiten": [False, True],
+        "reg": [1e-3, 0.3],
+        "scale": [False, True],
+    }
+    cv = KFold(4, shuffle=True, random_state=0)
+    ours = CrossModalEmbeddingCV(grid, cv=cv, scoring=scoring).fit(X, y)
+    from skcrossmodal.metrics import RETRIEVAL_SCORERS
+
+    theirs = GridSearchCV(
+        CrossModalEmbedding(),
+        grid,
+        cv=cv,
+        scoring=None if scoring is None else RETRIEVAL_SCORERS[scoring],
+    ).fit(X, y)
+    _assert_same_search(ours, theirs, 4)
+    assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9, atol=1e-9)
+    assert_allclose(ours.transform(X), theirs.best_estimator_.transform(X), atol=1e-9)
+
+
+@pytest.mark.parametrize("scoring", [None, "r2"])
+def test_shared_latent_search_equals_grid_search(scoring):
+    """The same for SharedLatentRegression; "r2" from statistics equals it on rows."""
+    X, y = _views(seed=1)
+    grid = [
+        {"n_components": [1, 3, 6], "alpha": [0.1, 100.0], "solver": ["closed_form"]},
+        {"n_components": [2], "alpha": [1.0], "scale": [True], "tol": [1e-12]},
+    ]
+    cv = KFold(3, shuffle=True, random_state=1)
+    ours = SharedLatentRegressionCV(grid, cv=cv, scoring=scoring).fit(X, y)
+    theirs = GridSearchCV(SharedLatentRegression(), grid, cv=cv, scoring=scoring).fit(
+        X, y
+    )
+    _assert_same_search(ours, theirs, 3)
+    assert_allclose(ours.coef_, theirs.best_estimator_.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_held_out_r2_equals_r2_score_on_the_rows():
+    """The statistics' R^2 equals r2_score of predict on the rows, weighted."""
+    X, y = _views(seed=2)
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(0.1, 3.0, X.shape[0])
+    model = SharedLatentRegression(n_components=2).fit(X[:80], y[:80])
+    moments = two_view_moments(
+        X[80:], y[80:], weights[80:], second_order_x="full", second_order_y="diag"
+    )
+    expected = r2_score(y[80:], model.predict(X[80:]), sample_weight=weights[80:])
+    assert held_out_r2(model, moments) == pytest.approx(expected, rel=1e-10)
+
+
+def test_streamed_folds_equal_fit_with_predefined_split():
+    """partial_fit with fold labels equals fit with the same folds (PredefinedSplit)."""
+    X, y = _views(seed=3)
+    folds = np.arange(X.shape[0]) % 3
+    grid = {"n_components": [1, 3], "alpha": [0.5, 50.0], "solver": ["closed_form"]}
+    streamed = SharedLatentRegressionCV(grid, scoring="r2")
+    for rows in np.array_split(np.arange(X.shape[0]), 4):
+        streamed.partial_fit(X[rows], y[rows], folds=folds[rows])
+    fitted = SharedLatentRegressionCV(
+        grid, scoring="r2", cv=PredefinedSplit(folds)
+    ).fit(X, y)
+    _assert_same_search(streamed, fitted, 3)
+    assert streamed.n_samples_seen_ == X.shape[0]
+    assert_allclose(streamed.coef_, fitted.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_default_grid_tries_components_up_to_the_narrower_view():
+    """Without param_grid, n_components runs from 1 to min(n_features)."""
+    X, y = _views()
+    search = CrossModalEmbeddingCV(cv=3).fit(X, y)
+    values = list(search.cv_results_["param_n_components"])
+    assert values[0] == 1 and values[-1] == 6
+    assert search.best_estimator_.n_components == search.best_params_["n_components"]
+
+
+def test_too_many_folds_is_a_clear_error():
+    """More folds than the pairs allow names the limit."""
+    X, y = _views(n_samples=10)
+    with pytest.raises(ValueError, match="at least 2 pairs.*at most 5 for 10"):
+        CrossModalEmbeddingCV(cv=10).fit(X, y)
+    with pytest.raises(ValueError, match="n_splits=20 greater than the number"):
+        CrossModalEmbeddingCV(cv=20).fit(X, y)
+
+
+def test_non_complementary_splits_are_refused():
+    """ShuffleSplit trains on fewer rows than the complement: a clear error."""
+    X, y = _views()
+    cv = ShuffleSplit(3, test_size=0.2, train_size=0.5, random_state=0)
+    with pytest.raises(ValueError, match="exactly the rows outside its test fold"):
+        CrossModalEmbeddingCV(cv=cv).fit(X, y)
+
+
+def test_grid_without_a_valid_candidate_is_a_clear_error():
+    """Every candidate failing raises; some failing warn and rank last."""
+    X, y = _views()
+    search = CrossModalEmbeddingCV({"n_components": [7, 9]}, cv=3)
+    with pytest.raises(ValueError, match="No candidate of param_grid.*upper bound"):
+        search.fit(X, y)
+    assert not hasattr(search, "best_estimator_")
+    with pytest.warns(FitFailedWarning, match="3 of 6 candidate fits failed"):
+        search = CrossModalEmbeddingCV({"n_components": [2, 9]}, cv=3).fit(X, y)
+    assert search.cv_results_["rank_test_score"].tolist() == [1, 2]
+    assert np.isnan(search.cv_results_["mean_test_score"][1])
+
+
+@pytest.mark.parametrize(
+    "grid, match",
+    [
+        ({"n_components": [2], "alhpa": [1.0]}, "parameter 'alhpa'"),
+        ([], "no candidate"),
+    ],
+)
+def test_bad_grids_are_named(grid, match):
+    """An unknown parameter or an empty grid says what is wrong."""
+    X, y = _views()
+    with pytest.raises(ValueError, match=match):
+        SharedLatentRegressionCV(grid, cv=3).fit(X, y)
+
+
+def test_statistics_without_folds_are_refused():
+    """partial_fit needs fold labels and a statistics-based score."""
+    X, y = _views()
+    with pytest.raises(ValueError, match="needs the fold of each row"):
+        SharedLatentRegressionCV(scoring="r2").partial_fit(X, y)
+    with pytest.raises(ValueError, match="scoring='r2'"):
+        SharedLatentRegressionCV().partial_fit(X, y, folds=0)
+    search = SharedLatentRegressionCV(scoring="r2")
+    with pytest.raises(ValueError, match="one label per row"):
+        search.partial_fit(X, y, folds=np.zeros(3))
+    assert not hasattr(search, "n_features_in_")
+
+
+def test_dask_input_points_to_partial_fit():
+    """fit of dask arrays explains how to stream them."""
+    da = pytest.importorskip("dask.array")
+    X, y = _views()
+    with pytest.raises(TypeError, match="partial_fit"):
+        CrossModalEmbeddingCV().fit(da.from_array(X), da.from_array(y))
+
+
+def test_a_failed_fit_leaves_the_search_as_it_was():
+    """A fit that raises keeps the previous search intact."""
+    X, y = _views()
+    search = CrossModalEmbeddingCV({"n_components": [2, 3]}, cv=3).fit(X, y)
+    before = search.coef_.copy()
+    search.set_params(param_grid={"n_components": [8]})
+    with pytest.raises(ValueError):
+        search.fit(X[:, :5], y)
+    assert search.n_features_in_ == X.shape[1]
+    assert_allclose(search.coef_, before)
+
+
+def _expected_failed_checks(estimator):
+    return {
+        name: "partial_fit requires fold labels (folds=...) and raises without them"
+        for name in ("check_fit_score_takes_y", "check_n_features_in_after_fitting")
+    }
+
+
+@parametrize_with_checks(
+    [CrossModalEmbeddingCV(cv=3), SharedLatentRegressionCV(cv=3)],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_search(estimator, check):
+    """Both searches pass scikit-learn's estimator checks."""
+    with warnings.catch_warnings():
+        check(estimator)
