@@ -10,6 +10,8 @@ under CSLS.
 """
 
 import numbers
+from copy import copy
+from dataclasses import fields
 
 import numpy as np
 from sklearn.base import (
@@ -21,7 +23,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.linear_model import Ridge
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch, Tags, check_random_state, get_tags
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import (
@@ -34,6 +36,7 @@ from ._compat import (
 )
 from ._missing_views import _rows_missing, embed_x_rows, embed_y_rows, split_views
 from ._similarity import SimilarityBlocks
+from .base import CrossModalTags, TwoViewTags
 from .metrics import mean_reciprocal_rank
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -675,7 +678,12 @@ class SelfLearningAligner(
         # Only entirely NaN rows are allowed (a missing view), and scikit-learn's
         # allow_nan tag means NaN anywhere, so it stays False.
         tags.target_tags.required = True
-        return tags
+        values = {f.name: getattr(tags, f.name) for f in fields(Tags)}
+        # What holds of the shared space holds of the wrapped estimator's.
+        inner = getattr(get_tags(self.estimator), "two_view_tags", None)
+        return CrossModalTags(
+            **values, two_view_tags=TwoViewTags() if inner is None else copy(inner)
+        )
 
 
 def _fit_estimator(estimator, X, y, sample_weight):
