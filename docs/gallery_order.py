@@ -8,6 +8,7 @@ ORDER = (
     "plot_compare_estimators.py",
     "plot_csls_hubness.py",
     "plot_zero_shot.py",
+    "plot_semi_paired.py",
 )
 
 
