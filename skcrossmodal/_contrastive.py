@@ -403,7 +403,7 @@ class ContrastiveAligner(CrossModalMixin):
 
     # ------------------------------------------------------------ training ---
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the two encoders on paired views.
 
         Parameters
@@ -411,7 +411,7 @@ class ContrastiveAligner(CrossModalMixin):
         X : array-like of shape (n_samples, n_features)
             First view (modality). Row i is paired with row i of ``y``.
         y : array-like of shape (n_samples, n_features_y) or (n_samples,)
-            Second view; a 1-D ``y`` is one column.
+            Second view; a 1-D ``y`` is one column. Required.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each pair's loss (see Notes of the class).
             Training is by mini-batches, so an integer weight equals repeating
