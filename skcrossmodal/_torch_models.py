@@ -558,9 +558,12 @@ def run_epochs(step, data, comm, *, config, first_epoch, log):
             batch_count=batch_count,
             generator=generator,
         )
-        total, finite = comm.all_reduce_sum(summary[:1]), summary[1]
-        loss = float(total) / data["n_train"]
-        if comm.any_true(not (bool(finite) and math.isfinite(loss))):
+        # The one read-back of the epoch: loss sum and finiteness together.
+        total, finite = torch.cat(
+            [comm.all_reduce_sum(summary[:1]), summary[1:]]
+        ).tolist()
+        loss = total / data["n_train"]
+        if comm.any_true(not (finite == 1.0 and math.isfinite(loss))):
             diverged, reason = True, "divergence"
             break
         losses.append(loss)
