@@ -10,6 +10,8 @@ under CSLS.
 """
 
 import numbers
+from copy import copy
+from dataclasses import fields
 
 import numpy as np
 from sklearn.base import (
@@ -21,7 +23,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.linear_model import Ridge
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch, Tags, check_random_state, get_tags
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import (
@@ -34,6 +36,7 @@ from ._compat import (
 )
 from ._missing_views import _rows_missing, embed_x_rows, embed_y_rows, split_views
 from ._similarity import SimilarityBlocks
+from .base import CrossModalTags, TwoViewTags
 from .metrics import mean_reciprocal_rank
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -88,8 +91,8 @@ class SelfLearningAligner(
 
     1. embed the X-only and the y-only rows in the current shared space;
     2. *induce* pairs: an X-only row and a y-only row that are each other's
-       nearest neighbour under CSLS, with a CSLS score of at least
-       ``threshold``; keep each such candidate with probability ``p_t``
+       nearest neighbour under CSLS (with a CSLS score of at least
+       ``threshold``, if given); keep each such candidate with probability ``p_t``
        (stochastic dictionary induction), where ``p_1 = keep_prob`` and
        ``p_t = min(1, keep_prob * keep_prob_growth ** (t - 1))``;
     3. refit a fresh clone of ``estimator`` on the pairs and the induced pairs,
@@ -107,15 +110,15 @@ class SelfLearningAligner(
         ``transform(X, y)``, ``predict``), such as
         :class:`~skcrossmodal.CrossModalEmbedding`. It is cloned, and only
         ever sees complete pairs.
-    threshold : float, default=0.0
-        Smallest CSLS score of an induced pair. Mutual nearest neighbours
-        always score at least 0 (each is at least as close to the other as to
-        its ``csls_k`` nearest neighbours on average), so 0 keeps them all;
-        raise it (CSLS lies in ``[-2, 2]``) to induce only confident pairs.
+    threshold : float or None, default=None
+        Smallest CSLS score of an induced pair; ``None`` keeps every pair of
+        mutual nearest neighbours. CSLS lies in ``[-2, 2]``; raise the
+        threshold to induce only the pairs that stand out from their
+        neighbourhoods.
     keep_prob : float, default=0.1
         Probability of keeping each candidate in the first round, in ``(0, 1]``.
         A small value lets the first, rough shared space be corrected before
-        its mistakes are all learned (Artetxe et al. 2019).
+        its mistakes are all learned (Artetxe et al. 2018).
     keep_prob_growth : float, default=2.0
         Factor by which the keep probability grows each round, at least 1.
     induced_weight : float, default=0.5
@@ -195,33 +198,46 @@ class SelfLearningAligner(
 
     Examples
     --------
-    Eight pairs and 300 single-view rows of two views related by a rotation:
+    Ten pairs, and 300 events whose X and y were recorded apart (the y rows
+    arrive in another order), for two views related by a rotation:
 
     >>> import numpy as np
     >>> from scipy.stats import ortho_group
     >>> from skcrossmodal import CrossModalEmbedding, SelfLearningAligner
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(308, 5)) * [5, 4, 3, 2, 1]
+    >>> X = rng.normal(size=(310, 5)) * [5, 4, 3, 2, 1]
     >>> y = X @ ortho_group.rvs(5, random_state=0)
-    >>> X[8:158] = np.nan  # rows 8..157 hold y only
-    >>> y[158:] = np.nan  # rows 158..307 hold X only
+    >>> order = rng.permutation(300)
+    >>> nan = np.full((300, 5), np.nan)
+    >>> X_semi = np.vstack([X, nan])  # rows 10..309 hold X only
+    >>> y_semi = np.vstack([y[:10], nan, y[10:][order]])  # rows 310.. y only
     >>> model = SelfLearningAligner(CrossModalEmbedding(), random_state=0)
-    >>> model = model.fit(X, y)
+    >>> model = model.fit(X_semi, y_semi)
     >>> model.pair_rows_.size, model.x_only_rows_.size, model.y_only_rows_.size
-    (8, 150, 150)
+    (10, 300, 300)
+    >>> model.termination_condition_
+    'converged'
+
+    Every pair induced in the last round is a true one:
+
     >>> last = model.induced_pairs_[-1]
-    >>> last.x_rows.shape == last.y_rows.shape == last.scores.shape
-    True
-    >>> X_scores, y_scores = model.transform(X[:10], y[:10])
-    >>> bool(np.isnan(X_scores[9]).all()), bool(np.isfinite(y_scores[9]).all())
-    True
-    >>> model.predict_x(y[8:10]).shape
-    (2, 5)
+    >>> true_partner = order[last.y_rows - 310] + 10
+    >>> last.x_rows.size > 250, bool(np.all(true_partner == last.x_rows))
+    (True, True)
+
+    A row holding one view gets its shared-space point from that view:
+
+    >>> rows = [0, 20, 400]  # a pair, an X-only row, a y-only row
+    >>> X_scores, y_scores = model.transform(X_semi[rows], y_semi[rows])
+    >>> np.isnan(X_scores[:, 0]).tolist(), np.isnan(y_scores[:, 0]).tolist()
+    ([False, False, True], [False, True, False])
+    >>> model.predict_x(y_semi[[400]]).shape
+    (1, 5)
     """
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "transform", "predict"])],
-        "threshold": [Interval(numbers.Real, None, None, closed="neither")],
+        "threshold": [Interval(numbers.Real, None, None, closed="neither"), None],
         "keep_prob": [Interval(numbers.Real, 0, 1, closed="right")],
         "keep_prob_growth": [Interval(numbers.Real, 1, None, closed="left")],
         "induced_weight": [Interval(numbers.Real, 0, 1, closed="right")],
@@ -235,7 +251,7 @@ class SelfLearningAligner(
         self,
         estimator,
         *,
-        threshold=0.0,
+        threshold=None,
         keep_prob=0.1,
         keep_prob_growth=2.0,
         induced_weight=0.5,
@@ -374,12 +390,10 @@ class SelfLearningAligner(
         x_index, y_index, scores = mutual_nearest_neighbours(
             x_scores, y_scores, self.csls_k
         )
-        confident = scores >= self.threshold
-        x_index, y_index, scores = (
-            x_index[confident],
-            y_index[confident],
-            scores[confident],
-        )
+        if self.threshold is not None:
+            confident = scores >= self.threshold
+            x_index, y_index = x_index[confident], y_index[confident]
+            scores = scores[confident]
         # One draw per candidate every round, so that the stream of random
         # numbers (and hence the result) depends only on random_state.
         kept = rng.uniform(size=scores.size) < keep
@@ -664,7 +678,12 @@ class SelfLearningAligner(
         # Only entirely NaN rows are allowed (a missing view), and scikit-learn's
         # allow_nan tag means NaN anywhere, so it stays False.
         tags.target_tags.required = True
-        return tags
+        values = {f.name: getattr(tags, f.name) for f in fields(Tags)}
+        # What holds of the shared space holds of the wrapped estimator's.
+        inner = getattr(get_tags(self.estimator), "two_view_tags", None)
+        return CrossModalTags(
+            **values, two_view_tags=TwoViewTags() if inner is None else copy(inner)
+        )
 
 
 def _fit_estimator(estimator, X, y, sample_weight):
