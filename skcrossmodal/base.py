@@ -35,7 +35,13 @@ from ._compat import _check_sample_weight, _fit_context, _wrap_data_with_contain
 from ._similarity import SIMILARITIES, top_k
 from .metrics import mean_reciprocal_rank
 
-__all__ = ["CrossModalEstimator", "CrossModalTags", "TwoViewTags"]
+__all__ = [
+    "CrossModalEstimator",
+    "CrossModalTags",
+    "TwoViewTags",
+    "atomic_fit",
+    "resolve_n_components",
+]
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
