@@ -315,7 +315,7 @@ def test_joblib_round_trip_is_exact():
         ),
         (
             {"reg": 1.5},
-            "'reg' parameter .* must be a float in the range \\[0.0, 1.0\\] or a str among",
+            "'reg' parameter .* must be a float in the range \\[0.0, 1.0\\] or a str",
         ),
         ({"whiten": "yes"}, "'whiten' parameter .* must be an instance of 'bool'"),
     ],
