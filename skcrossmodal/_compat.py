@@ -7,6 +7,7 @@ one module means a renamed private name breaks one file, not thirteen, and that
 version differences are handled here alone.
 """
 
+import inspect
 from numbers import Integral
 
 from sklearn.base import _fit_context
@@ -18,7 +19,7 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 from sklearn.utils._set_output import _safe_set_output, _wrap_data_with_container
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight as _sklearn_check_weight
 
 __all__ = [
     "HasMethods",
@@ -32,6 +33,39 @@ __all__ = [
     "check_matplotlib_support",
     "validate_params",
 ]
+
+# scikit-learn 1.9 refuses all-zero weights unless told otherwise, with a
+# keyword that older versions lack; they accept them silently.
+_HAS_ALL_ZERO_KEYWORD = (
+    "allow_all_zero_weights" in inspect.signature(_sklearn_check_weight).parameters
+)
+
+
+def _check_sample_weight(
+    sample_weight,
+    X,
+    *,
+    dtype=None,
+    ensure_non_negative=False,
+    allow_all_zero_weights=False,
+):
+    """scikit-learn's sample-weight check, behaving as in 1.9 on every version.
+
+    All-zero weights raise the same ``ValueError`` everywhere unless
+    ``allow_all_zero_weights`` (older versions would return them, and a fit
+    would then divide by a zero weight sum).
+    """
+    options = {"allow_all_zero_weights": True} if _HAS_ALL_ZERO_KEYWORD else {}
+    sample_weight = _sklearn_check_weight(
+        sample_weight,
+        X,
+        dtype=dtype,
+        ensure_non_negative=ensure_non_negative,
+        **options,
+    )
+    if not allow_all_zero_weights and sample_weight.size and not sample_weight.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight
 
 
 class IntegerInterval(Interval):

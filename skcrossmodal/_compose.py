@@ -8,11 +8,14 @@ owns one transformer per view and fits both on the training fold only.
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn import get_config
+from sklearn.base import clone
 from sklearn.utils import get_tags
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, StrOptions, _fit_context, _safe_set_output
+from ._compat import HasMethods, StrOptions
+from .base import CrossModalEstimator, atomic_fit
 
 
 def _is_text_or_object(y):
@@ -22,7 +25,7 @@ def _is_text_or_object(y):
     return np.asarray(y).dtype.kind in "OSU"
 
 
-class TwoViewPipeline(TransformerMixin, BaseEstimator):
+class TwoViewPipeline(CrossModalEstimator):
     """A two-view estimator with its own preprocessing of each view.
 
     ``fit`` fits a clone of ``x_transformer`` on X and a clone of
@@ -35,9 +38,10 @@ class TwoViewPipeline(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : object
-        A two-view estimator of this library (with ``fit(X, y)`` and
-        ``transform(X, y)``), e.g. :class:`~skcrossmodal.CrossModalEmbedding`.
+    estimator : CrossModalEstimator
+        A two-view estimator (a subclass of
+        :class:`~skcrossmodal.base.CrossModalEstimator`), e.g.
+        :class:`~skcrossmodal.CrossModalEmbedding`.
     x_transformer : object, default=None
         Transformer (or ``Pipeline``) fitted on X; ``None`` passes X through.
     y_transformer : object, default=None
@@ -102,7 +106,7 @@ class TwoViewPipeline(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "estimator": [HasMethods(["fit", "transform"])],
+        "estimator": [CrossModalEstimator],
         "x_transformer": [HasMethods(["fit", "transform"]), None],
         "y_transformer": [HasMethods(["fit", "transform"]), None],
         "inverse_predict": [StrOptions({"auto"}), "boolean"],
@@ -122,12 +126,11 @@ class TwoViewPipeline(TransformerMixin, BaseEstimator):
         self.inverse_predict = inverse_predict
 
     # ----------------------------------------------------------------- fit ---
-    @_fit_context(
-        # The transformers and the estimator validate their own parameters.
-        prefer_skip_nested_validation=False
-    )
-    def fit(self, X, y, sample_weight=None):
+    @atomic_fit
+    def fit(self, X, y=None, sample_weight=None):
         """Fit each view's transformer, then the estimator on the transformed views.
+
+        A call that raises leaves the pipeline exactly as it was.
 
         Parameters
         ----------
@@ -135,10 +138,11 @@ class TwoViewPipeline(TransformerMixin, BaseEstimator):
             First view, in whatever form ``x_transformer`` accepts.
         y : array-like of shape (n_samples, n_features_y) or (n_samples,)
             Second view, in whatever form ``y_transformer`` accepts (for
-            instance a list of strings for a text vectoriser).
+            instance a list of strings for a text vectoriser). Required.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each pair, passed to the estimator's ``fit`` (the
-            transformers are fitted unweighted).
+            transformers are fitted unweighted) unless metadata routing is
+            enabled and the estimator's fit request for it is False.
 
         Returns
         -------
@@ -152,65 +156,79 @@ class TwoViewPipeline(TransformerMixin, BaseEstimator):
             )
         self.x_transformer_ = _clone_or_none(self.x_transformer)
         self.y_transformer_ = _clone_or_none(self.y_transformer)
-        X_t = _fit_transform(self.x_transformer_, X)
-        y_t = _fit_transform(self.y_transformer_, y)
         self._y_is_text = _is_text_or_object(y)
         self.estimator_ = clone(self.estimator)
-        self._check_dense(X_t, "x")
-        self._check_dense(y_t, "y")
-        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
-        self.estimator_.fit(X_t, y_t, **fit_params)
+        X_t = self._checked_output(_fit_transform(self.x_transformer_, X), X, "x")
+        y_t = self._checked_output(_fit_transform(self.y_transformer_, y), y, "y")
+        self._fit_views(X_t, y_t, sample_weight)
         return self
 
-    def _check_dense(self, view, name):
+    def _fit_views(self, X, y, sample_weight):
+        if sample_weight is not None and _requested(self.estimator_, "fit"):
+            self.estimator_.fit(X, y, sample_weight=sample_weight)
+        else:
+            self.estimator_.fit(X, y)
+
+    def _checked_output(self, view_t, view, name):
+        """Refuse sparse or non-finite output that the view's transformer made."""
+        transformer = getattr(self, f"{name}_transformer_")
+        if transformer is None:
+            return view_t
         # A sparse view that the user passed without a transformer reaches the
         # estimator unchanged, and the estimator's own error explains it.
-        transformer = getattr(self, f"{name}_transformer_")
-        if (
-            transformer is not None
-            and sparse.issparse(view)
-            and not get_tags(self.estimator_).input_tags.sparse
-        ):
-            raise TypeError(
-                f"{name}_transformer returned a sparse matrix, but dense data is "
-                f"required by {type(self.estimator_).__name__}. End "
-                f"{name}_transformer with a step that returns a dense array, for "
-                "example make_pipeline(TfidfVectorizer(), TruncatedSVD(50))."
-            )
+        if sparse.issparse(view_t):
+            if not get_tags(self.estimator_).input_tags.sparse:
+                raise TypeError(
+                    f"{name}_transformer returned a sparse matrix, but dense data "
+                    f"is required by {type(self.estimator_).__name__}. End "
+                    f"{name}_transformer with a step that returns a dense array, "
+                    "for example make_pipeline(TfidfVectorizer(), TruncatedSVD(50))."
+                )
+            return view_t
+        values = np.asarray(view_t)
+        if values.dtype.kind in "fc" and not np.isfinite(values).all():
+            if _is_finite_numeric(view):
+                raise ValueError(
+                    f"{name}_transformer ({type(transformer).__name__}) returned NaN "
+                    f"or infinite values for finite input {'X' if name == 'x' else 'y'}"
+                    "; fix or replace the transformer (for example, a logarithm of "
+                    "non-positive values)."
+                )
+        return view_t
 
     def _transform_x(self, X):
         X_t = X if self.x_transformer_ is None else self.x_transformer_.transform(X)
-        self._check_dense(X_t, "x")
-        return X_t
+        return self._checked_output(X_t, X, "x")
 
     def _transform_y(self, y):
-        y_t = y if self.y_transformer_ is None else self.y_transformer_.transform(y)
-        self._check_dense(y_t, "y")
-        return y_t
+        if self.y_transformer_ is None:
+            return y
+        expected = getattr(self.y_transformer_, "n_features_in_", None)
+        width = _width(y)
+        if expected is not None and width is not None and width != expected:
+            raise ValueError(
+                f"y has {width} features, but {type(self).__name__} is expecting "
+                f"{expected} features as input (those y_transformer was fitted on)."
+            )
+        return self._checked_output(self.y_transformer_.transform(y), y, "y")
 
-    # ------------------------------------------------------ shared space ---
-    def transform(self, X, y=None):
-        """Map X (and optionally its paired y) into the shared space.
+    # ------------------------------------------------------------- hooks ---
+    # The contract (transform, score, retrieve, pandas output) is the base's;
+    # the pipeline only says how raw views reach the estimator's shared space.
+    def _check_x_view(self, X):
+        return self.estimator_._check_x_view(self._transform_x(X))
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            First view, before preprocessing.
-        y : array-like of shape (n_samples, n_features_y), default=None
-            Second view, before preprocessing, paired row by row with ``X``.
+    def _check_y_view(self, y):
+        return self.estimator_._check_y_view(self._transform_y(y))
 
-        Returns
-        -------
-        X_scores : ndarray of shape (n_samples, n_components)
-            Returned alone when ``y`` is None.
-        (X_scores, y_scores) : tuple of ndarray
-            When ``y`` is given.
-        """
-        check_is_fitted(self)
-        X_t = self._transform_x(X)
-        if y is None:
-            return self.estimator_.transform(X_t)
-        return self.estimator_.transform(X_t, self._transform_y(y))
+    def _embed_x(self, X):
+        return self.estimator_._embed_x(X)
+
+    def _embed_y(self, y):
+        return self.estimator_._embed_y(y)
+
+    def _predict_views(self, X):
+        return self.estimator_._predict_views(X)
 
     def _inverts_predictions(self):
         if self.y_transformer_ is None or self.inverse_predict is False:
@@ -252,7 +270,7 @@ class TwoViewPipeline(TransformerMixin, BaseEstimator):
         return y_pred
 
     def score(self, X, y, sample_weight=None):
-        """The estimator's score of the preprocessed views (mean reciprocal rank).
+        """Mean reciprocal rank of true partners, after each view's preprocessing.
 
         Parameters
         ----------
@@ -261,70 +279,16 @@ class TwoViewPipeline(TransformerMixin, BaseEstimator):
         y : array-like of shape (n_samples, n_features_y)
             Second view, before preprocessing, paired row by row with ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each pair in the average.
+            Weight of each pair in the average (ignored when metadata routing
+            is enabled and the estimator's score request for it is False).
 
         Returns
         -------
         score : float
         """
-        check_is_fitted(self)
-        return self.estimator_.score(
-            self._transform_x(X), self._transform_y(y), sample_weight=sample_weight
-        )
-
-    def retrieve(
-        self,
-        queries,
-        gallery,
-        *,
-        query_view="X",
-        n_neighbors=5,
-        similarity="cosine",
-        csls_k=10,
-    ):
-        """Find the best partners of each query among a gallery of the other view.
-
-        Queries and gallery are preprocessed by their own view's transformer,
-        then searched as by the estimator's ``retrieve``.
-
-        Parameters
-        ----------
-        queries : array-like of shape (n_queries, ...)
-            Rows of the view named by ``query_view``, before preprocessing.
-        gallery : array-like of shape (n_gallery, ...)
-            Rows of the other view, before preprocessing.
-        query_view : {"X", "y"}, default="X"
-            ``"X"``: queries are rows of the first view and the gallery holds
-            rows of ``y``; ``"y"``: the other way round.
-        n_neighbors : int, default=5
-            How many gallery rows to return per query.
-        similarity : {"cosine", "csls"}, default="cosine"
-            Cosine similarity in the shared space, or CSLS (hubness-corrected).
-        csls_k : int, default=10
-            Neighbourhood size of the CSLS correction.
-
-        Returns
-        -------
-        similarities : ndarray of shape (n_queries, n_neighbors)
-            Best first.
-        indices : ndarray of shape (n_queries, n_neighbors)
-            Row indices into ``gallery``.
-        """
-        check_is_fitted(self)
-        if query_view not in ("X", "y"):
-            raise ValueError(f"query_view must be 'X' or 'y'; got {query_view!r}.")
-        if query_view == "X":
-            queries, gallery = self._transform_x(queries), self._transform_y(gallery)
-        else:
-            queries, gallery = self._transform_y(queries), self._transform_x(gallery)
-        return self.estimator_.retrieve(
-            queries,
-            gallery,
-            query_view=query_view,
-            n_neighbors=n_neighbors,
-            similarity=similarity,
-            csls_k=csls_k,
-        )
+        if sample_weight is not None and not _requested(self.estimator_, "score"):
+            sample_weight = None
+        return super().score(X, y, sample_weight=sample_weight)
 
     # ---------------------------------------------------------- metadata ---
     def get_feature_names_out(self, input_features=None):
@@ -364,34 +328,43 @@ class TwoViewPipeline(TransformerMixin, BaseEstimator):
         first = self.estimator_ if self.x_transformer_ is None else self.x_transformer_
         return first.feature_names_in_
 
-    def set_output(self, *, transform=None):
-        """Set the output container of ``transform``, here and in the estimator.
-
-        The transformers' outputs are internal, so they are left as they are.
-
-        Parameters
-        ----------
-        transform : {"default", "pandas", "polars"}, default=None
-            See :meth:`sklearn.base.TransformerMixin.set_output`.
-
-        Returns
-        -------
-        self : object
-        """
-        super().set_output(transform=transform)
-        _safe_set_output(self.estimator, transform=transform)
-        if hasattr(self, "estimator_"):
-            _safe_set_output(self.estimator_, transform=transform)
-        return self
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         estimator_tags = get_tags(self.estimator)
         tags.target_tags = estimator_tags.target_tags
         tags.target_tags.required = True
+        tags.two_view_tags = estimator_tags.two_view_tags
         first = self.estimator if self.x_transformer is None else self.x_transformer
         tags.input_tags = get_tags(first).input_tags
         return tags
+
+
+def _requested(estimator, method):
+    """Whether ``sample_weight`` may go to ``estimator.<method>``.
+
+    Always, unless metadata routing is enabled and the estimator's request for
+    it is explicitly False.
+    """
+    if not get_config().get("enable_metadata_routing", False):
+        return True
+    requests = getattr(get_routing_for_object(estimator), method).requests
+    return requests.get("sample_weight") is not False
+
+
+def _width(view):
+    """Columns of a 2-D numeric view, or None (text, 1-D, or not an array)."""
+    shape = getattr(view, "shape", None)
+    if shape is None or len(shape) != 2:
+        return None
+    return shape[1]
+
+
+def _is_finite_numeric(view):
+    try:
+        values = np.asarray(view)
+    except Exception:
+        return False
+    return values.dtype.kind in "biuf" and bool(np.isfinite(values).all())
 
 
 def _clone_or_none(transformer):

@@ -12,12 +12,34 @@ dask itself is imported inside the functions, so that this module (collected
 by the doctests) imports without the optional extra.
 """
 
+import sys
+
 import numpy as np
 from sklearn.utils.validation import check_array
 
-from ._base import FLOAT_DTYPES, _check_same_rows
 from ._compat import _check_sample_weight
 from ._stats import shifted_two_view_moments
+from .base import FLOAT_DTYPES, _check_same_rows
+
+
+def holds_dask_array(*arrays):
+    """Whether any argument is a ``dask.array.Array``, without importing dask.
+
+    A dask array can only exist once ``dask.array`` has been imported, so when it
+    is not in ``sys.modules`` the answer is no and dask stays unimported.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._dask import holds_dask_array
+    >>> holds_dask_array(np.ones(3), None)
+    False
+    """
+    dask_array = sys.modules.get("dask.array")
+    if dask_array is None:
+        return False
+    return any(isinstance(array, dask_array.Array) for array in arrays)
+
 
 # Statistics merged per task of the reduction tree: with 8, a million blocks
 # need seven levels, and a merge task holds eight d x d matrices at once.
@@ -115,6 +137,7 @@ def _block_statistics(X, y, weights, shifts, second_order, estimator_name):
         shift_y=shifts[1],
         second_order_x=second_order[0],
         second_order_y=second_order[1],
+        n_jobs=1,  # dask runs blocks in parallel already
     )
 
 
@@ -223,18 +246,19 @@ def _check_n_features(array, expected, name, estimator):
         )
 
 
-def _apply_to_block(block, estimator, method, input_name):
+def _apply_to_block(block, method, input_name):
+    """Validate one block of rows as numpy input is validated, then map it."""
     block = check_array(
         block, dtype=FLOAT_DTYPES, input_name=input_name,
-        estimator=estimator, ensure_min_samples=0,
+        estimator=method.__self__, ensure_min_samples=0,
     )  # fmt: skip
-    return getattr(estimator, method)(block)
+    return method(block)
 
 
-def _lazy_view(array, estimator, method, input_name, n_out):
+def _lazy_view(array, method, input_name, n_out):
+    """``method`` (a fitted estimator's bound map of one view) applied per block."""
     return array.map_blocks(
         _apply_to_block,
-        estimator,
         method,
         input_name,
         chunks=(array.chunks[0], (n_out,)),
@@ -243,15 +267,19 @@ def _lazy_view(array, estimator, method, input_name, n_out):
     )
 
 
-def dask_transform(estimator, X, y=None):
-    """Lazy ``transform``: a dask array of scores (a tuple when ``y`` is given)."""
+def dask_transform(estimator, X, y=None, *, embed_x, embed_y):
+    """Lazy ``transform``: a dask array of scores (a tuple when ``y`` is given).
+
+    ``embed_x`` and ``embed_y`` map validated blocks of each view into the
+    shared space (the estimator's own maps, passed by the estimator).
+    """
     X = _as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-dimensional array for X; got shape {X.shape}.")
     _check_n_features(X, estimator.n_features_in_, "X", estimator)
     X = _single_column_chunk(X, X.chunks[0])
     n_out = estimator.n_components_
-    X_scores = _lazy_view(X, estimator, "_embed_x", "X", n_out)
+    X_scores = _lazy_view(X, embed_x, "X", n_out)
     if y is None:
         return X_scores
     y = _as_dask_array(y, "y")
@@ -260,15 +288,18 @@ def dask_transform(estimator, X, y=None):
     _check_n_features(y, estimator.n_features_y_in_, "y", estimator)
     _check_same_rows(X, y)
     y = _single_column_chunk(y, X.chunks[0])
-    return X_scores, _lazy_view(y, estimator, "_embed_y", "y", n_out)
+    return X_scores, _lazy_view(y, embed_y, "y", n_out)
 
 
-def dask_predict(estimator, X):
-    """Lazy ``predict``: a dask array of y's predictions, 1-D if y was."""
+def dask_predict(estimator, X, *, predict_views):
+    """Lazy ``predict``: a dask array of y's predictions, 1-D if y was.
+
+    ``predict_views`` maps validated blocks of X to 2-D predictions of y.
+    """
     X = _as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-dimensional array for X; got shape {X.shape}.")
     _check_n_features(X, estimator.n_features_in_, "X", estimator)
     X = _single_column_chunk(X, X.chunks[0])
-    y_pred = _lazy_view(X, estimator, "_predict_views", "X", estimator.n_features_y_in_)
+    y_pred = _lazy_view(X, predict_views, "X", estimator.n_features_y_in_)
     return y_pred[:, 0] if estimator._y_is_1d else y_pred

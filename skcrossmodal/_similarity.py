@@ -1,72 +1,188 @@
 """Chunked similarity search between two sets of embeddings.
 
 Retrieval needs, for every query, its similarity to every gallery item. At
-n = 100 000 pairs that matrix would take 80 GB, so it is only ever built one
-block of query rows at a time; each block is reduced (to ranks or to a top-k
-list) before the next is computed.
+n = 100 000 pairs that matrix would take 40 GB in float32, so it is only ever
+built one block of query rows at a time; each block is reduced (to ranks or to
+a top-k list) before the next is computed. Blocks are spread over threads:
+numpy and BLAS release the GIL, so the reduction of one block overlaps the
+matrix product of the next, which is what brings exact search close to the
+cost of the matrix product alone.
+
+Everything runs in the inputs' float dtype: float32 embeddings are searched in
+float32 (half the memory traffic of float64), float64 ones in float64.
 """
 
-import numpy as np
+import functools
+from concurrent.futures import ThreadPoolExecutor
 
-# One block of the similarity matrix holds at most this many numbers (64 MiB in
-# float64); the boolean comparisons made on it add a fraction of that.
-_BLOCK_NUMBERS = 2**23
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+# One block of the similarity matrix holds at most this many numbers (8 MiB in
+# float32). Small enough that the comparisons made on it run mostly from
+# cache, large enough that its matrix product runs at full BLAS speed.
+_BLOCK_NUMBERS = 2**21
+
+# Width of the column groups used to narrow top-k candidates (see
+# ``_top_k_candidates``).
+_GROUP = 64
 
 SIMILARITIES = ("cosine", "csls")
 
 
 def normalize_rows(embeddings):
-    """Scale rows to unit L2 norm; all-zero rows stay zero (similar to nothing)."""
-    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-    return embeddings / np.maximum(norms, np.finfo(embeddings.dtype).tiny)
+    """Scale rows to unit L2 norm; all-zero rows stay zero (similar to nothing).
+
+    Each row is first divided by its largest absolute value, so that squaring
+    in the norm can neither overflow (rows of 1e160 in float64, 1e20 in
+    float32) nor underflow (rows of 1e-160): the result does not depend on
+    the units of the embeddings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._similarity import normalize_rows
+    >>> normalize_rows(np.array([[3e200, 4e200], [0.0, 0.0]])).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
+    embeddings = np.asarray(embeddings)
+    if embeddings.dtype not in (np.float32, np.float64):
+        embeddings = embeddings.astype(np.float64)
+    largest = np.max(np.abs(embeddings), axis=1, keepdims=True, initial=0.0)
+    # Zero rows are divided by 1 and stay zero.
+    scaled = embeddings / np.where(largest > 0, largest, 1).astype(embeddings.dtype)
+    norms = np.linalg.norm(scaled, axis=1, keepdims=True)
+    return scaled / np.where(norms > 0, norms, 1).astype(embeddings.dtype)
+
+
+def common_float_dtype(*arrays):
+    """float32 when every array is float32, else float64."""
+    if all(np.asarray(a).dtype == np.float32 for a in arrays):
+        return np.float32
+    return np.float64
 
 
 def _block_rows(n_gallery):
     return max(1, _BLOCK_NUMBERS // max(1, n_gallery))
 
 
-def _mean_of_top_k_per_row(block, k):
-    """Mean of the k largest values of each row of ``block``.
+@functools.cache
+def _blas_controller():
+    # Finding the loaded BLAS libraries takes milliseconds: do it once.
+    return ThreadpoolController()
 
-    ``np.partition`` over every row costs more than the matrix product that
-    made the block, so candidates are narrowed first: split each row into
-    groups of 64 columns; the k groups with the largest maxima hold the k
-    largest values (any value outside them is matched by k group maxima at
-    least as large, so swapping it out leaves the mean unchanged). Only those
-    k * 64 candidates are then partitioned. Group g holds the columns
-    g, g + n_groups, g + 2 n_groups, ...: its maxima are then an element-wise
-    maximum of 64 contiguous slices, which vectorises well.
+
+def _n_workers(n_blocks):
+    """Threads for the blockwise search: as many as BLAS may use now.
+
+    Reading the BLAS limit (rather than the machine's cores) respects
+    ``threadpoolctl.threadpool_limits`` and the one-thread limit that joblib
+    sets in its workers, so ``GridSearchCV(n_jobs=k)`` is not oversubscribed.
+    """
+    blas = _blas_controller().select(user_api="blas")
+    threads = min((lib.num_threads for lib in blas.lib_controllers), default=1)
+    return max(1, min(threads, n_blocks))
+
+
+def map_similarity_blocks(queries, gallery, reduce_block):
+    """Apply ``reduce_block(start, stop, block)`` to row blocks of ``Q @ G.T``.
+
+    ``queries`` and ``gallery`` are normalised arrays of one dtype. The blocks
+    are computed in threads, one BLAS thread each; every block is computed
+    and reduced the same way whatever the number of threads, so the results
+    do not depend on it. Returns the results in block order.
+    """
+    n_queries = queries.shape[0]
+    step = _block_rows(gallery.shape[0])
+    starts = list(range(0, n_queries, step))
+    gallery_t = gallery.T
+
+    def one_block(start):
+        stop = min(start + step, n_queries)
+        return reduce_block(start, stop, queries[start:stop] @ gallery_t)
+
+    n_workers = _n_workers(len(starts))
+    if n_workers == 1:
+        return [one_block(start) for start in starts]
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        with ThreadPoolExecutor(max_workers=n_workers) as executor:
+            return list(executor.map(one_block, starts))
+
+
+def _top_k_candidates(block, k):
+    """Columns that surely hold the k largest values of each row of ``block``.
+
+    ``np.argpartition`` over every row costs more than the matrix product
+    that made the block, so candidates are narrowed first: split each row
+    into groups of 64 columns; the k groups with the largest maxima hold k
+    values at least as large as any value outside them, so they hold a set of
+    k largest values. Group g holds the columns g, g + n_groups,
+    g + 2 n_groups, ...: its maxima are an element-wise maximum of 64
+    contiguous slices, which vectorises well. Returns ``(values, columns)``,
+    or ``(block, None)`` when the row is too short for narrowing to pay.
     """
     n_rows, n_cols = block.shape
-    group = 64
-    n_groups = n_cols // group
+    n_groups = n_cols // _GROUP
     if n_groups < 4 * k:  # small galleries: partitioning is cheap enough
-        return np.partition(block, n_cols - k, axis=1)[:, n_cols - k :].mean(axis=1)
-    grouped = block[:, : n_groups * group].reshape(n_rows, group, n_groups)
+        return block, None
+    grouped = block[:, : n_groups * _GROUP].reshape(n_rows, _GROUP, n_groups)
     maxima = grouped.max(axis=1)
     best = np.argpartition(maxima, n_groups - k, axis=1)[:, n_groups - k :]
-    candidates = np.take_along_axis(grouped, best[:, None, :], axis=2)
+    values = np.take_along_axis(grouped, best[:, None, :], axis=2)
+    columns = best[:, None, :] + n_groups * np.arange(_GROUP)[None, :, None]
+    values = values.reshape(n_rows, _GROUP * k)
+    columns = columns.reshape(n_rows, _GROUP * k)
     # The last n_cols % 64 columns belong to no group: they are candidates too.
-    candidates = np.concatenate(
-        [candidates.reshape(n_rows, group * k), block[:, n_groups * group :]], axis=1
+    rest = np.arange(n_groups * _GROUP, n_cols)
+    if rest.size:
+        values = np.concatenate([values, block[:, rest]], axis=1)
+        columns = np.concatenate(
+            [columns, np.broadcast_to(rest, (n_rows, rest.size))], axis=1
+        )
+    return values, columns
+
+
+def top_k_of_block(block, k):
+    """``(values, columns)`` of the k largest entries of each row, largest first.
+
+    Equal values among those returned are ordered by column, lowest first.
+    """
+    values, columns = _top_k_candidates(block, k)
+    size = values.shape[1]
+    if k < size:
+        best = np.argpartition(values, size - k, axis=1)[:, size - k :]
+        top_values = np.take_along_axis(values, best, axis=1)
+    else:
+        best = np.broadcast_to(np.arange(size), values.shape)
+        top_values = values
+    top_columns = best if columns is None else np.take_along_axis(columns, best, axis=1)
+    order = np.lexsort((top_columns, -top_values), axis=1)
+    return (
+        np.take_along_axis(top_values, order, axis=1),
+        np.take_along_axis(top_columns, order, axis=1),
     )
-    size = candidates.shape[1]
-    return np.partition(candidates, size - k, axis=1)[:, size - k :].mean(axis=1)
 
 
-def _mean_top_k_similarity(queries, gallery, k):
-    """For each query, the mean cosine of its k nearest gallery items."""
+def mean_of_top_k_per_row(block, k):
+    """Mean of the k largest values of each row of ``block``."""
+    values, _ = _top_k_candidates(block, k)
+    size = values.shape[1]
+    return np.partition(values, size - k, axis=1)[:, size - k :].mean(axis=1)
+
+
+def mean_top_k_similarity(queries, gallery, k):
+    """For each normalised query, the mean cosine of its k nearest gallery items."""
     k = min(k, gallery.shape[0])
-    out = np.empty(queries.shape[0], dtype=queries.dtype)
-    step = _block_rows(gallery.shape[0])
-    for start in range(0, queries.shape[0], step):
-        block = queries[start : start + step] @ gallery.T
-        out[start : start + step] = _mean_of_top_k_per_row(block, k)
-    return out
+    if queries.shape[0] == 0:
+        return np.empty(0, dtype=queries.dtype)
+    parts = map_similarity_blocks(
+        queries, gallery, lambda start, stop, block: mean_of_top_k_per_row(block, k)
+    )
+    return np.concatenate(parts)
 
 
 class SimilarityBlocks:
-    """Iterate over row blocks of the query-by-gallery similarity matrix.
+    """Row blocks of the query-by-gallery similarity matrix.
 
     Parameters
     ----------
@@ -83,28 +199,53 @@ class SimilarityBlocks:
     """
 
     def __init__(self, queries, gallery, similarity="cosine", csls_k=10):
-        self.queries = normalize_rows(queries)
-        self.gallery = normalize_rows(gallery)
+        dtype = common_float_dtype(queries, gallery)
+        self.queries = normalize_rows(np.asarray(queries, dtype=dtype))
+        self.gallery = normalize_rows(np.asarray(gallery, dtype=dtype))
         self.similarity = similarity
         self.csls_k = csls_k
         if similarity == "csls":
-            self._gallery_hubness = _mean_top_k_similarity(
+            self._gallery_hubness = mean_top_k_similarity(
                 self.gallery, self.queries, csls_k
             )
+
+    def _corrected(self, block):
+        if self.similarity == "csls":
+            # The queries' own hubness comes from this very block.
+            k = min(self.csls_k, block.shape[1])
+            query_hubness = mean_of_top_k_per_row(block, k)
+            block *= 2
+            block -= query_hubness[:, None]
+            block -= self._gallery_hubness[None, :]
+        return block
+
+    def map(self, reduce_block):
+        """``reduce_block(start, stop, block)`` on every block, results in order."""
+        return map_similarity_blocks(
+            self.queries,
+            self.gallery,
+            lambda start, stop, block: reduce_block(
+                start, stop, self._corrected(block)
+            ),
+        )
 
     def __iter__(self):
         step = _block_rows(self.gallery.shape[0])
         for start in range(0, self.queries.shape[0], step):
             stop = min(start + step, self.queries.shape[0])
-            block = self.queries[start:stop] @ self.gallery.T
-            if self.similarity == "csls":
-                # The queries' own hubness comes from this very block.
-                k = min(self.csls_k, block.shape[1])
-                query_hubness = _mean_of_top_k_per_row(block, k)
-                block *= 2
-                block -= query_hubness[:, None]
-                block -= self._gallery_hubness[None, :]
-            yield start, stop, block
+            yield (
+                start,
+                stop,
+                self._corrected(self.queries[start:stop] @ self.gallery.T),
+            )
+
+
+def _partner_ranks_of_block(start, stop, block):
+    rows = np.arange(stop - start)
+    partner = block[rows, rows + start][:, None]
+    better = np.count_nonzero(block > partner, axis=1)
+    tied = np.count_nonzero(block == partner, axis=1) - 1
+    return 1.0 + better + 0.5 * tied
 
 
 def partner_ranks(queries, gallery, similarity="cosine", csls_k=10):
@@ -114,25 +255,26 @@ def partner_ranks(queries, gallery, similarity="cosine", csls_k=10):
     expected rank under random tie-breaking, so that a collapsed embedding
     (everything tied) scores at chance level rather than perfectly.
     """
-    ranks = np.empty(queries.shape[0], dtype=np.float64)
-    for start, stop, block in SimilarityBlocks(queries, gallery, similarity, csls_k):
-        rows = np.arange(stop - start)
-        partner = block[rows, rows + start][:, None]
-        better = np.count_nonzero(block > partner, axis=1)
-        tied = np.count_nonzero(block == partner, axis=1) - 1
-        ranks[start:stop] = 1.0 + better + 0.5 * tied
-    return ranks
+    if queries.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    blocks = SimilarityBlocks(queries, gallery, similarity, csls_k)
+    return np.concatenate(blocks.map(_partner_ranks_of_block)).astype(np.float64)
 
 
 def top_k(queries, gallery, n_neighbors, similarity="cosine", csls_k=10):
-    """Return ``(similarities, indices)`` of each query's best gallery items."""
-    n_queries = queries.shape[0]
-    indices = np.empty((n_queries, n_neighbors), dtype=np.intp)
-    scores = np.empty((n_queries, n_neighbors), dtype=np.float64)
-    for start, stop, block in SimilarityBlocks(queries, gallery, similarity, csls_k):
-        best = np.argpartition(-block, n_neighbors - 1, axis=1)[:, :n_neighbors]
-        best_scores = np.take_along_axis(block, best, axis=1)
-        order = np.argsort(-best_scores, axis=1, kind="stable")
-        indices[start:stop] = np.take_along_axis(best, order, axis=1)
-        scores[start:stop] = np.take_along_axis(best_scores, order, axis=1)
+    """Return ``(similarities, indices)`` of each query's best gallery items.
+
+    Similarities come in the inputs' dtype (float32 when both are float32),
+    best first; equal similarities are ordered by gallery index.
+    """
+    blocks = SimilarityBlocks(queries, gallery, similarity, csls_k)
+    n_queries = blocks.queries.shape[0]
+    if n_queries == 0:
+        return (
+            np.empty((0, n_neighbors), dtype=blocks.queries.dtype),
+            np.empty((0, n_neighbors), dtype=np.intp),
+        )
+    parts = blocks.map(lambda start, stop, block: top_k_of_block(block, n_neighbors))
+    scores = np.concatenate([part[0] for part in parts])
+    indices = np.concatenate([part[1] for part in parts]).astype(np.intp, copy=False)
     return scores, indices

@@ -25,9 +25,9 @@ import dataclasses
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import holds_dask_array, resolve_n_components
-from ._compat import _fit_context
+from ._dask import holds_dask_array
 from ._stats import shifted_two_view_moments
+from .base import atomic_fit, resolve_n_components
 
 # The solution needs a spread of rows, as ``fit`` does (``ensure_min_samples=2``).
 _MIN_SAMPLES_TO_SOLVE = 2
@@ -36,7 +36,7 @@ _MIN_SAMPLES_TO_SOLVE = 2
 class SufficientStatisticsMixin:
     """``fit``, ``partial_fit`` and dask input for estimators solved from moments.
 
-    List it before :class:`~skcrossmodal._base.CrossModalMixin` in the bases.
+    List it before :class:`~skcrossmodal.base.CrossModalEstimator` in the bases.
     """
 
     # Parameters whose value the accumulated statistics depend on.
@@ -62,7 +62,40 @@ class SufficientStatisticsMixin:
             shift_y=shifts[1],
             second_order_x=second_order_x,
             second_order_y=second_order_y,
+            # ``n_jobs`` is a parameter of the estimators that declare it;
+            # None sizes the threads from the current BLAS limit (see
+            # ``thread_count``), which is safe inside GridSearchCV(n_jobs=k).
+            n_jobs=getattr(self, "n_jobs", None),
         )
+
+    @atomic_fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Learn the shared space from paired views.
+
+        A call that raises leaves the estimator exactly as it was.
+
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+            First view (modality). Row i is paired with row i of ``y``. A
+            ``dask.array.Array`` (here, in ``y`` or in ``sample_weight``) is
+            reduced chunk by chunk by dask, never gathered in one place.
+        y : array-like or dask array of shape (n_samples, n_features_y) or \
+(n_samples,)
+            Second view; a 1-D ``y`` is one column. Required.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each pair, not all zero; an integer weight
+            counts as repeating the pair that many times.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        if holds_dask_array(X, y, sample_weight):
+            self._fit_dask(X, y, sample_weight)
+            return self
+        return super().fit(X, y, sample_weight)
 
     def _fit_dask(self, X, y, sample_weight):
         # Imported here: dask is optional, and importing the package must not
@@ -86,7 +119,7 @@ class SufficientStatisticsMixin:
         self._y_is_1d = shapes["y_is_1d"]
         self._commit_statistics(moments, shapes["n_samples"], shifts, warm_start=False)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with one more chunk of paired rows.
 
@@ -162,7 +195,9 @@ default=None
             check_is_fitted(self)
             from ._dask import dask_transform
 
-            return dask_transform(self, X, y)
+            return dask_transform(
+                self, X, y, embed_x=self._embed_x, embed_y=self._embed_y
+            )
         return super().transform(X, y)
 
     def predict(self, X):
@@ -183,7 +218,7 @@ default=None
             check_is_fitted(self)
             from ._dask import dask_predict
 
-            return dask_predict(self, X)
+            return dask_predict(self, X, predict_views=self._predict_views)
         return super().predict(X)
 
     # ------------------------------------------------------------ helpers ---

@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
 
 from .metrics import make_retrieval_scorer, mean_reciprocal_rank
 
@@ -150,8 +151,16 @@ def check_bad_paired_input(name, estimator):
         y,
         sample_weight=np.zeros(60),
     )
-    if getattr(unfitted, "_shared_space_bounded_by_views", False):
-        too_many = clone(estimator).set_params(n_components=y.shape[1] + 1)
+    # The tag of skcrossmodal.base.CrossModalTags; estimators built otherwise
+    # make no promise about the bound.
+    two_view_tags = getattr(get_tags(unfitted), "two_view_tags", None)
+    if two_view_tags is not None and two_view_tags.n_components_bounded_by_views:
+        # A meta-estimator (TwoViewPipeline) sets it on its inner estimator.
+        key = min(
+            (k for k in unfitted.get_params() if k.split("__")[-1] == "n_components"),
+            key=len,
+        )
+        too_many = clone(estimator).set_params(**{key: y.shape[1] + 1})
         _raises(ValueError, "n_components", too_many.fit, X, y)
 
     model = clone(estimator).fit(X, y)

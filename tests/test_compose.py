@@ -289,3 +289,77 @@ def test_standardised_views_make_scores_invariant_to_units(
         strict=True,
     ):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------------------- regressions of issue 10 ---
+def test_pandas_output_keeps_the_input_index_with_transformers(views):
+    """set_output("pandas") keeps X's (and y's) index when views are preprocessed."""
+    pd = pytest.importorskip("pandas")
+    X, y = views
+    index = pd.Index([f"event{i}" for i in range(X.shape[0])])
+    X_frame = pd.DataFrame(X, index=index, columns=[f"x{i}" for i in range(X.shape[1])])
+    y_frame = pd.DataFrame(y, index=index)
+    model = _scaled_model().set_output(transform="pandas").fit(X_frame, y_frame)
+    X_scores, y_scores = model.transform(X_frame, y_frame)
+    assert X_scores.index.equals(index)
+    assert y_scores.index.equals(index)
+    assert model.transform(X_frame).index.equals(index)
+    np.testing.assert_allclose(
+        X_scores.to_numpy(), _scaled_model().fit(X, y).transform(X), rtol=1e-10
+    )
+
+
+def test_sample_weight_not_passed_when_the_fit_request_is_false(views):
+    """Under metadata routing, a fit request of False keeps the weights away."""
+    from sklearn import config_context
+
+    X, y = views
+    weights = np.random.default_rng(2).uniform(0.1, 3.0, size=X.shape[0])
+    with config_context(enable_metadata_routing=True):
+        inner = CrossModalEmbedding(n_components=3).set_fit_request(sample_weight=False)
+        model = TwoViewPipeline(inner).fit(X, y, sample_weight=weights)
+    unweighted = CrossModalEmbedding(n_components=3).fit(X, y)
+    np.testing.assert_allclose(model.estimator_.coef_, unweighted.coef_)
+    with config_context(enable_metadata_routing=True):
+        inner = CrossModalEmbedding(n_components=3).set_fit_request(sample_weight=True)
+        model = TwoViewPipeline(inner).fit(X, y, sample_weight=weights)
+    weighted = CrossModalEmbedding(n_components=3).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(model.estimator_.coef_, weighted.coef_)
+
+
+def test_wrong_y_width_is_named_y(views):
+    """A y of the wrong width is reported as y, not as the transformer's X."""
+    X, y = views
+    model = _scaled_model().fit(X, y)
+    with pytest.raises(ValueError, match=f"y has 2 features.*expecting {y.shape[1]}"):
+        model.transform(X, y[:, :2])
+    with pytest.raises(ValueError, match="y has 2 features"):
+        model.score(X, y[:, :2])
+
+
+def test_nan_made_by_x_transformer_is_blamed_on_it(views):
+    """NaN created by x_transformer names x_transformer, not the estimator."""
+    X, y = views
+
+    def positive_or_nan(values):
+        return np.where(values > 0, values, np.nan)
+
+    model = TwoViewPipeline(
+        CrossModalEmbedding(n_components=3),
+        x_transformer=FunctionTransformer(positive_or_nan),
+    )
+    with pytest.raises(ValueError, match=r"x_transformer \(FunctionTransformer\)"):
+        model.fit(X - X.max(), y)
+    assert not hasattr(model, "estimator_")  # the failed fit left nothing behind
+    fitted = model.fit(np.abs(X) + 1.0, y)
+    with pytest.raises(ValueError, match="x_transformer"):
+        fitted.transform(-np.abs(X) - 1.0)
+
+
+def test_pipeline_uses_the_contract_of_the_base_class():
+    """retrieve, score and transform are the base class's, not copies."""
+    from skcrossmodal.base import CrossModalEstimator
+
+    assert issubclass(TwoViewPipeline, CrossModalEstimator)
+    for method in ("retrieve", "transform"):
+        assert getattr(TwoViewPipeline, method) is getattr(CrossModalEstimator, method)

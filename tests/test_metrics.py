@@ -2,17 +2,23 @@
 
 import numpy as np
 import pytest
+import sklearn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
-from sklearn.model_selection import GridSearchCV
+from sklearn.metrics import average_precision_score, ndcg_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from skcrossmodal import CrossModalEmbedding, _similarity
 from skcrossmodal.metrics import (
     RETRIEVAL_SCORERS,
     make_retrieval_scorer,
+    mean_average_precision,
+    mean_percentile_rank,
     mean_reciprocal_rank,
     median_rank,
+    ndcg_at_k,
+    precision_at_k,
     recall_at_k,
     retrieval_ranks,
 )
@@ -162,14 +168,16 @@ def test_sample_weight_weights_the_queries():
 def test_large_retrieval_runs_in_blocks(monkeypatch):
     """Similarity blocks stay within the configured size, never n x n."""
     sizes = []
-    original = _similarity.SimilarityBlocks.__iter__
+    original = _similarity.map_similarity_blocks
 
-    def recording_iter(self):
-        for start, stop, block in original(self):
+    def recording_map(queries, gallery, reduce_block):
+        def recording_reduce(start, stop, block):
             sizes.append(block.size)
-            yield start, stop, block
+            return reduce_block(start, stop, block)
 
-    monkeypatch.setattr(_similarity.SimilarityBlocks, "__iter__", recording_iter)
+        return original(queries, gallery, recording_reduce)
+
+    monkeypatch.setattr(_similarity, "map_similarity_blocks", recording_map)
     monkeypatch.setattr(_similarity, "_BLOCK_NUMBERS", 4000)
     X = np.random.default_rng(4).normal(size=(400, 3))
     assert recall_at_k(X, X, k=1, direction="x_to_y") == 1.0
@@ -238,7 +246,7 @@ def test_mean_of_top_k_matches_sorting(seed, n_rows, n_cols, k, with_ties):
         block = np.round(block)
     k = min(k, n_cols)
     expected = np.sort(block, axis=1)[:, n_cols - k :].mean(axis=1)
-    assert_allclose(_similarity._mean_of_top_k_per_row(block, k), expected, rtol=1e-6)
+    assert_allclose(_similarity.mean_of_top_k_per_row(block, k), expected, rtol=1e-6)
 
 
 def test_scorer_works_in_nested_cross_validation():
@@ -255,3 +263,275 @@ def test_scorer_works_in_nested_cross_validation():
     assert scores.shape == (3,) and np.all((scores > 0) & (scores <= 1))
     fitted = inner.fit(X, y)
     assert scorer(fitted, X, y) == fitted.best_estimator_.score(X, y)
+
+
+# --- scale, dtype and weights (issue 10) ------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(embedding_pairs(), st.integers(-150, 150))
+def test_metrics_do_not_depend_on_units(pair, exponent):
+    """Every metric is unchanged when both views are scaled by 10**e."""
+    X, y = pair
+    scale = 10.0**exponent
+    for metric in (mean_reciprocal_rank, median_rank, mean_percentile_rank):
+        assert_allclose(metric(X * scale, y * scale), metric(X, y), rtol=1e-12)
+    assert_allclose(
+        retrieval_ranks(X * scale, y * scale, similarity="csls"),
+        retrieval_ranks(X, y, similarity="csls"),
+    )
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e-20])
+def test_float32_metrics_do_not_overflow(scale):
+    """float32 embeddings of 1e20 (norms squared overflow) keep their MRR."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    y = (X + 0.5 * rng.normal(size=X.shape)).astype(np.float32)
+    expected = mean_reciprocal_rank(X, y)
+    assert expected > 0.3
+    assert mean_reciprocal_rank(X * np.float32(scale), y * np.float32(scale)) == (
+        pytest.approx(expected)
+    )
+
+
+def test_float32_is_searched_in_float32():
+    """float32 inputs give float32 similarities with the float64 neighbours."""
+    rng = np.random.default_rng(6)
+    queries = rng.normal(size=(30, 5))
+    gallery = rng.normal(size=(500, 5))
+    scores32, indices32 = _similarity.top_k(
+        queries.astype(np.float32), gallery.astype(np.float32), 4
+    )
+    scores64, indices64 = _similarity.top_k(queries, gallery, 4)
+    assert scores32.dtype == np.float32 and scores64.dtype == np.float64
+    assert_allclose(scores32, scores64, rtol=1e-5)
+    assert (indices32 == indices64).mean() > 0.99
+
+
+@PROPERTY
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.integers(1, 12))
+def test_top_k_matches_full_sort(seed, n_gallery, k):
+    """The narrowed top-k equals the first k of a full sort of each row."""
+    rng = np.random.default_rng(seed)
+    queries = rng.normal(size=(7, 3))
+    gallery = rng.normal(size=(n_gallery, 3))
+    k = min(k, n_gallery)
+    scores, indices = _similarity.top_k(queries, gallery, k)
+    S = _brute_force_similarity(queries, gallery, "cosine", 10)
+    order = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    assert_allclose(scores, np.take_along_axis(S, order, axis=1), rtol=1e-12)
+    assert_allclose(np.take_along_axis(S, indices, axis=1), scores, rtol=1e-12)
+
+
+def test_top_k_narrowing_matches_full_sort_on_wide_rows():
+    """With many 64-column groups (narrowing on), top-k is still exact."""
+    rng = np.random.default_rng(7)
+    block = rng.normal(size=(20, 64 * 50 + 17))
+    block[3, 100:110] = 9.0  # ties at the top
+    values, columns = _similarity.top_k_of_block(block, 12)
+    expected = -np.sort(-block, axis=1)[:, :12]
+    assert_allclose(values, expected)
+    assert_allclose(np.take_along_axis(block, columns, axis=1), expected)
+    assert columns[3, :10].tolist() == list(range(100, 110))
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        (-np.ones(10), "non-negative"),
+        (np.zeros(10), "zero for every query"),
+        (np.ones((10, 2)), "1-D"),
+        (np.ones(9), "9 entries but there are 10"),
+        (np.r_[np.nan, np.ones(9)], "NaN"),
+    ],
+)
+@pytest.mark.parametrize(
+    "metric",
+    [mean_reciprocal_rank, recall_at_k, median_rank, mean_percentile_rank],
+)
+def test_bad_sample_weight_is_a_clear_error(metric, weights, match):
+    """Negative, all-zero, 2-D, short or NaN weights raise a named ValueError."""
+    X = np.random.default_rng(8).normal(size=(10, 3))
+    with pytest.raises(ValueError, match=match):
+        metric(X, X, sample_weight=weights)
+
+
+def test_extreme_weights_act_by_their_ratios():
+    """Weights of 1e300 or 1e-320 give the same metric as weights of 1."""
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(12, 3))
+    y = X + rng.normal(size=X.shape)
+    expected = mean_reciprocal_rank(X, y)
+    for value in (1e300, 1e-320):
+        weights = np.full(12, value)
+        assert mean_reciprocal_rank(X, y, sample_weight=weights) == pytest.approx(
+            expected
+        )
+
+
+@PROPERTY
+@given(embedding_pairs(), st.integers(0, 2**32 - 1))
+def test_weighted_median_rank_is_repetition(pair, seed):
+    """Integer weights in median_rank act as repeated queries."""
+    X, y = pair
+    weights = np.random.default_rng(seed).integers(0, 4, size=len(X))
+    weights[0] = 1
+    ranks = retrieval_ranks(X, y)
+    assert median_rank(
+        X, y, direction="x_to_y", sample_weight=weights
+    ) == pytest.approx(np.median(np.repeat(ranks, weights)))
+
+
+def test_median_rank_scorer_takes_weights():
+    """make_retrieval_scorer('median_rank') accepts sample_weight (was TypeError)."""
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(40, 4))
+    y = X @ rng.normal(size=(4, 3)) + 0.3 * rng.normal(size=(40, 3))
+    model = CrossModalEmbedding().fit(X, y)
+    weights = rng.integers(1, 3, size=40)
+    X_scores, y_scores = model.transform(X, y)
+    scorer = make_retrieval_scorer("median_rank")
+    assert scorer(model, X, y, sample_weight=weights) == -median_rank(
+        X_scores, y_scores, sample_weight=weights
+    )
+
+
+# --- label-aware metrics -----------------------------------------------------
+
+
+def _labelled_pairs(seed=11, n=60):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, size=n)
+    centres = rng.normal(size=(4, 5))
+    X = centres[labels] + 0.8 * rng.normal(size=(n, 5))
+    y = centres[labels] + 0.8 * rng.normal(size=(n, 5))
+    return X, y, labels
+
+
+def test_precision_at_k_counts_same_class_rows():
+    """precision@k equals the same-class fraction of a full sort's first k."""
+    X, y, labels = _labelled_pairs()
+    S = _brute_force_similarity(X, y, "cosine", 10)
+    order = np.argsort(-S, axis=1, kind="stable")[:, :7]
+    expected = (labels[order] == labels[:, None]).mean()
+    assert precision_at_k(
+        X, y, labels=labels, k=7, direction="x_to_y"
+    ) == pytest.approx(expected)
+
+
+def test_mean_average_precision_matches_scikit_learn():
+    """Per-query AP equals sklearn's average_precision_score on the similarities."""
+    X, y, labels = _labelled_pairs()
+    S = _brute_force_similarity(y, X, "cosine", 10)
+    expected = np.mean(
+        [average_precision_score(labels == labels[i], S[i]) for i in range(len(S))]
+    )
+    assert mean_average_precision(
+        X, y, labels=labels, direction="y_to_x"
+    ) == pytest.approx(expected)
+
+
+def test_map_with_only_partners_is_mrr():
+    """With only the partner relevant, average precision is 1 / rank."""
+    X, y, _ = _labelled_pairs(seed=12)
+    assert mean_average_precision(X, y) == pytest.approx(mean_reciprocal_rank(X, y))
+
+
+@pytest.mark.parametrize("k", [1, 5, None])
+def test_ndcg_matches_scikit_learn(k):
+    """Graded NDCG@k equals sklearn.metrics.ndcg_score on the similarity matrix."""
+    X, y, _ = _labelled_pairs(seed=13)
+    rng = np.random.default_rng(13)
+    relevance = rng.integers(0, 4, size=(len(X), len(X))).astype(float)
+    relevance[5] = 0.0  # a query with nothing relevant scores 0 in both
+    S = _brute_force_similarity(X, y, "cosine", 10)
+    assert ndcg_at_k(
+        X, y, relevance=relevance, k=k, direction="x_to_y"
+    ) == pytest.approx(ndcg_score(relevance, S, k=k))
+    S_back = _brute_force_similarity(y, X, "cosine", 10)
+    assert ndcg_at_k(
+        X, y, relevance=relevance, k=k, direction="y_to_x"
+    ) == pytest.approx(ndcg_score(relevance.T, S_back, k=k))
+
+
+def test_label_metrics_reject_bad_relevance():
+    """Both sources, a wrong shape, negative grades and short labels are named."""
+    X, y, labels = _labelled_pairs()
+    with pytest.raises(ValueError, match="either labels or relevance"):
+        precision_at_k(X, y, labels=labels, relevance=np.eye(len(X)))
+    with pytest.raises(ValueError, match="relevance must be a"):
+        ndcg_at_k(X, y, relevance=np.eye(3))
+    with pytest.raises(ValueError, match="non-negative"):
+        ndcg_at_k(X, y, relevance=-np.eye(len(X)))
+    with pytest.raises(ValueError, match="inconsistent numbers"):
+        precision_at_k(X, y, labels=labels[:-1])
+
+
+def test_mean_percentile_rank_does_not_fall_with_gallery_size():
+    """MRR drops as the gallery grows; the mean percentile rank stays put."""
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(2000, 8))
+    y = X + 1.5 * rng.normal(size=X.shape)
+    small = [slice(i, i + 200) for i in range(0, 2000, 200)]
+    mrr_small = np.mean([mean_reciprocal_rank(X[s], y[s]) for s in small])
+    mpr_small = np.mean([mean_percentile_rank(X[s], y[s]) for s in small])
+    assert mean_reciprocal_rank(X, y) < 0.5 * mrr_small
+    assert mean_percentile_rank(X, y) == pytest.approx(mpr_small, abs=0.01)
+    ranks = retrieval_ranks(X, y)
+    assert mean_percentile_rank(X, y, direction="x_to_y") == pytest.approx(
+        np.mean((ranks - 1) / 1999)
+    )
+
+
+# --- scorers under metadata routing -------------------------------------------
+
+
+def test_scorers_honour_metadata_routing():
+    """With routing on, requested weights and labels reach the scorer per fold."""
+    X, y, labels = _labelled_pairs(seed=15, n=90)
+    weights = np.random.default_rng(15).integers(1, 4, size=90).astype(float)
+    cv = KFold(3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        scoring = {
+            "mrr": make_retrieval_scorer("mrr").set_score_request(sample_weight=True),
+            "p@5": make_retrieval_scorer("precision", k=5).set_score_request(
+                labels=True
+            ),
+        }
+        model = CrossModalEmbedding().set_fit_request(sample_weight=False)
+        result = cross_validate(
+            model,
+            X,
+            y,
+            scoring=scoring,
+            cv=cv,
+            params={"sample_weight": weights, "labels": labels},
+        )
+    for fold, (train, test) in enumerate(cv.split(X)):
+        fitted = CrossModalEmbedding().fit(X[train], y[train])
+        X_scores, y_scores = fitted.transform(X[test], y[test])
+        assert result["test_mrr"][fold] == pytest.approx(
+            mean_reciprocal_rank(X_scores, y_scores, sample_weight=weights[test])
+        )
+        assert result["test_p@5"][fold] == pytest.approx(
+            precision_at_k(X_scores, y_scores, labels=labels[test], k=5)
+        )
+
+
+def test_set_score_request_needs_routing_and_known_names():
+    """set_score_request outside routing, or for unknown metadata, is an error."""
+    scorer = make_retrieval_scorer("mrr")
+    with pytest.raises(RuntimeError, match="enable_metadata_routing"):
+        scorer.set_score_request(sample_weight=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(TypeError, match="only sample_weight and labels"):
+            scorer.set_score_request(groups=True)
+
+
+def test_labels_to_a_partner_metric_scorer_are_refused():
+    """MRR takes no labels: passing them is a TypeError, not a silent no-op."""
+    X, y, labels = _labelled_pairs()
+    model = CrossModalEmbedding().fit(X, y)
+    with pytest.raises(TypeError, match="takes no labels"):
+        make_retrieval_scorer("mrr")(model, X, y, labels=labels)

@@ -1,0 +1,710 @@
+"""Semi-paired learning: grow a few pairs into many by self-learning.
+
+A handful of pairs fixes a rough shared space; in it, a row seen in one view
+alone often has an unmistakable partner among the rows seen in the other view
+alone. ``SelfLearningAligner`` alternates the two steps of the self-learning
+used for cross-lingual word embeddings (VecMap, Artetxe et al. 2018): fit the
+two-view estimator on the known pairs plus the pairs induced so far, then
+induce pairs afresh among the single-view rows as mutual nearest neighbours
+under CSLS.
+"""
+
+import numbers
+from copy import copy
+from dataclasses import fields
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    MetaEstimatorMixin,
+    MultiOutputMixin,
+    TransformerMixin,
+    clone,
+)
+from sklearn.linear_model import Ridge
+from sklearn.utils import Bunch, Tags, check_random_state, get_tags
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._compat import (
+    HasMethods,
+    IntegerInterval,
+    Interval,
+    _check_sample_weight,
+    _fit_context,
+    _wrap_data_with_container,
+)
+from ._missing_views import _rows_missing, embed_x_rows, embed_y_rows, split_views
+from ._similarity import SimilarityBlocks
+from .base import CrossModalTags, TwoViewTags
+from .metrics import mean_reciprocal_rank
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def mutual_nearest_neighbours(x_scores, y_scores, csls_k):
+    """Pairs ``(i, j)`` where each is the other's best match under CSLS.
+
+    Returns ``(x_index, y_index, score)``: row ``x_index[m]`` of ``x_scores``
+    and row ``y_index[m]`` of ``y_scores`` are mutual nearest neighbours with
+    CSLS similarity ``score[m]``. The similarity matrix is visited one block of
+    rows at a time (never held whole); the best row of each column is carried
+    across blocks. CSLS (Conneau et al. 2018) is ``2 cos - r_x - r_y``, where
+    ``r`` is a point's mean cosine to its ``csls_k`` nearest neighbours in the
+    other set; it is symmetric, so one matrix serves both directions.
+    """
+    n_x, n_y = x_scores.shape[0], y_scores.shape[0]
+    if n_x == 0 or n_y == 0:
+        return np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0)
+    row_best = np.empty(n_x, dtype=np.intp)
+    row_score = np.empty(n_x, dtype=np.float64)
+    column_best = np.zeros(n_y, dtype=np.intp)
+    column_score = np.full(n_y, -np.inf)
+    columns = np.arange(n_y)
+    for start, stop, block in SimilarityBlocks(x_scores, y_scores, "csls", csls_k):
+        best = block.argmax(axis=1)
+        row_best[start:stop] = best
+        row_score[start:stop] = block[np.arange(stop - start), best]
+        best_in_block = block.argmax(axis=0)
+        score_in_block = block[best_in_block, columns]
+        # Strictly better only: on ties the earlier row wins, as in argmax.
+        better = score_in_block > column_score
+        column_best[better] = best_in_block[better] + start
+        column_score[better] = score_in_block[better]
+    x_index = np.flatnonzero(column_best[row_best] == np.arange(n_x))
+    return x_index, row_best[x_index], row_score[x_index]
+
+
+class SelfLearningAligner(
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    MultiOutputMixin,
+    MetaEstimatorMixin,
+    BaseEstimator,
+):
+    """Learn a shared space from a few pairs and many single-view rows.
+
+    Rows observed in one view only are marked with NaN: a row whose ``X`` is
+    entirely NaN is a *y-only* row, a row whose ``y`` is entirely NaN an
+    *X-only* row, and a row with both views a pair (see :ref:`semi_paired`).
+    ``fit`` fits a clone of ``estimator`` on the pairs, then repeats
+
+    1. embed the X-only and the y-only rows in the current shared space;
+    2. *induce* pairs: an X-only row and a y-only row that are each other's
+       nearest neighbour under CSLS (with a CSLS score of at least
+       ``threshold``, if given); keep each such candidate with probability ``p_t``
+       (stochastic dictionary induction), where ``p_1 = keep_prob`` and
+       ``p_t = min(1, keep_prob * keep_prob_growth ** (t - 1))``;
+    3. refit a fresh clone of ``estimator`` on the pairs and the induced pairs,
+       the latter with weight ``induced_weight`` (times the smaller of the two
+       rows' sample weights);
+
+    until the induced set is the one the model was just fitted on (with
+    ``p_t = 1``) or after ``max_iter`` rounds. The induced set is drawn anew
+    from all single-view rows each round, so an early mistake can be undone.
+
+    Parameters
+    ----------
+    estimator : object
+        A two-view estimator of this library (``fit(X, y, sample_weight)``,
+        ``transform(X, y)``, ``predict``), such as
+        :class:`~skcrossmodal.CrossModalEmbedding`. It is cloned, and only
+        ever sees complete pairs.
+    threshold : float or None, default=None
+        Smallest CSLS score of an induced pair; ``None`` keeps every pair of
+        mutual nearest neighbours. CSLS lies in ``[-2, 2]``; raise the
+        threshold to induce only the pairs that stand out from their
+        neighbourhoods.
+    keep_prob : float, default=0.1
+        Probability of keeping each candidate in the first round, in ``(0, 1]``.
+        A small value lets the first, rough shared space be corrected before
+        its mistakes are all learned (Artetxe et al. 2018).
+    keep_prob_growth : float, default=2.0
+        Factor by which the keep probability grows each round, at least 1.
+    induced_weight : float, default=0.5
+        Sample weight of an induced pair relative to a given pair, in
+        ``(0, 1]``.
+    max_iter : int, default=10
+        Maximum number of induce-and-refit rounds; 0 fits on the pairs only.
+    csls_k : int, default=10
+        Neighbourhood size of the CSLS correction.
+    reverse_alpha : float, default=1.0
+        Ridge penalty of the reverse read-out used by :meth:`predict_x`, a
+        ridge regression (:class:`~sklearn.linear_model.Ridge`) of ``X`` on
+        ``y``'s shared-space coordinates, fitted on the final training pairs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the stochastic induction.
+
+    Attributes
+    ----------
+    estimator_ : object
+        The clone of ``estimator`` fitted on the pairs and the last induced
+        pairs: it embeds, predicts and retrieves.
+    induced_pairs_ : list of :class:`~sklearn.utils.Bunch`
+        One entry per round: ``x_rows`` and ``y_rows`` (row indices, into the
+        ``X`` and ``y`` passed to ``fit``, of the X-only and y-only row of each
+        induced pair), ``scores`` (their CSLS scores), ``keep_prob`` (the
+        round's ``p_t``) and ``n_candidates`` (mutual nearest neighbours at or
+        above ``threshold``, before the random keep).
+    n_iter_ : int
+        Number of fits of the estimator: one on the pairs, plus one per
+        induce-and-refit round (``1 + len(induced_pairs_)``).
+    termination_condition_ : {"converged", "max_iter", "no_single_rows"}
+        Why fitting stopped: the induced set stopped changing, ``max_iter``
+        rounds ran, or there was nothing to induce (no X-only or no y-only
+        row).
+    pair_rows_ : ndarray of int
+        Rows of the training data that were pairs.
+    x_only_rows_ : ndarray of int
+        Rows that held X only.
+    y_only_rows_ : ndarray of int
+        Rows that held y only.
+    reverse_regressor_ : :class:`~sklearn.linear_model.Ridge`
+        The read-out from y's shared-space coordinates to X (:meth:`predict_x`).
+    n_components_ : int
+        Dimension of the shared space (the estimator's).
+    n_features_in_ : int
+        Number of features of X seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of X's features, when X had string column names.
+    n_features_y_in_ : int
+        Number of features of y seen during fit.
+
+    See Also
+    --------
+    sklearn.semi_supervised.SelfTrainingClassifier : Self-training with
+        pseudo-labels for a classifier.
+
+    Notes
+    -----
+    The refit starts from a fresh clone each round rather than calling
+    ``partial_fit``: the induced set is replaced, not grown, and statistics
+    cannot be taken back out. For the linear estimators the refit costs far
+    less than the nearest-neighbour search among the single-view rows.
+
+    Pipeline steps before this estimator see the NaN rows: use steps that let
+    NaN through, such as :class:`~sklearn.preprocessing.StandardScaler`.
+    Preprocessing that refuses NaN (``PCA``) goes inside ``estimator``, for
+    instance as a :class:`~skcrossmodal.TwoViewPipeline`, which is then fitted
+    on complete pairs only.
+
+    References
+    ----------
+    .. [1] M. Artetxe, G. Labaka and E. Agirre, "A robust self-learning method
+       for fully unsupervised cross-lingual mappings of word embeddings",
+       ACL 2018.
+    .. [2] A. Conneau, G. Lample, M. Ranzato, L. Denoyer and H. Jégou, "Word
+       translation without parallel data", ICLR 2018.
+
+    Examples
+    --------
+    Ten pairs, and 300 events whose X and y were recorded apart (the y rows
+    arrive in another order), for two views related by a rotation:
+
+    >>> import numpy as np
+    >>> from scipy.stats import ortho_group
+    >>> from skcrossmodal import CrossModalEmbedding, SelfLearningAligner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(310, 5)) * [5, 4, 3, 2, 1]
+    >>> y = X @ ortho_group.rvs(5, random_state=0)
+    >>> order = rng.permutation(300)
+    >>> nan = np.full((300, 5), np.nan)
+    >>> X_semi = np.vstack([X, nan])  # rows 10..309 hold X only
+    >>> y_semi = np.vstack([y[:10], nan, y[10:][order]])  # rows 310.. y only
+    >>> model = SelfLearningAligner(CrossModalEmbedding(), random_state=0)
+    >>> model = model.fit(X_semi, y_semi)
+    >>> model.pair_rows_.size, model.x_only_rows_.size, model.y_only_rows_.size
+    (10, 300, 300)
+    >>> model.termination_condition_
+    'converged'
+
+    Every pair induced in the last round is a true one:
+
+    >>> last = model.induced_pairs_[-1]
+    >>> true_partner = order[last.y_rows - 310] + 10
+    >>> last.x_rows.size > 250, bool(np.all(true_partner == last.x_rows))
+    (True, True)
+
+    A row holding one view gets its shared-space point from that view:
+
+    >>> rows = [0, 20, 400]  # a pair, an X-only row, a y-only row
+    >>> X_scores, y_scores = model.transform(X_semi[rows], y_semi[rows])
+    >>> np.isnan(X_scores[:, 0]).tolist(), np.isnan(y_scores[:, 0]).tolist()
+    ([False, False, True], [False, True, False])
+    >>> model.predict_x(y_semi[[400]]).shape
+    (1, 5)
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "transform", "predict"])],
+        "threshold": [Interval(numbers.Real, None, None, closed="neither"), None],
+        "keep_prob": [Interval(numbers.Real, 0, 1, closed="right")],
+        "keep_prob_growth": [Interval(numbers.Real, 1, None, closed="left")],
+        "induced_weight": [Interval(numbers.Real, 0, 1, closed="right")],
+        "max_iter": [IntegerInterval(0, None, closed="left")],
+        "csls_k": [IntegerInterval(1, None, closed="left")],
+        "reverse_alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        threshold=None,
+        keep_prob=0.1,
+        keep_prob_growth=2.0,
+        induced_weight=0.5,
+        max_iter=10,
+        csls_k=10,
+        reverse_alpha=1.0,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.threshold = threshold
+        self.keep_prob = keep_prob
+        self.keep_prob_growth = keep_prob_growth
+        self.induced_weight = induced_weight
+        self.max_iter = max_iter
+        self.csls_k = csls_k
+        self.reverse_alpha = reverse_alpha
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------- fit ---
+    @_fit_context(
+        # The wrapped estimator validates its own parameters.
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y, sample_weight=None):
+        """Fit on the pairs, then induce pairs among single-view rows and refit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            First view; a row that is entirely NaN holds y only.
+        y : array-like of shape (n_samples, n_features_y) or (n_samples,)
+            Second view; a row that is entirely NaN holds X only.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row. A pair passes its weight to the
+            estimator; an induced pair weighs ``induced_weight`` times the
+            smaller weight of its two rows; a single-view row of weight 0 is
+            never induced.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None. Pass the second view (modality) as y, with NaN rows "
+                "where it was not observed."
+            )
+        X = validate_data(
+            self,
+            X,
+            reset=True,
+            dtype=_FLOAT_DTYPES,
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=2,
+        )
+        y, y_is_1d = self._validate_y(y, reset=True)
+        _check_same_rows(X, y)
+        weights = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        pairs, x_only, y_only = split_views(X, y)
+        self._check_enough_pairs(pairs, x_only, y_only, weights)
+
+        pair_weight = None if sample_weight is None else weights[pairs]
+        estimator = _fit_estimator(self.estimator, X[pairs], y[pairs], pair_weight)
+        self._check_pairs_span_components(np.count_nonzero(weights[pairs]), estimator)
+
+        # Zero-weight rows are left out, as a zero weight leaves a pair out.
+        x_candidates = x_only[weights[x_only] > 0]
+        y_candidates = y_only[weights[y_only] > 0]
+        anchor_x = X[pairs[0]]
+        rng = check_random_state(self.random_state)
+        history = []
+        fitted_on = None
+        termination = "max_iter"
+        if x_candidates.size == 0 or y_candidates.size == 0:
+            termination = "no_single_rows"
+        else:
+            for round_ in range(self.max_iter):
+                keep = min(1.0, self.keep_prob * self.keep_prob_growth**round_)
+                induced = self._induce(
+                    estimator, X, y, x_candidates, y_candidates, anchor_x, keep, rng
+                )
+                if keep == 1.0 and _same_pairs(induced, fitted_on):
+                    termination = "converged"
+                    break
+                rows_x = np.concatenate([pairs, induced.x_rows])
+                rows_y = np.concatenate([pairs, induced.y_rows])
+                induced_weights = self.induced_weight * np.minimum(
+                    weights[induced.x_rows], weights[induced.y_rows]
+                )
+                estimator = _fit_estimator(
+                    self.estimator,
+                    X[rows_x],
+                    y[rows_y],
+                    np.concatenate([weights[pairs], induced_weights]),
+                )
+                history.append(induced)
+                fitted_on = induced
+
+        rows_x, rows_y, train_weights = pairs, pairs, weights[pairs]
+        if fitted_on is not None:
+            rows_x = np.concatenate([pairs, fitted_on.x_rows])
+            rows_y = np.concatenate([pairs, fitted_on.y_rows])
+            train_weights = np.concatenate(
+                [
+                    weights[pairs],
+                    self.induced_weight
+                    * np.minimum(weights[fitted_on.x_rows], weights[fitted_on.y_rows]),
+                ]
+            )
+        reverse = Ridge(alpha=self.reverse_alpha).fit(
+            embed_y_rows(estimator, y[rows_y], anchor_x),
+            X[rows_x],
+            sample_weight=train_weights,
+        )
+
+        # Everything is computed; only now is the estimator changed.
+        self.estimator_ = estimator
+        self.reverse_regressor_ = reverse
+        self.induced_pairs_ = history
+        self.n_iter_ = 1 + len(history)
+        self.termination_condition_ = termination
+        self.pair_rows_, self.x_only_rows_, self.y_only_rows_ = pairs, x_only, y_only
+        self.n_features_y_in_ = y.shape[1]
+        self._y_is_1d = y_is_1d
+        self._anchor_x = anchor_x
+        return self
+
+    def _induce(self, estimator, X, y, x_candidates, y_candidates, anchor_x, keep, rng):
+        """One round of dictionary induction among the single-view rows."""
+        x_scores = embed_x_rows(estimator, X[x_candidates])
+        y_scores = embed_y_rows(estimator, y[y_candidates], anchor_x)
+        x_index, y_index, scores = mutual_nearest_neighbours(
+            x_scores, y_scores, self.csls_k
+        )
+        if self.threshold is not None:
+            confident = scores >= self.threshold
+            x_index, y_index = x_index[confident], y_index[confident]
+            scores = scores[confident]
+        # One draw per candidate every round, so that the stream of random
+        # numbers (and hence the result) depends only on random_state.
+        kept = rng.uniform(size=scores.size) < keep
+        return Bunch(
+            x_rows=x_candidates[x_index[kept]],
+            y_rows=y_candidates[y_index[kept]],
+            scores=scores[kept],
+            keep_prob=keep,
+            n_candidates=int(scores.size),
+        )
+
+    def _check_enough_pairs(self, pairs, x_only, y_only, weights):
+        n_pairs = np.count_nonzero(weights[pairs])
+        if n_pairs < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 pairs (rows with both X "
+                f"and y, of non-zero weight) to start from; got {n_pairs} pairs, "
+                f"{x_only.size} X-only rows and {y_only.size} y-only rows. Pair a "
+                "few rows by hand: self-learning refines a shared space, it cannot "
+                "find one from single-view rows alone."
+            )
+
+    def _check_pairs_span_components(self, n_pairs, estimator):
+        n_components = estimator.n_components_
+        if n_pairs <= n_components:
+            raise ValueError(
+                f"{type(self).__name__} got {n_pairs} pairs for n_components="
+                f"{n_components}: centred pairs span at most n_pairs - 1 = "
+                f"{n_pairs - 1} dimensions, so the shared space would be partly "
+                "arbitrary. Provide more than n_components pairs, or reduce the "
+                "estimator's n_components."
+            )
+
+    def _validate_y(self, y, *, reset):
+        y = check_array(
+            y,
+            ensure_2d=False,
+            dtype=_FLOAT_DTYPES,
+            input_name="y",
+            ensure_all_finite="allow-nan",
+        )
+        y_is_1d = y.ndim == 1
+        if y_is_1d:
+            y = y.reshape(-1, 1)
+        if not reset and y.shape[1] != self.n_features_y_in_:
+            raise ValueError(
+                f"y has {y.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_y_in_} features as input."
+            )
+        return y, y_is_1d
+
+    def _validate_x(self, X):
+        return validate_data(
+            self, X, reset=False, dtype=_FLOAT_DTYPES, ensure_all_finite="allow-nan"
+        )
+
+    # ------------------------------------------------------ shared space ---
+    def transform(self, X, y=None):
+        """Shared-space coordinates of each row, from each view it holds.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            First view; entirely NaN rows (no X) give NaN coordinates.
+        y : array-like of shape (n_samples, n_features_y), default=None
+            Second view, row by row with ``X``; entirely NaN rows (no y) give
+            NaN coordinates.
+
+        Returns
+        -------
+        X_scores : ndarray of shape (n_samples, n_components)
+            Returned alone when ``y`` is None.
+        (X_scores, y_scores) : tuple of ndarray
+            When ``y`` is given. A row with one view has its shared-space
+            point in that view's scores and NaN in the other's.
+        """
+        check_is_fitted(self)
+        X_array = self._validate_x(X)
+        X_scores = self._embed(X_array, "X")
+        if y is None:
+            return X_scores
+        y_array, _ = self._validate_y(y, reset=False)
+        _check_same_rows(X_array, y_array)
+        split_views(X_array, y_array)  # a row missing both views is an error
+        y_scores = self._embed(y_array, "y")
+        # scikit-learn's automatic output wrapping only covers the first array.
+        return X_scores, _wrap_data_with_container("transform", y_scores, y, self)
+
+    def _embed(self, view, name):
+        missing = _rows_missing(view, name)
+        scores = np.full((view.shape[0], self.n_components_), np.nan)
+        if name == "X":
+            scores[~missing] = embed_x_rows(self.estimator_, view[~missing])
+        else:
+            scores[~missing] = embed_y_rows(
+                self.estimator_, view[~missing], self._anchor_x
+            )
+        return scores
+
+    def predict(self, X):
+        """Predict y from X (the estimator's ``predict``): y for rows without it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            First view, complete rows only.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_features_y) or (n_samples,)
+            In y's units; 1-D when ``y`` was 1-D at fit.
+        """
+        check_is_fitted(self)
+        X = self._complete_rows(self._validate_x(X), "X", "predict_x")
+        y_pred = np.asarray(self.estimator_.predict(X)).reshape(X.shape[0], -1)
+        return y_pred.ravel() if self._y_is_1d else y_pred
+
+    def predict_x(self, y):
+        """Predict X from y (the reverse read-out): X for rows without it.
+
+        y is embedded in the shared space and ``reverse_regressor_`` (a ridge
+        regression fitted on the final training pairs) reads X off the shared
+        point.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples, n_features_y) or (n_samples,)
+            Second view, complete rows only.
+
+        Returns
+        -------
+        X_pred : ndarray of shape (n_samples, n_features)
+            In X's units.
+        """
+        check_is_fitted(self)
+        y, _ = self._validate_y(y, reset=False)
+        y = self._complete_rows(y, "y", "predict")
+        return self.reverse_regressor_.predict(
+            embed_y_rows(self.estimator_, y, self._anchor_x)
+        )
+
+    def impute(self, X, y):
+        """Fill each row's missing view from the view it holds.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            First view, with entirely NaN rows where it is missing.
+        y : array-like of shape (n_samples, n_features_y) or (n_samples,)
+            Second view, with entirely NaN rows where it is missing.
+
+        Returns
+        -------
+        X_filled : ndarray of shape (n_samples, n_features)
+            ``X`` with its missing rows predicted from ``y`` (:meth:`predict_x`).
+        y_filled : ndarray of shape (n_samples, n_features_y) or (n_samples,)
+            ``y`` with its missing rows predicted from ``X`` (:meth:`predict`).
+        """
+        check_is_fitted(self)
+        X_filled = np.array(self._validate_x(X), dtype=np.float64)
+        y_filled, _ = self._validate_y(y, reset=False)
+        y_filled = np.array(y_filled, dtype=np.float64)
+        _check_same_rows(X_filled, y_filled)
+        _, x_only, y_only = split_views(X_filled, y_filled)
+        if y_only.size:
+            X_filled[y_only] = self.predict_x(y_filled[y_only])
+        if x_only.size:
+            y_filled[x_only] = self.predict(X_filled[x_only]).reshape(x_only.size, -1)
+        return X_filled, (y_filled.ravel() if self._y_is_1d else y_filled)
+
+    def _complete_rows(self, view, name, other_method):
+        missing = _rows_missing(view, name)
+        if missing.any():
+            raise ValueError(
+                f"Input {name} contains NaN: row {int(np.flatnonzero(missing)[0])} "
+                f"has no {name} to predict from. Predict the other direction with "
+                f"{other_method}, or fill both views with impute(X, y)."
+            )
+        return view
+
+    def score(self, X, y, sample_weight=None):
+        """Mean reciprocal rank of true partners, over the rows with both views.
+
+        Rows with one view cannot be scored and are left out.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            First view.
+        y : array-like of shape (n_samples, n_features_y)
+            Second view, row by row with ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each pair in the average.
+
+        Returns
+        -------
+        score : float
+        """
+        X_scores, y_scores = self.transform(X, y)
+        X_scores, y_scores = np.asarray(X_scores), np.asarray(y_scores)
+        pairs = np.flatnonzero(
+            ~np.isnan(X_scores).any(axis=1) & ~np.isnan(y_scores).any(axis=1)
+        )
+        if pairs.size == 0:
+            raise ValueError(
+                "score needs at least one row with both X and y; every row given "
+                "holds one view only."
+            )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X_scores)[pairs]
+        return mean_reciprocal_rank(
+            X_scores[pairs], y_scores[pairs], sample_weight=sample_weight
+        )
+
+    def retrieve(
+        self,
+        queries,
+        gallery,
+        *,
+        query_view="X",
+        n_neighbors=5,
+        similarity="cosine",
+        csls_k=10,
+    ):
+        """Find the best partners of each query among a gallery of the other view.
+
+        As the estimator's ``retrieve``; queries and gallery hold complete rows.
+
+        Parameters
+        ----------
+        queries : array-like of shape (n_queries, n_features_of_query_view)
+            Rows of the view named by ``query_view``.
+        gallery : array-like of shape (n_gallery, n_features_of_other_view)
+            Rows of the other view.
+        query_view : {"X", "y"}, default="X"
+            ``"X"``: queries are rows of X and the gallery rows of ``y``;
+            ``"y"``: the other way round.
+        n_neighbors : int, default=5
+            How many gallery rows to return per query.
+        similarity : {"cosine", "csls"}, default="cosine"
+            Cosine similarity in the shared space, or CSLS (hubness-corrected).
+        csls_k : int, default=10
+            Neighbourhood size of the CSLS correction.
+
+        Returns
+        -------
+        similarities : ndarray of shape (n_queries, n_neighbors)
+            Best first.
+        indices : ndarray of shape (n_queries, n_neighbors)
+            Row indices into ``gallery``.
+        """
+        check_is_fitted(self)
+        if query_view not in ("X", "y"):
+            raise ValueError(f"query_view must be 'X' or 'y'; got {query_view!r}.")
+        X_rows, y_rows = (queries, gallery) if query_view == "X" else (gallery, queries)
+        X_rows = self._complete_rows(self._validate_x(X_rows), "X", "retrieve")
+        y_rows = self._complete_rows(
+            self._validate_y(y_rows, reset=False)[0], "y", "retrieve"
+        )
+        queries, gallery = (X_rows, y_rows) if query_view == "X" else (y_rows, X_rows)
+        return self.estimator_.retrieve(
+            queries,
+            gallery,
+            query_view=query_view,
+            n_neighbors=n_neighbors,
+            similarity=similarity,
+            csls_k=csls_k,
+        )
+
+    # ---------------------------------------------------------- metadata ---
+    @property
+    def n_components_(self):
+        """Dimension of the shared space, as fitted by the estimator."""
+        return self.estimator_.n_components_
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Only entirely NaN rows are allowed (a missing view), and scikit-learn's
+        # allow_nan tag means NaN anywhere, so it stays False.
+        tags.target_tags.required = True
+        values = {f.name: getattr(tags, f.name) for f in fields(Tags)}
+        # What holds of the shared space holds of the wrapped estimator's.
+        inner = getattr(get_tags(self.estimator), "two_view_tags", None)
+        return CrossModalTags(
+            **values, two_view_tags=TwoViewTags() if inner is None else copy(inner)
+        )
+
+
+def _fit_estimator(estimator, X, y, sample_weight):
+    fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+    return clone(estimator).fit(X, y, **fit_params)
+
+
+def _same_pairs(induced, previous):
+    """Whether two induced sets hold the same pairs (in any order)."""
+    if previous is None:
+        return False
+    return _pair_set(induced) == _pair_set(previous)
+
+
+def _pair_set(induced):
+    return set(zip(induced.x_rows.tolist(), induced.y_rows.tolist(), strict=True))
+
+
+def _check_same_rows(X, y):
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            "X and y must have the same number of rows, since row i of each is the "
+            f"same event; got {X.shape[0]} rows in X and {y.shape[0]} in y."
+        )
