@@ -1,11 +1,12 @@
 """Benchmark ``partial_fit`` streaming two memory-mapped float32 files.
 
-Generates once (under ``--dir``, default ``/tmp/skcrossmodal_bench``; never in
-the repository) two ``.npy`` files of ``n`` rows and ``d = 100`` float32
-columns, two views of a shared latent with a large mean (2 x 4 GB at the
-default ``n = 10 000 000``), then streams them in chunks of ``--chunk-rows``
-rows. Each chunk is a memory-mapped window of the files, unmapped after use,
-so the process only ever holds one chunk. Every measurement runs in a fresh
+Generates (in a new private folder from ``tempfile.mkdtemp``, or under
+``--dir`` to reuse files between runs; never in the repository) two ``.npy``
+files of ``n`` rows and ``d = 100`` float32 columns, two views of a shared
+latent with a large mean (2 x 4 GB at the default ``n = 10 000 000``), then
+streams them in chunks of ``--chunk-rows`` rows. Each chunk is a memory-mapped
+window of the files, unmapped after use, so the process only ever holds one
+chunk. Every measurement runs in a fresh
 subprocess, which reports its wall time and its peak resident memory
 (``resource.getrusage(...).ru_maxrss``, imports included). On Linux a child
 inherits its parent's peak at ``fork``, so this driver stays small: it imports
@@ -25,12 +26,13 @@ Prints one table measured in a single run:
 
 Timings include reading the chunks (from the page cache once the files have
 been read; the first pass may read from disk). The results are also written to
-``streaming_results.json`` under ``--dir`` for ``bench_dask.py``.
+``streaming_results.json`` in that folder for ``bench_dask.py --dir``.
 
 Run: ``python benchmarks/bench_streaming.py`` (``--quick`` for n = 1 000 000;
 ``--n N`` for any size; ``--threads N`` pins the BLAS threads of every
 measurement, which a busy machine needs: OpenBLAS threads that wait for a busy
-core can make a product 10x slower; ``--remove`` deletes the data afterwards).
+core can make a product 10x slower; ``--remove`` deletes the data afterwards,
+which is the default in the private folder unless ``--keep``).
 """
 
 import argparse
@@ -39,6 +41,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -146,7 +149,13 @@ def run_in_subprocess(method, args, n_samples):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/skcrossmodal_bench"))
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="folder for the data (default: a new private folder, whose data files "
+        "are deleted at the end unless --keep)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the private data")
     parser.add_argument("--n", type=int, default=10_000_000)
     parser.add_argument("--quick", action="store_true", help="n = 1 000 000")
     parser.add_argument("--chunk-rows", type=int, default=50_000)
@@ -158,6 +167,14 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.n = 1_000_000
+    if args.dir is None:
+        if args.measure:
+            parser.error("--measure needs --dir")
+        # A fresh folder that only this user can enter: a fixed name under the
+        # shared temporary folder could be pre-created, or hold planted
+        # symlinks that the data would be written through.
+        args.dir = Path(tempfile.mkdtemp(prefix="skcrossmodal_bench_"))
+        args.remove = args.remove or not args.keep
     paths = data_paths(args.dir, args.n)
 
     if args.measure == "generate":  # child process: write the data files
@@ -232,6 +249,7 @@ def main():
         "growth": {str(n): value for n, value in growth.items()},
     }
     (args.dir / "streaming_results.json").write_text(json.dumps(summary, indent=1))
+    print(f"\nResults in {args.dir / 'streaming_results.json'}")
     if args.remove:
         for path in paths:
             path.unlink()

@@ -12,6 +12,9 @@ import os
 import re
 import sys
 
+from docutils import nodes
+from sphinx.transforms import SphinxTransform
+
 import skcrossmodal
 
 # gallery_order.py (next to this file) holds the gallery's sort key.
@@ -56,14 +59,66 @@ numpydoc_xref_param_type = False
 _SKLEARN_ROLE = re.compile(r":(?:ref|term):`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
 
 
+# A reference to one of scikit-learn's gallery examples, by its label only.
+_SKLEARN_EXAMPLE = re.compile(r"^sphx_glr_auto_examples_(?:\w+?_)?(plot_\w+)\.py$")
+
+
+def _plain_role(match):
+    title, target = match.group(1), match.group(2)
+    if title:
+        return f"*{title.strip()}*"
+    example = _SKLEARN_EXAMPLE.match(target.strip())
+    if example:  # a bare gallery label would print as "sphx_glr_auto_..."
+        return f"scikit-learn's example *{example.group(1)}*"
+    return f"*{target.strip()}*"
+
+
+def _without_version_notes(lines):
+    """Drop ``.. versionadded::``/``versionchanged`` blocks (their indented body).
+
+    They give scikit-learn's version history ("Added in version 1.3"), which
+    says nothing about this library's versions.
+    """
+    kept, skipping, indent = [], False, 0
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith((".. versionadded::", ".. versionchanged::")):
+            skipping, indent = True, len(line) - len(stripped)
+            continue
+        if skipping and (not stripped or len(line) - len(stripped) > indent):
+            continue
+        skipping = False
+        kept.append(line)
+    return kept
+
+
 def _plain_sklearn_roles(app, what, name, obj, options, lines):
     module = getattr(obj, "__module__", None) or ""
     if not module.startswith("sklearn."):
         return
-    for index, line in enumerate(lines):
-        lines[index] = _SKLEARN_ROLE.sub(
-            lambda match: f"*{(match.group(1) or match.group(2)).strip()}*", line
-        )
+    lines[:] = [_SKLEARN_ROLE.sub(_plain_role, line) for line in lines]
+    lines[:] = _without_version_notes(lines)
+
+
+def _readable_sklearn_defaults(app, what, name, obj, options, signature, annotation):
+    """Show scikit-learn's metadata-request sentinel by its name, not its repr."""
+    if signature and "'$UNCHANGED$'" in signature:
+        signature = signature.replace("'$UNCHANGED$'", "UNCHANGED")
+    return signature, annotation
+
+
+class _NoMailtoLinks(SphinxTransform):
+    """Keep "precision@10" as text: docutils would make it a mailto: link.
+
+    These docs contain no e-mail addresses, so every such link is a metric name.
+    """
+
+    default_priority = 999
+
+    def apply(self, **kwargs):
+        for reference in list(self.document.findall(nodes.reference)):
+            if reference.get("refuri", "").startswith("mailto:"):
+                reference.replace_self(nodes.Text(reference.astext()))
 
 
 # numpydoc renders the type of "name : type" lines as reStructuredText, where a
@@ -87,6 +142,10 @@ def _escape_attribute_names_in_types(app, what, name, obj, options, lines):
 def setup(app):
     # Both run before numpydoc (priority 500) turns the sections into rst.
     app.connect("autodoc-process-docstring", _plain_sklearn_roles, priority=400)
+    app.connect("autodoc-process-signature", _readable_sklearn_defaults)
+    app.add_transform(_NoMailtoLinks)
+    # Long lines of the examples' printed output wrap instead of being cut off.
+    app.add_css_file("wrap_output.css")
     app.connect(
         "autodoc-process-docstring", _escape_attribute_names_in_types, priority=400
     )
@@ -122,3 +181,4 @@ html_theme_options = {
     "header_links_before_dropdown": 7,
 }
 html_show_sourcelink = False
+html_static_path = ["_static"]

@@ -7,6 +7,7 @@ ORDER = (
     "plot_grid_search.py",
     "plot_compare_estimators.py",
     "plot_csls_hubness.py",
+    "plot_zero_shot.py",
     "plot_semi_paired.py",
 )
 

@@ -9,6 +9,7 @@ directions. The torch estimator is skipped, with a note, when torch is absent.
 import argparse
 import importlib.util
 import time
+from pathlib import Path
 
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
@@ -83,8 +84,9 @@ def _available_estimators():
             continue
         if needs_torch and not _torch_available():
             notes.append(
-                f"{name} skipped: torch is not installed "
-                "(pip install 'skcrossmodal[torch]')."
+                f"{name} skipped: torch is not installed (see the install "
+                "docs; without a GPU: pip install torch --index-url "
+                "https://download.pytorch.org/whl/cpu)."
             )
             continue
         # Settings this version of the estimator does not have are left out.
@@ -138,7 +140,11 @@ def main(argv=None):
         X, y, test_size=0.25, random_state=_SEED
     )
     print(
-        f"skcrossmodal {skcrossmodal.__version__}: digit halves, left 4 columns (X) "
+        f"skcrossmodal {skcrossmodal.__version__} from "
+        f"{Path(skcrossmodal.__file__).resolve().parent}"
+    )
+    print(
+        "Data: digit halves, left 4 columns (X) "
         f"<-> right 4 columns (y), {len(X_train)} training and {len(X_test)} test "
         f"pairs, {_N_COMPONENTS} shared components, raw pixel values (0-16)."
     )

@@ -3,27 +3,38 @@
 The scikit-learn side only: torch is imported inside the methods that train or
 run the networks (``_torch_models`` holds the torch code), so that importing
 the package, constructing, cloning and ``get_params`` work without torch.
+
+The host does little more than cast the views to float32: standardisation,
+the validation split and score, the ridge read-out and every embedding are
+computed by torch on the training device.
 """
 
+import contextlib
+import copy
+import io
+import math
 import numbers
-import time
 import warnings
 
 import numpy as np
-from scipy import linalg
-from sklearn.model_selection import train_test_split
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 
 from ._base import CrossModalMixin
 from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
-from ._stats import two_view_moments
-from .metrics import mean_reciprocal_rank
 
 _INSTALL_HINT = (
-    'ContrastiveAligner needs PyTorch: pip install "skcrossmodal[torch]" '
-    "(or pip install torch)."
+    "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
+    "install the CPU build: pip install torch --index-url "
+    "https://download.pytorch.org/whl/cpu (a plain `pip install torch` or "
+    'pip install "skcrossmodal[torch]" may download a multi-gigabyte CUDA '
+    "build); with a GPU, install the CUDA build that matches its driver."
 )
+
+#: With ``early_stopping="auto"``, early stopping is on from this many pairs.
+AUTO_EARLY_STOPPING_PAIRS = 10_000
+_SEED_MAX = np.iinfo(np.int32).max
+_HOST_CHUNK_ROWS = 65536
 
 
 def _import_torch():
@@ -67,22 +78,54 @@ def _resolve_device(torch, device):
     return resolved
 
 
-def _weighted_mean_scale(A, weight):
-    """Weighted per-feature mean and standard deviation (1 for constant ones)."""
-    # einsum rather than ``weight @ A``: a multithreaded BLAS call here leaves
-    # BLAS threads spinning that compete with torch's for the first epochs.
-    mean = np.einsum("i,ij->j", weight, A) / weight.sum()
-    scale = np.sqrt(np.einsum("i,ij->j", weight, np.square(A - mean)) / weight.sum())
-    scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1)] = 1.0
-    return mean, scale
+def _shift_and_unit(A):
+    """Per-column shift and power-of-two unit: ``(A - shift) * unit`` fits float32.
+
+    float32 input is sent as it is (shift 0, unit 1). float64 input may hold
+    values float32 cannot represent (beyond ~3e38 or below ~1e-38) or a large
+    offset that float32's 24 bits would swallow; removing a typical value and
+    rescaling by a power of two (exact) before the cast keeps every column's
+    spread. The device then standardises in float64, so nothing depends on units.
+    """
+    n_features = A.shape[1]
+    if A.dtype == np.float32 or A.shape[0] == 0:
+        return np.zeros(n_features), np.ones(n_features)
+    sample = A[:: max(1, A.shape[0] // 1024)]
+    shift = sample.mean(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = np.maximum(A.max(axis=0) - shift, shift - A.min(axis=0))
+    usable = np.isfinite(span) & (span > 0)
+    exponent = np.zeros(n_features)
+    exponent[usable] = np.floor(np.log2(span[usable]))
+    exponent[~np.isfinite(span)] = 1023
+    return shift, np.ldexp(1.0, -exponent.astype(int))
 
 
-def _standardize(A, mean, scale):
-    """``(A - mean) / scale`` as float32, without float64 temporaries of A's size."""
-    out = np.empty(A.shape, dtype=np.float32)
-    np.subtract(A, mean, out=out, casting="same_kind")
-    out /= scale.astype(np.float32)
-    return out
+def _host_chunk(A, start, stop, shift, unit):
+    """Rows ``start:stop`` of ``A`` as float32, shifted and rescaled."""
+    chunk = A[start:stop]
+    if A.dtype == np.float32:
+        return np.ascontiguousarray(chunk)
+    shifted = (chunk - shift) * unit
+    return shifted.astype(np.float32)
+
+
+def _on_host(values):
+    """Tensors among ``values`` as float64 numpy arrays."""
+    return tuple(
+        np.asarray(v.cpu().numpy() if hasattr(v, "cpu") else v, dtype=np.float64)
+        for v in values
+    )
+
+
+def _on_device(torch, values, device):
+    """numpy arrays among ``values`` as float64 tensors on ``device``."""
+    return tuple(
+        torch.as_tensor(np.asarray(v) if not torch.is_tensor(v) else v).to(
+            device=device, dtype=torch.float64
+        )
+        for v in values
+    )
 
 
 class ContrastiveAligner(CrossModalMixin):
@@ -97,7 +140,10 @@ class ContrastiveAligner(CrossModalMixin):
     nonlinear link between the modalities.
 
     Inputs are standardised internally (weighted means and standard deviations
-    are stored), so raw features of any scale can be passed.
+    are stored), so raw features of any scale or unit can be passed. The whole
+    fit runs on the training device: the views are sent there once as float32,
+    and the standardisation, the validation split and score, and the ridge
+    read-out are computed there.
 
     Parameters
     ----------
@@ -126,15 +172,25 @@ class ContrastiveAligner(CrossModalMixin):
         most this size, so no batch is left with a single pair.
     max_epochs : int, default=200
         Most passes over the training pairs in ``fit``.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the pairs, monitor their retrieval
-        mean reciprocal rank after every epoch, stop when it has not improved
-        by ``tol`` for ``n_iter_no_change`` epochs and keep the best weights.
-        When False, training stops when the training loss has not improved by
-        ``tol`` for ``n_iter_no_change`` epochs.
+    early_stopping : "auto" or bool, default="auto"
+        Hold out ``validation_fraction`` of the pairs (at most
+        ``max_validation_size``), monitor their retrieval mean reciprocal rank
+        every ``validation_interval`` epochs, stop when it has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs and keep the best weights.
+        ``"auto"`` turns it on when there are at least 10 000 pairs (as
+        scikit-learn's histogram gradient boosting does), so small data train
+        on every pair. When off, training stops when the training loss has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs.
     validation_fraction : float, default=0.1
         Share of the pairs held out for early stopping, in ``(0, 1)``; the
-        split must leave at least 2 pairs to score.
+        split must leave at least 2 pairs on each side.
+    max_validation_size : int or None, default=10_000
+        Most pairs held out for early stopping, at least 2 (None: no cap). The
+        score of 10 000 pairs is precise to about 0.01 MRR and costs a small
+        fraction of an epoch on large data; a larger cap costs quadratically more.
+    validation_interval : int, default=1
+        Score the validation pairs every this many epochs (and after the last
+        epoch); the patience still counts epochs.
     n_iter_no_change : int, default=20
         Patience, in epochs, of the stopping rule.
     tol : float, default=1e-4
@@ -156,12 +212,22 @@ class ContrastiveAligner(CrossModalMixin):
     use_bf16 : bool, default=True
         Train under bfloat16 autocast on CUDA (ignored on other devices).
         Embeddings are always computed in float32.
+    compile : bool, default=False
+        Run the training step's forward pass and loss through
+        ``torch.compile`` (single process only). Compiling takes time up front
+        and pays off on large data, mostly on GPUs. Where the backend cannot
+        compile (e.g. no C compiler for the CPU backend), a warning is given
+        and the eager step is used.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation, the validation split, the shuffling
-        and dropout. With an int, results on the CPU are identical from run to
-        run. The global torch random state is left untouched.
+        and dropout, through generators private to the fit: with an int,
+        results on the CPU are identical from run to run, also when several
+        fits run in threads. The global torch random state is left untouched.
     verbose : int, default=0
-        Print one line per epoch: loss, validation MRR, seconds.
+        Print, flushed at once, one line per epoch (epoch ``i/max_epochs``,
+        training loss, validation MRR when scored, pairs per second, seconds
+        and the estimated time left) and a last line saying why training
+        stopped and which epoch's weights are kept.
     warm_start : bool, default=False
         When True, ``fit`` continues from the current weights (and optimiser
         state) instead of starting afresh; the standardisation of the first
@@ -178,13 +244,13 @@ class ContrastiveAligner(CrossModalMixin):
         Mean training loss of every epoch, across ``fit``/``partial_fit``
         calls while warm starting.
     validation_scores_ : list of float or None
-        Validation MRR after each epoch of the last ``fit``; None without
-        early stopping.
+        Validation MRR after each epoch of the last ``fit`` (NaN for epochs
+        that ``validation_interval`` skips); None without early stopping.
     n_iter_ : int
         Epochs run (accumulated over warm starts and ``partial_fit``).
     best_epoch_ : int
         Epoch (counted like ``n_iter_``) whose weights are kept: the best
-        validation epoch with early stopping, else the last one.
+        validation epoch with early stopping, else the last finished one.
     device_ : str
         Device the model lives on.
     temperature_ : float
@@ -216,6 +282,16 @@ class ContrastiveAligner(CrossModalMixin):
     ``partial_fit`` runs one epoch on the data it is given, without early
     stopping; its first call fixes the standardisation.
 
+    If training diverges (a non-finite loss or weight after an epoch), it
+    stops with a :class:`~sklearn.exceptions.ConvergenceWarning` and keeps the
+    weights and optimiser state of the best (early stopping) or last finite
+    epoch; if no epoch of the call finished, ``FloatingPointError`` is raised.
+    Any exception raised by ``fit`` or ``partial_fit`` leaves the estimator as
+    it was before the call (unfitted after a failed first fit).
+
+    float32 input gives float32 embeddings and predictions; float64 input
+    gives float64 (the networks compute in float32 either way).
+
     A model trained on a GPU pickles with its weights on the CPU and loads on a
     machine without CUDA (with a warning), where it runs on the CPU.
 
@@ -233,12 +309,14 @@ class ContrastiveAligner(CrossModalMixin):
     >>> y = np.tanh(X @ rng.normal(size=(6, 4)))
     >>> model = ContrastiveAligner(
     ...     n_components=4, hidden_layer_sizes=(32,), max_epochs=20,
-    ...     early_stopping=False, device="cpu", random_state=0,
+    ...     device="cpu", random_state=0,
     ... ).fit(X, y)
     >>> model.transform(X).shape, model.predict(X).shape
     ((200, 4), (200, 4))
     >>> model.loss_curve_[-1] < model.loss_curve_[0]
     True
+    >>> model.transform(X.astype(np.float32)).dtype
+    dtype('float32')
     """
 
     _shared_space_bounded_by_views = False
@@ -256,14 +334,17 @@ class ContrastiveAligner(CrossModalMixin):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [IntegerInterval(2, None, closed="left")],
         "max_epochs": [IntegerInterval(1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "max_validation_size": [IntegerInterval(2, None, closed="left"), None],
+        "validation_interval": [IntegerInterval(1, None, closed="left")],
         "n_iter_no_change": [IntegerInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "reconstruction_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "readout_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "device": [str],
         "use_bf16": ["boolean"],
+        "compile": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -281,14 +362,17 @@ class ContrastiveAligner(CrossModalMixin):
         weight_decay=1e-4,
         batch_size=256,
         max_epochs=200,
-        early_stopping=True,
+        early_stopping="auto",
         validation_fraction=0.1,
+        max_validation_size=10_000,
+        validation_interval=1,
         n_iter_no_change=20,
         tol=1e-4,
         reconstruction_weight=0.0,
         readout_alpha=1.0,
         device="auto",
         use_bf16=True,
+        compile=False,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -304,17 +388,48 @@ class ContrastiveAligner(CrossModalMixin):
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.max_validation_size = max_validation_size
+        self.validation_interval = validation_interval
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.reconstruction_weight = reconstruction_weight
         self.readout_alpha = readout_alpha
         self.device = device
         self.use_bf16 = use_bf16
+        self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
 
     # ------------------------------------------------------------ training ---
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the two encoders on paired views.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            First view (modality). Row i is paired with row i of ``y``.
+        y : array-like of shape (n_samples, n_features_y) or (n_samples,)
+            Second view; a 1-D ``y`` is one column.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each pair's loss (see Notes of the class).
+            Training is by mini-batches, so an integer weight equals repeating
+            the pair only in expectation, not exactly.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "model_")
+        with self._rollback_on_error(continuing):
+            X, y, sample_weight = self._validate_paired_views(
+                X, y, sample_weight, reset=True
+            )
+            self._fit_views(X, y, sample_weight)
+        return self
+
     def _fit_views(self, X, y, sample_weight):
         continuing = self.warm_start and hasattr(self, "model_")
         self._train(
@@ -323,7 +438,7 @@ class ContrastiveAligner(CrossModalMixin):
             sample_weight,
             initialize=not continuing,
             max_epochs=self.max_epochs,
-            early_stopping=self.early_stopping,
+            early_stopping=self._early_stopping_for(X.shape[0]),
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -349,53 +464,66 @@ class ContrastiveAligner(CrossModalMixin):
             The updated estimator.
         """
         first_call = not hasattr(self, "model_")
-        X, y, sample_weight = self._validate_paired_views(
-            X, y, sample_weight, reset=first_call
-        )
-        self._train(
-            X,
-            y,
-            sample_weight,
-            initialize=first_call,
-            max_epochs=1,
-            early_stopping=False,
-        )
+        with self._rollback_on_error(not first_call):
+            X, y, sample_weight = self._validate_paired_views(
+                X, y, sample_weight, reset=first_call
+            )
+            self._train(
+                X,
+                y,
+                sample_weight,
+                initialize=first_call,
+                max_epochs=1,
+                early_stopping=False,
+            )
         return self
+
+    @contextlib.contextmanager
+    def _rollback_on_error(self, continuing):
+        """Undo every change to the estimator if the block raises."""
+        saved = {
+            key: copy.copy(value) if isinstance(value, list) else value
+            for key, value in self.__dict__.items()
+        }
+        if "_random_state" in saved:
+            saved["_random_state"] = copy.deepcopy(saved["_random_state"])
+        training_state = None
+        if continuing:
+            _, models = _import_torch()
+            training_state = models.snapshot(self.model_, self._optimizer)
+            device = next(self.model_.parameters()).device
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            if training_state is not None:
+                self.model_.to(device)
+                models.restore(self.model_, self._optimizer, training_state)
+            raise
+
+    def _early_stopping_for(self, n_samples):
+        if self.early_stopping == "auto":
+            return n_samples >= AUTO_EARLY_STOPPING_PAIRS
+        return bool(self.early_stopping)
+
+    def _communicator(self):
+        """The collectives of the training loop; one process here."""
+        _, models = _import_torch()
+        return models.LocalCommunicator()
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
-        if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+        if not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+            for s in sizes
+        ):
             raise ValueError(
                 "hidden_layer_sizes must hold positive integers; got "
                 f"{self.hidden_layer_sizes!r}."
             )
         return tuple(int(s) for s in sizes)
-
-    def _initialize(self, torch, models, X, y, weight, device):
-        """Standardisation, network and optimiser of a new fit."""
-        self.x_mean_, self.x_scale_ = _weighted_mean_scale(X, weight)
-        self.y_mean_, self.y_scale_ = _weighted_mean_scale(y, weight)
-        self.n_components_ = self.n_components
-        self._model_spec = {
-            "n_features_x": X.shape[1],
-            "n_features_y": y.shape[1],
-            "n_components": self.n_components_,
-            "hidden_layer_sizes": self._hidden_layer_sizes(),
-            "activation": self.activation,
-            "dropout": float(self.dropout),
-            "normalization": self.normalization,
-            "decoder": self.reconstruction_weight > 0,
-        }
-        torch.manual_seed(self._random_state.randint(np.iinfo(np.int32).max))
-        self.model_ = models.TwoViewEncoder(**self._model_spec).to(device)
-        self._optimizer = torch.optim.AdamW(
-            models.parameter_groups(self.model_, self.weight_decay),
-            lr=self.learning_rate,
-        )
-        self.loss_curve_ = []
-        self.n_iter_ = 0
-        self.device_ = str(device)
 
     def _check_continuation(self, X, y):
         spec = self._model_spec
@@ -406,221 +534,308 @@ class ContrastiveAligner(CrossModalMixin):
                 f"and {spec['n_features_y']}. Set warm_start=False to start afresh."
             )
 
+    def _send(self, torch, A, standardization, device):
+        """``A`` on the device as float32, shifted and rescaled (not standardised)."""
+        shift, unit = standardization[:2]
+        out = torch.empty(A.shape, dtype=torch.float32, device=device)
+        for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
+            stop = min(start + _HOST_CHUNK_ROWS, A.shape[0])
+            chunk = _host_chunk(A, start, stop, shift, unit)
+            out[start:stop].copy_(torch.from_numpy(chunk))
+        return out
+
     def _train(self, X, y, sample_weight, *, initialize, max_epochs, early_stopping):
         torch, models = _import_torch()
+        comm = self._communicator()
         device = _resolve_device(torch, self.device)
-        weight = (
-            np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        ).astype(np.float64)
         if initialize:
             self._random_state = check_random_state(self.random_state)
-        rows = self._split(X.shape[0], early_stopping)
-        rng_devices = []
-        if device.type == "cuda":
-            index = device.index
-            rng_devices = [torch.cuda.current_device() if index is None else index]
-        # Seeding inside fork_rng makes the run reproducible without touching
-        # the caller's global torch random state (dropout draws from it). The
-        # few NumPy products made meanwhile run on one BLAS thread: idle BLAS
-        # threads spin and would compete with torch's for the cores.
-        with (
-            torch.random.fork_rng(devices=rng_devices),
-            threadpool_limits(limits=1, user_api="blas"),
-        ):
-            if initialize:
-                self._initialize(torch, models, X, y, weight, device)
-            else:
-                self._check_continuation(X, y)
-                self._move_to(torch, device)
-                for group in self._optimizer.param_groups:
-                    group["lr"] = self.learning_rate
-            seed = self._random_state.randint(np.iinfo(np.int32).max)
-            torch.manual_seed(seed)
-            generator = torch.Generator(device=device)
-            generator.manual_seed(seed)
-            error = self._run_epochs(
-                torch,
-                models,
-                X,
-                y,
-                weight,
-                rows=rows,
-                device=device,
-                generator=generator,
-                max_epochs=max_epochs,
-                early_stopping=early_stopping,
-            )
-        self.temperature_ = float(1.0 / self.model_.logit_scale.detach().exp().cpu())
-        self._fit_readout(X, y, weight)
-        if error is not None:
-            raise error
-
-    def _split(self, n_samples, early_stopping):
-        rows = np.arange(n_samples)
-        if not early_stopping:
-            return rows, None
-        train, validation = train_test_split(
-            rows,
-            test_size=self.validation_fraction,
-            random_state=self._random_state.randint(np.iinfo(np.int32).max),
-        )
-        if validation.shape[0] < 2 or train.shape[0] < 2:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} of {n_samples} "
-                f"pairs leaves {validation.shape[0]} validation and "
-                f"{train.shape[0]} training pairs; both need at least 2 to be "
-                "scored. Pass more pairs, change validation_fraction, or set "
-                "early_stopping=False."
-            )
-        return np.sort(train), np.sort(validation)
-
-    def _run_epochs(
-        self,
-        torch,
-        models,
-        X,
-        y,
-        weight,
-        *,
-        rows,
-        device,
-        generator,
-        max_epochs,
-        early_stopping,
-    ):
-        """Train; return the NaN-loss error to raise after cleanup, or None."""
-        train, validation = rows
-        x_std = _standardize(X, self.x_mean_, self.x_scale_)
-        y_std = _standardize(y, self.y_mean_, self.y_scale_)
-        train_weight = weight[train]
-        if not train_weight.sum() > 0:
-            raise ValueError(
-                "Every training pair has zero sample_weight after the validation "
-                "split; give more pairs a positive weight."
-            )
-
-        def to_device(array):
-            return torch.from_numpy(np.ascontiguousarray(array)).to(device)
-
-        # Moved once: every epoch indexes these tensors on the device.
-        x_train, y_train = to_device(x_std[train]), to_device(y_std[train])
-        # Uniform weights (None included) skip the weighting: same result, less work.
-        w_train = None
-        if not np.all(train_weight == train_weight[0]):
-            w_train = to_device((train_weight / train_weight.mean()).astype(np.float32))
-        self.validation_scores_ = [] if early_stopping else None
-        if early_stopping:
-            validation_views = (
-                np.ascontiguousarray(x_std[validation]),
-                np.ascontiguousarray(y_std[validation]),
-                weight[validation],
-            )
-        best_score, best_state, stall = -np.inf, None, 0
-        first_epoch = self.n_iter_
-        self.best_epoch_ = self.n_iter_
-        for _ in range(max_epochs):
-            start = time.perf_counter()
-            last_good = {
-                k: v.detach().clone() for k, v in self.model_.state_dict().items()
+            spec = {
+                "n_features_x": X.shape[1],
+                "n_features_y": y.shape[1],
+                "n_components": self.n_components,
+                "hidden_layer_sizes": self._hidden_layer_sizes(),
+                "activation": self.activation,
+                "dropout": float(self.dropout),
+                "normalization": self.normalization,
+                "decoder": self.reconstruction_weight > 0,
             }
-            loss = models.train_one_epoch(
-                self.model_,
-                self._optimizer,
-                x_train,
-                y_train,
-                w_train,
-                batch_size=self.batch_size,
-                generator=generator,
-                reconstruction_weight=self.reconstruction_weight,
-                use_bf16=self.use_bf16,
+            init_generator = torch.Generator(device=device)
+            init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
+            model = models.build_model(spec, device, init_generator)
+            comm.broadcast_module(model)
+            optimizer = models.make_optimizer(
+                model, self.learning_rate, self.weight_decay
             )
-            if not np.isfinite(loss):
-                self.model_.load_state_dict(last_good)
-                return FloatingPointError(
-                    f"The training loss became {loss} at epoch {self.n_iter_ + 1}; "
-                    "the weights of the previous epoch are kept. Try a lower "
-                    f"learning_rate (currently {self.learning_rate})."
-                )
-            self.n_iter_ += 1
-            self.loss_curve_.append(loss)
-            if early_stopping:
-                score = self._validation_mrr(models, *validation_views)
-                self.validation_scores_.append(score)
-                improved = score > best_score + self.tol
-                if score > best_score:
-                    best_score, self.best_epoch_ = score, self.n_iter_
-                    best_state = {
-                        k: v.detach().clone()
-                        for k, v in self.model_.state_dict().items()
-                    }
-            else:
-                score = None
-                previous = min(self.loss_curve_[first_epoch:-1], default=np.inf)
-                improved = loss < previous - self.tol
-                self.best_epoch_ = self.n_iter_
-            stall = 0 if improved else stall + 1
-            if self.verbose:
-                shown = "" if score is None else f", validation MRR = {score:.4f}"
-                print(
-                    f"Epoch {self.n_iter_}: loss = {loss:.4f}{shown}, "
-                    f"{time.perf_counter() - start:.2f} s"
-                )
-            if stall >= self.n_iter_no_change:
-                break
-        if best_state is not None:
-            self.model_.load_state_dict(best_state)
-        return None
+            x_standardization = _shift_and_unit(X)
+            y_standardization = _shift_and_unit(y)
+        else:
+            self._check_continuation(X, y)
+            self._move_to(torch, device)
+            model, optimizer, spec = self.model_, self._optimizer, self._model_spec
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate
+            x_standardization = self._x_standardization
+            y_standardization = self._y_standardization
+        generator = torch.Generator(device=device)
+        generator.manual_seed(self._random_state.randint(_SEED_MAX))
 
-    def _validation_mrr(self, models, x_std, y_std, weight):
-        device = next(self.model_.parameters()).device
-        self.model_.eval()
-        x_scores = models.embed_rows(self.model_.embed_x, x_std, device)
-        y_scores = models.embed_rows(self.model_.embed_y, y_std, device)
-        return mean_reciprocal_rank(x_scores, y_scores, sample_weight=weight)
+        # The views cross the bus once, as float32.
+        x = self._send(torch, X, x_standardization, device)
+        y_dev = self._send(torch, y, y_standardization, device)
+        weight = (
+            None
+            if sample_weight is None
+            else models.to_device(np.asarray(sample_weight, dtype=np.float64), device)
+        )
+        if initialize:
+            x_mean, x_scale = models.weighted_mean_scale(x, weight, comm)
+            y_mean, y_scale = models.weighted_mean_scale(y_dev, weight, comm)
+            x_standardization = (*x_standardization, x_mean, x_scale)
+            y_standardization = (*y_standardization, y_mean, y_scale)
+        models.standardize_(x, *_on_device(torch, x_standardization[2:], device))
+        models.standardize_(y_dev, *_on_device(torch, y_standardization[2:], device))
 
-    def _fit_readout(self, X, y, weight):
+        data = self._split(torch, models, x, y_dev, weight, generator, early_stopping)
+        data["n_train"] = int(
+            comm.all_reduce_sum(torch.tensor(data["train_rows"].shape[0]))
+        )
+        model.set_generator(generator)
+        step = models.TrainingStep(
+            model,
+            optimizer,
+            comm,
+            config={
+                "reconstruction_weight": self.reconstruction_weight,
+                "use_bf16": self.use_bf16,
+                "compile": self.compile,
+            },
+            max_rows=min(2 * self.batch_size, data["train_rows"].shape[0]),
+            device=device,
+        )
+        first_epoch = 0 if initialize else self.n_iter_
+        log = models.ProgressLog(data["n_train"], comm) if self.verbose else None
+        try:
+            result = models.run_epochs(
+                step,
+                data,
+                comm,
+                config={
+                    "max_epochs": max_epochs,
+                    "early_stopping": early_stopping,
+                    "validation_interval": self.validation_interval,
+                    "tol": self.tol,
+                    "n_iter_no_change": self.n_iter_no_change,
+                    "batch_size": self.batch_size,
+                },
+                first_epoch=first_epoch,
+                log=log,
+            )
+        finally:
+            model.set_generator(None)
+        if result["diverged"] and not result["losses"]:
+            raise FloatingPointError(
+                f"Training diverged in epoch {first_epoch + 1} (non-finite loss or "
+                "weights) and no epoch of this call finished; nothing was changed. "
+                f"Try a lower learning_rate (currently {self.learning_rate})."
+            )
+        model.eval()
+        z = models.embed_rows(model.embed_x, x)
+        if comm.any_true(not bool(z.isfinite().all())):
+            raise FloatingPointError(
+                "Training diverged: the trained encoders give non-finite embeddings "
+                "of the training data, so nothing was changed. Try a lower "
+                f"learning_rate (currently {self.learning_rate})."
+            )
+        readout = self._readout(models, z, y_dev, weight, y_standardization, comm)
+        self._commit(
+            torch,
+            initialize=initialize,
+            model=model,
+            optimizer=optimizer,
+            spec=spec,
+            device=device,
+            standardization=(x_standardization, y_standardization),
+            result=result,
+            early_stopping=early_stopping,
+            readout=readout,
+        )
+        self._report_stop(result, first_epoch, log)
+
+    def _split(self, torch, models, x, y, weight, generator, early_stopping):
+        """Training rows and, for early stopping, the validation tensors."""
+        n_samples = x.shape[0]
+        device = x.device
+        data = {"x": x, "y": y, "generator": generator}
+        if early_stopping:
+            n_validation = math.ceil(self.validation_fraction * n_samples)
+            if self.max_validation_size is not None:
+                n_validation = min(n_validation, self.max_validation_size)
+            if n_validation < 2 or n_samples - n_validation < 2:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} of {n_samples} "
+                    f"pairs leaves {n_validation} validation and "
+                    f"{n_samples - n_validation} training pairs; both need at least "
+                    "2 to be scored. Pass more pairs, change validation_fraction, "
+                    "or set early_stopping=False."
+                )
+            order = torch.randperm(n_samples, generator=generator, device=device)
+            validation, train = order[:n_validation], order[n_validation:]
+            val_weight = (
+                torch.ones(n_validation, dtype=torch.float64, device=device)
+                if weight is None
+                else weight[validation]
+            )
+            if not bool(val_weight.sum() > 0):
+                raise ValueError(
+                    "Every validation pair has zero sample_weight, so the early "
+                    "stopping score is undefined; give more pairs a positive weight "
+                    "or set early_stopping=False."
+                )
+            data.update(val_x=x[validation], val_y=y[validation], val_weight=val_weight)
+        else:
+            train = torch.arange(n_samples, device=device)
+        data["train_rows"] = train
+        data["train_weight"] = None
+        if weight is not None:
+            train_weight = weight[train]
+            if not bool(train_weight.sum() > 0):
+                raise ValueError(
+                    "Every training pair has zero sample_weight"
+                    + (" after the validation split" if early_stopping else "")
+                    + "; give more pairs a positive weight."
+                )
+            # Uniform weights skip the weighting: same result, less work.
+            if not bool((train_weight == train_weight[0]).all()):
+                data["train_weight"] = (weight / train_weight.mean()).float()
+        return data
+
+    def _readout(self, models, z, y, weight, y_standardization, comm):
         """Closed-form weighted ridge from X's shared-space coordinates to y."""
         if self.reconstruction_weight > 0:
-            self.readout_coef_ = self.readout_intercept_ = None
-            return
-        moments = two_view_moments(self._embed_x(X), y, weight, second_order_x="full")
-        gram = moments.cross_xx + self.readout_alpha * np.eye(self.n_components_)
-        self.readout_coef_ = linalg.lstsq(gram, moments.cross_xy)[0]
-        self.readout_intercept_ = moments.mean_y - moments.mean_x @ self.readout_coef_
+            return None, None
+        # Solved for standardised y, then mapped to y's units: exact (ridge is
+        # linear in y) and safe for any magnitude of y.
+        coef, intercept = models.weighted_ridge(
+            z, y, weight, float(self.readout_alpha), comm
+        )
+        shift, unit, mean, scale = _on_host(y_standardization)
+        y_scale, y_mean = scale / unit, shift + mean / unit
+        return coef.cpu().numpy() * y_scale, y_mean + intercept.cpu().numpy() * y_scale
+
+    def _commit(
+        self,
+        torch,
+        *,
+        initialize,
+        model,
+        optimizer,
+        spec,
+        device,
+        standardization,
+        result,
+        early_stopping,
+        readout,
+    ):
+        """Store the outcome of a finished call (nothing is stored before)."""
+        if initialize:
+            self.model_, self._optimizer, self._model_spec = model, optimizer, spec
+            self.n_components_ = spec["n_components"]
+            self.loss_curve_, self.n_iter_ = [], 0
+            self._x_standardization = _on_host(standardization[0])
+            self._y_standardization = _on_host(standardization[1])
+            for view, (shift, unit, mean, scale) in (
+                ("x", self._x_standardization),
+                ("y", self._y_standardization),
+            ):
+                setattr(self, f"{view}_mean_", shift + mean / unit)
+                setattr(self, f"{view}_scale_", scale / unit)
+        self.device_ = str(device)
+        self.loss_curve_ = self.loss_curve_ + result["losses"]
+        self.n_iter_ += len(result["losses"])
+        self.best_epoch_ = result["best_epoch"]
+        self.validation_scores_ = result["scores"] if early_stopping else None
+        self.temperature_ = float(1.0 / model.logit_scale.detach().exp().cpu())
+        self.readout_coef_, self.readout_intercept_ = readout
+
+    def _report_stop(self, result, first_epoch, log):
+        last = first_epoch + len(result["losses"])
+        kept = f"the weights of epoch {result['best_epoch']} are kept"
+        if result["diverged"]:
+            message = (
+                f"Training diverged in epoch {last + 1} (non-finite loss or weights) "
+                f"and was stopped; {kept}. Try a lower learning_rate (currently "
+                f"{self.learning_rate})."
+            )
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+        elif result["reason"] == "patience":
+            what = "validation MRR" if self.validation_scores_ is not None else "loss"
+            message = (
+                f"Stopped after epoch {last}: the {what} did not improve by "
+                f"tol={self.tol} for n_iter_no_change={self.n_iter_no_change} "
+                f"epochs; {kept}."
+            )
+        else:
+            message = f"Stopped after epoch {last}: max_epochs reached; {kept}."
+        if log is not None:
+            log.stop(message)
 
     # ----------------------------------------------------------- inference ---
-    def _embed(self, view, A):
-        _, models = _import_torch()
-        mean, scale = (
-            (self.x_mean_, self.x_scale_)
-            if view == "x"
-            else (self.y_mean_, self.y_scale_)
+    def _apply_rows(self, A, view, function_of, out_columns):
+        """Run ``function_of(model, torch)`` on standardised rows of ``A`` in chunks."""
+        torch, models = _import_torch()
+        standardization = (
+            self._x_standardization if view == "x" else self._y_standardization
         )
-        self.model_.eval()
-        embed = self.model_.embed_x if view == "x" else self.model_.embed_y
         device = next(self.model_.parameters()).device
-        return models.embed_rows(embed, _standardize(A, mean, scale), device)
+        mean, scale = _on_device(torch, standardization[2:], device)
+        self.model_.eval()
+        function = function_of(torch, models, device)
+        out = np.empty((A.shape[0], out_columns), dtype=A.dtype)
+        with torch.no_grad():
+            for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
+                stop = min(start + _HOST_CHUNK_ROWS, A.shape[0])
+                chunk = self._send(torch, A[start:stop], standardization, device)
+                models.standardize_(chunk, mean, scale)
+                out[start:stop] = function(chunk).cpu().numpy()
+        return out
 
     def _embed_x(self, X):
-        return self._embed("x", X)
+        return self._apply_rows(
+            X,
+            "x",
+            lambda torch, models, device: self.model_.embed_x,
+            self.n_components_,
+        )
 
     def _embed_y(self, y):
-        return self._embed("y", y)
+        return self._apply_rows(
+            y,
+            "y",
+            lambda torch, models, device: self.model_.embed_y,
+            self.n_components_,
+        )
 
     def _predict_views(self, X):
-        if self.readout_coef_ is not None:
-            return self._embed_x(X) @ self.readout_coef_ + self.readout_intercept_
-        _, models = _import_torch()
-        self.model_.eval()
-        device = next(self.model_.parameters()).device
+        model = self.model_
 
-        def decode(x):
-            return self.model_.decoder_y(self.model_.embed_x(x))
+        def readout(torch, models, device):
+            if self.readout_coef_ is not None:
+                coef = models.to_device(self.readout_coef_, device)
+                intercept = models.to_device(self.readout_intercept_, device)
+                return lambda x: model.embed_x(x).double() @ coef + intercept
+            y_mean = models.to_device(self.y_mean_, device)
+            y_scale = models.to_device(self.y_scale_, device)
+            return lambda x: (
+                model.decoder_y(model.embed_x(x)).double() * y_scale + y_mean
+            )
 
-        y_std = models.embed_rows(
-            decode, _standardize(X, self.x_mean_, self.x_scale_), device
-        )
-        return y_std * self.y_scale_ + self.y_mean_
+        return self._apply_rows(X, "x", readout, self.n_features_y_in_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
     # ------------------------------------------------------------- pickling ---
     def _move_to(self, torch, device):
@@ -631,7 +846,8 @@ class ContrastiveAligner(CrossModalMixin):
         for state in self._optimizer.state.values():
             for key, value in state.items():
                 # Adam keeps its step count on the CPU unless it is fused.
-                if torch.is_tensor(value) and key != "step":
+                fused = self._optimizer.param_groups[0].get("fused")
+                if torch.is_tensor(value) and (key != "step" or fused):
                     state[key] = value.to(device)
         self.device_ = str(device)
 
@@ -639,21 +855,36 @@ class ContrastiveAligner(CrossModalMixin):
         state = super().__getstate__()
         if state.get("model_") is None:
             return state
-        _, models = _import_torch()
-        # Weights and optimiser state travel as CPU tensors, so that a model
-        # trained on a GPU loads on a machine without one.
+        torch, models = _import_torch()
+        # Weights and optimiser state travel as bytes of CPU tensors: the
+        # pickle loads on a machine without a GPU, and unpickling without torch
+        # reaches __setstate__, which says how to install it.
+        buffer = io.BytesIO()
+        torch.save(
+            {
+                "model": models.state_to_cpu(self.model_.state_dict()),
+                "optimizer": models.state_to_cpu(self._optimizer.state_dict()),
+            },
+            buffer,
+        )
         state = dict(state)
-        state["model_"] = models.state_to_cpu(self.model_.state_dict())
-        state["_optimizer"] = models.state_to_cpu(self._optimizer.state_dict())
+        state["model_"] = buffer.getvalue()
+        state.pop("_optimizer", None)
         return state
 
     def __setstate__(self, state):
-        model_state = state.get("model_")
-        if not isinstance(model_state, dict):
+        payload = state.get("model_")
+        if not isinstance(payload, bytes):
             super().__setstate__(state)
             return
-        torch, models = _import_torch()
-        optimizer_state = state["_optimizer"]
+        try:
+            torch, models = _import_torch()
+        except ImportError as error:
+            raise ImportError(
+                "This pickle holds a fitted ContrastiveAligner, whose weights are "
+                "PyTorch tensors. " + _INSTALL_HINT
+            ) from error
+        saved = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
         super().__setstate__(state)
         device = torch.device(self.device_)
         if device.type == "cuda" and not torch.cuda.is_available():
@@ -664,12 +895,10 @@ class ContrastiveAligner(CrossModalMixin):
                 stacklevel=2,
             )
             device = torch.device("cpu")
-        self.model_ = models.TwoViewEncoder(**self._model_spec)
-        self.model_.load_state_dict(model_state)
-        self.model_.to(device)
-        self._optimizer = torch.optim.AdamW(
-            models.parameter_groups(self.model_, self.weight_decay),
-            lr=self.learning_rate,
+        self.model_ = models.build_model(self._model_spec, device)
+        self.model_.load_state_dict(saved["model"])
+        self._optimizer = models.make_optimizer(
+            self.model_, self.learning_rate, self.weight_decay
         )
-        self._optimizer.load_state_dict(optimizer_state)
+        self._optimizer.load_state_dict(saved["optimizer"])
         self.device_ = str(device)

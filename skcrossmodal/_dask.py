@@ -17,9 +17,10 @@ import sys
 import numpy as np
 from sklearn.utils.validation import check_array
 
-from .base import FLOAT_DTYPES, _check_same_rows
 from ._compat import _check_sample_weight
 from ._stats import shifted_two_view_moments
+from .base import FLOAT_DTYPES, _check_same_rows
+
 
 def holds_dask_array(*arrays):
     """Whether any argument is a ``dask.array.Array``, without importing dask.
@@ -136,6 +137,7 @@ def _block_statistics(X, y, weights, shifts, second_order, estimator_name):
         shift_y=shifts[1],
         second_order_x=second_order[0],
         second_order_y=second_order[1],
+        n_jobs=1,  # dask runs blocks in parallel already
     )
 
 

@@ -127,34 +127,57 @@ class ProcessGroupCommunicator:
         return [int(c.item()) for c in counts]
 
     # ------------------------------------------------------------ parameters
-    def sum_gradients(self, parameters):
+    def sum_gradients(self, parameters, replicated=()):
         """All-reduce SUM of the ``.grad`` of ``parameters``, in one message.
 
-        Call after ``backward()`` and before ``optimizer.step()``. A parameter
-        without a gradient on this rank contributes zeros (another rank may
-        have one), and keeps a gradient afterwards so that every rank takes
-        the same optimiser step.
+        Call after ``backward()`` and before ``optimizer.step()``. The
+        encoders' gradients on each rank come from its own rows of the global
+        batch only, so their sum is the full gradient. The parameters in
+        ``replicated`` (the loss's temperature and bias, used only *after*
+        the gather) already have the full gradient on every rank, because
+        every rank computes the whole global-batch loss: they are averaged
+        instead (the ranks' values agree; the average removes any rounding
+        difference). ``replicated`` may overlap ``parameters``. A parameter
+        without a gradient on this rank contributes zeros; it gets the summed
+        gradient if any rank had one, and stays without one (so the optimiser
+        skips it, weight decay included, as in one process) if none had.
         """
-        parameters = [p for p in parameters if p.requires_grad]
+        replicated = [p for p in replicated if p.requires_grad]
+        is_replicated = {id(p) for p in replicated}
+        parameters = [
+            p for p in parameters if p.requires_grad and id(p) not in is_replicated
+        ]
+        parameters += replicated
         if not parameters:
             return
-        # Flattening into one buffer sends one message instead of one per
-        # tensor; the latency of a message dominates for small encoders.
+        # One flat buffer sends one message instead of one per tensor (the
+        # latency of a message dominates for small encoders); its tail counts,
+        # per parameter, the ranks that had a gradient.
         grads = [
             torch.zeros_like(p) if p.grad is None else p.grad.detach()
             for p in parameters
         ]
-        buffer = torch.cat([g.reshape(-1) for g in grads])
+        had_grad = [float(p.grad is not None) for p in parameters]
+        buffer = torch.cat(
+            [g.reshape(-1) for g in grads] + [grads[0].new_tensor(had_grad)]
+        )
         dist.all_reduce(buffer, op=dist.ReduceOp.SUM, group=self.group)
+        ranks_with_grad = buffer[-len(parameters) :].tolist()
         offset = 0
-        for parameter, grad in zip(parameters, grads, strict=True):
+        for parameter, grad, count in zip(
+            parameters, grads, ranks_with_grad, strict=True
+        ):
             size = grad.numel()
             summed = buffer[offset : offset + size].view_as(grad)
+            offset += size
+            if count == 0:
+                continue
+            if id(parameter) in is_replicated:
+                summed = summed / count
             if parameter.grad is None:
                 parameter.grad = summed.clone()
             else:
                 parameter.grad.copy_(summed)
-            offset += size
 
     def broadcast_module(self, module):
         """Copy rank 0's parameters and buffers into ``module`` on every rank."""
@@ -206,6 +229,17 @@ class ProcessGroupCommunicator:
             )
 
 
+def active_communicator():
+    """The communicator of the current process group, or None outside one.
+
+    None also for a group of one rank: the single-process loop (with its
+    compiled step) is then used unchanged.
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return ProcessGroupCommunicator()
+    return None
+
+
 def describe_fit(estimator, n_features_x, n_features_y):
     """The fields that must agree across ranks before a distributed fit.
 
@@ -233,6 +267,30 @@ def check_same_on_every_rank(comm, estimator, n_features_x, n_features_y):
     """
     if comm.world_size > 1:
         comm.check_same(describe_fit(estimator, n_features_x, n_features_y))
+
+
+def raise_together(comm, error):
+    """Raise on every rank if any rank caught an error; else return.
+
+    Call where each rank may fail on its own (validating its shard): without
+    it, the ranks that did not fail would wait in their next collective
+    until the timeout. ``error`` is this rank's exception or None. A rank
+    that failed re-raises its own exception; the others raise a ValueError
+    of the same message naming the failing ranks.
+    """
+    if not comm.any_true(error is not None):
+        return
+    if comm.world_size == 1:
+        raise error
+    message = None if error is None else f"{type(error).__name__}: {error}"
+    messages = [None] * comm.world_size
+    dist.all_gather_object(messages, message, group=comm.group)
+    if error is not None:
+        raise error
+    failed = "; ".join(
+        f"rank {rank}: {text}" for rank, text in enumerate(messages) if text
+    )
+    raise ValueError(f"Another rank of the process group failed: {failed}")
 
 
 def _example_all_reduce():

@@ -7,36 +7,81 @@ from scipy import linalg
 from sklearn.utils.extmath import svd_flip
 
 from ._base import CrossModalMixin
-from ._compat import IntegerInterval, Interval
+from ._compat import IntegerInterval, Interval, StrOptions
 from ._stats import shrunk_covariance_roots
 from ._streaming import SufficientStatisticsMixin
+
+
+def oas_shrinkage(cov, n_samples):
+    """Oracle Approximating Shrinkage intensity of a covariance (Chen et al., 2010).
+
+    The same formula as :func:`sklearn.covariance.oas`, computed from the
+    covariance and the number of samples alone (here the weight sum), so that
+    it comes from the sufficient statistics: ``OAS`` needs ``tr(S)`` and
+    ``||S||_F^2`` only, where Ledoit-Wolf needs fourth moments of the rows.
+    Returns ``s`` in ``[0, 1]`` for ``(1 - s) S + s * mean(diag(S)) * I``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.covariance import oas
+    >>> from skcrossmodal._procrustes import oas_shrinkage
+    >>> X = np.random.default_rng(0).normal(size=(30, 5))
+    >>> cov = np.cov(X, rowvar=False, bias=True)
+    >>> bool(np.isclose(oas_shrinkage(cov, 30), oas(X)[1]))
+    True
+    """
+    n_features = cov.shape[0]
+    if n_features == 1:
+        return 0.0  # one feature: every shrinkage gives the same whitening
+    mean_variance = np.trace(cov) / n_features
+    mean_square = np.mean(cov**2)
+    numerator = mean_square + mean_variance**2
+    denominator = (n_samples + 1) * (mean_square - mean_variance**2 / n_features)
+    return 1.0 if denominator <= 0 else float(min(numerator / denominator, 1.0))
 
 
 def _view_transforms(moments, view, *, scale, whiten, reg, view_name):
     """Maps into and out of the space in which Procrustes is solved, for one view.
 
-    Returns ``(forward, backward)``: ``x_tilde = (x - mean) @ forward`` and
-    ``(x - mean) = x_tilde @ backward``. Plain centring is ``(None, None)``;
-    scaling divides by the weighted standard deviation; whitening applies the
-    inverse square root of the (shrunk) covariance, which turns Procrustes into
-    CCA.
+    Returns ``(forward, backward, shrinkage)``: ``x_tilde = (x - mean) @
+    forward`` and ``(x - mean) = x_tilde @ backward``. Plain centring is
+    ``(None, None, None)``; scaling divides by the weighted standard deviation;
+    whitening applies the inverse square root of the (shrunk) covariance, which
+    turns Procrustes into CCA, and reports the shrinkage used.
     """
     second_order = moments.cross_xx if view == "x" else moments.cross_yy
     if whiten:
-        return shrunk_covariance_roots(
-            second_order / moments.weight_sum, reg, view_name=view_name
+        cov = second_order / moments.weight_sum
+        shrinkage = oas_shrinkage(cov, moments.weight_sum) if reg == "auto" else reg
+        return (
+            *shrunk_covariance_roots(cov, shrinkage, view_name=view_name),
+            shrinkage,
         )
     if scale:
         # Statistics gathered for other candidates may hold the full matrix.
         variances = second_order if second_order.ndim == 1 else np.diag(second_order)
         std = np.sqrt(variances / moments.weight_sum)
         std[std == 0.0] = 1.0  # constant features: leave them as they are
-        return np.diag(1.0 / std), np.diag(std)
-    return None, None
+        return np.diag(1.0 / std), np.diag(std), None
+    return None, None, None
 
 
 def _apply(matrix, transform):
     return matrix if transform is None else transform @ matrix
+
+
+def _axis_moments(rotations, second_order):
+    """``diag(R^T C R)``: the co-moment of the data along each column of ``R``."""
+    if second_order.ndim == 1:
+        return np.einsum("ij,ij,i->j", rotations, rotations, second_order)
+    return np.einsum("ij,ij->j", rotations, second_order @ rotations)
+
+
+def _safe_ratio(numerator, denominator):
+    """``numerator / denominator``, 0 where the denominator is 0 (no spread)."""
+    positive = denominator > 0
+    return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
 
 class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
@@ -64,13 +109,19 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
         before solving; predictions are returned in y's original units.
     whiten : bool, default=False
         Whiten each view with the inverse square root of its covariance before
-        solving. The singular values are then the canonical correlations and
-        the shared space is that of canonical correlation analysis (CCA).
-    reg : float, default=1e-3
+        solving. The shared space is then that of canonical correlation
+        analysis (CCA), and ``singular_values_`` are the canonical
+        correlations.
+    reg : float or "auto", default="auto"
         Shrinkage of each covariance towards a scaled identity before whitening,
         ``(1 - reg) C + reg * mean(diag(C)) I``, in ``[0, 1]``. ``0`` gives exact
-        CCA; raise it when a view has more features than samples or collinear
-        features. Ignored unless ``whiten=True``.
+        CCA; ``"auto"`` uses, for each view, the Oracle Approximating
+        Shrinkage of :func:`sklearn.covariance.oas` computed from the
+        statistics (small when there are many pairs per feature, large when
+        a view has more features than pairs). Ignored unless ``whiten=True``.
+    n_jobs : int, default=None
+        Number of threads that compute the sufficient statistics; ``None``
+        lets the library choose (see the scaling guide).
 
     Attributes
     ----------
@@ -85,13 +136,21 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
     y_rotations_ : ndarray of shape (n_features_y_in_, n_components_)
         ``y_scores = (y - y_mean_) @ y_rotations_``.
     coef_ : ndarray of shape (n_features_in_, n_features_y_in_)
-        ``predict(X) = (X - x_mean_) @ coef_ + y_mean_``.
+        ``predict(X) = (X - x_mean_) @ coef_ + y_mean_``: the orthogonal map
+        times its least-squares scale, or with ``whiten=True`` the
+        least-squares read-out of each canonical axis (see Notes).
     intercept_ : ndarray of shape (n_features_y_in_,)
         ``y_mean_ - x_mean_ @ coef_``, for ``X @ coef_ + intercept_``.
     singular_values_ : ndarray of shape (n_components_,)
-        Singular values of the cross-covariance of the (scaled or whitened)
-        views: covariances along the shared axes, or canonical correlations
-        with ``whiten=True``.
+        Singular values of the cross-covariance of the (scaled) views, the
+        covariances along the shared axes; with ``whiten=True``, the
+        correlations of the training scores along each axis (the canonical
+        correlations, at most 1 whatever ``reg``).
+    x_shrinkage_ : float or None
+        Shrinkage applied to X's covariance (``reg``, or the one ``"auto"``
+        chose); ``None`` unless ``whiten=True``.
+    y_shrinkage_ : float or None
+        The same for y.
     n_features_in_ : int
         Number of features of X seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -112,13 +171,24 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
 
     Notes
     -----
-    The fit uses only the weighted means and the centred cross-product
-    ``X^T y`` (plus the within-view diagonals or covariances when ``scale`` or
+    The fit uses only the weighted means and the centred cross-products
+    ``X^T y`` and ``X^T X`` (plus y's diagonal or covariance when ``scale`` or
     ``whiten`` ask for them), accumulated block by block: it never makes a
     centred copy of X or y. When X has more features than y the exact
     least-squares problem with ``W^T W = I`` has no closed form; ``U V^T`` is
     then the map that maximises the cross term ``tr(W^T C_xy)``, as in
     Schönemann's solution for equal dimensions.
+
+    ``predict`` is in y's units although the map is orthogonal: without
+    whitening it multiplies the map by the scale ``s`` that minimises
+    ``sum_i ||y_i - y_mean - s W^T (x_i - x_mean)||^2`` (the extended
+    Procrustes problem with a scale factor of Schönemann & Carroll [2]_,
+    ``s = tr(S_k) / tr(U_k^T C_xx U_k)``); with ``whiten=True`` each canonical
+    axis ``j`` is read out by the least-squares slope of y's score on X's,
+    ``cov(x a_j, y b_j) / var(x a_j)``, which for ``reg=0`` is the canonical
+    correlation, and with all components and ``reg=0`` gives ordinary least
+    squares. This needs X's full co-moment matrix, so every fit accumulates
+    ``X^T X`` as well as ``X^T y``.
 
     Because only these statistics are needed, the model can also be learnt from
     data that does not fit in memory: ``partial_fit`` merges one chunk at a
@@ -131,6 +201,9 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
     ----------
     .. [1] P. H. Schönemann, "A generalized solution of the orthogonal Procrustes
        problem", Psychometrika 31(1), 1966.
+    .. [2] P. H. Schönemann and R. M. Carroll, "Fitting one matrix to another
+       under choice of a central dilation and a rigid motion", Psychometrika
+       35(2), 1970.
 
     Examples
     --------
@@ -163,22 +236,27 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
         "n_components": [IntegerInterval(1, None, closed="left"), None],
         "scale": ["boolean"],
         "whiten": ["boolean"],
-        "reg": [Interval(numbers.Real, 0, 1, closed="both")],
+        "reg": [Interval(numbers.Real, 0, 1, closed="both"), StrOptions({"auto"})],
+        "n_jobs": [None, IntegerInterval(1, None, closed="left")],
     }
 
-    def __init__(self, n_components=None, *, scale=False, whiten=False, reg=1e-3):
+    def __init__(
+        self, n_components=None, *, scale=False, whiten=False, reg="auto", n_jobs=None
+    ):
         self.n_components = n_components
         self.scale = scale
         self.whiten = whiten
         self.reg = reg
+        self.n_jobs = n_jobs
 
     # Scaling and whitening need within-view co-moments that plain Procrustes
     # does not accumulate, so they cannot be switched on between partial_fits.
     _statistics_params = ("n_components", "scale", "whiten")
 
     def _second_order(self):
-        second_order = "full" if self.whiten else ("diag" if self.scale else None)
-        return second_order, second_order
+        # X's full co-moment gives the least-squares scale of predict.
+        second_order_y = "full" if self.whiten else ("diag" if self.scale else None)
+        return "full", second_order_y
 
     def _set_solution(self, moments, n_components, *, warm_start=False):
         """Solve Procrustes from the sufficient statistics and store the maps.
@@ -186,8 +264,12 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
         The closed form has no iterate to warm-start; ``warm_start`` is ignored.
         """
         options = {"scale": self.scale, "whiten": self.whiten, "reg": self.reg}
-        x_forward, x_backward = _view_transforms(moments, "x", view_name="X", **options)
-        y_forward, y_backward = _view_transforms(moments, "y", view_name="y", **options)
+        x_forward, x_backward, x_shrinkage = _view_transforms(
+            moments, "x", view_name="X", **options
+        )
+        y_forward, y_backward, y_shrinkage = _view_transforms(
+            moments, "y", view_name="y", **options
+        )
         cross_covariance = moments.cross_xy / moments.weight_sum
         cross_covariance = _apply(
             cross_covariance, None if x_forward is None else x_forward.T
@@ -197,15 +279,39 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
         U, singular_values, Vt = linalg.svd(cross_covariance, full_matrices=False)
         U, Vt = svd_flip(U, Vt)
         U, Vt = U[:, :n_components], Vt[:n_components]
+        x_rotations = _apply(U, x_forward)
+        y_rotations = _apply(Vt.T, y_forward)
+        x_spread = _axis_moments(x_rotations, moments.cross_xx)
+        if self.whiten:
+            # Canonical correlations of the training scores, <= 1 whatever the
+            # shrinkage (the singular values of the shrunk problem can exceed
+            # 1), and the least-squares slope of y's score on X's along each
+            # canonical axis.
+            covariances = np.einsum(
+                "ij,ij->j", x_rotations, moments.cross_xy @ y_rotations
+            )
+            y_spread = _axis_moments(y_rotations, moments.cross_yy)
+            reported = _safe_ratio(covariances, np.sqrt(x_spread * y_spread))
+            read_out = _safe_ratio(covariances, x_spread)[:, None] * Vt
+        else:
+            # Extended Procrustes: the one scale s minimising
+            # ||y_tilde - s x_tilde U V^T||^2 is tr(S_k) / tr(U^T C_xx U).
+            reported = singular_values[:n_components]
+            explained = reported.sum() * moments.weight_sum
+            read_out = float(_safe_ratio(explained, x_spread.sum())) * Vt
 
         self.n_components_ = n_components
         self.x_mean_ = moments.mean_x
         self.y_mean_ = moments.mean_y
-        self.singular_values_ = singular_values[:n_components]
-        self.x_rotations_ = _apply(U, x_forward)
-        self.y_rotations_ = _apply(Vt.T, y_forward)
-        self.coef_ = self.x_rotations_ @ (Vt if y_backward is None else Vt @ y_backward)
+        self.singular_values_ = reported
+        self.x_rotations_ = x_rotations
+        self.y_rotations_ = y_rotations
+        self.coef_ = x_rotations @ (
+            read_out if y_backward is None else read_out @ y_backward
+        )
         self.intercept_ = self.y_mean_ - self.x_mean_ @ self.coef_
+        self.x_shrinkage_ = x_shrinkage
+        self.y_shrinkage_ = y_shrinkage
 
     def _embed_x(self, X):
         return (X - self.x_mean_) @ self.x_rotations_

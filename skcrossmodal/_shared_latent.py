@@ -74,6 +74,51 @@ def _factor_ridge_gram(cxx, alpha):
     return factor, lower
 
 
+def gcv_alpha(cxx, cxy, trace_yy, weight_sum):
+    """Ridge penalty minimising generalised cross-validation, from the statistics.
+
+    For ridge regression of y on X (the ``n_components=None`` case) with
+    ``C_xx = Q diag(l) Q^T`` and ``P = Q^T C_xy``, the residual sum of squares
+    is ``tr(C_yy) - sum_j ||P_j||^2 (l_j + 2 a) / (l_j + a)^2`` and the
+    degrees of freedom are ``sum_j l_j / (l_j + a)``; GCV is
+    ``RSS / (n - 1 - df)^2`` (one degree for the intercept), the leave-one-out
+    error with every row's leverage replaced by the mean (Golub, Heath &
+    Wahba, 1979). It is minimised over 61 penalties spread geometrically from
+    ``1e-6`` to ``1e3`` times the mean eigenvalue of ``C_xx``; the weight sum
+    plays the part of n. Costs one ``d_x x d_x`` eigendecomposition.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._shared_latent import gcv_alpha
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 10)); signal = X[:, :1]
+    >>> def penalty(noise):
+    ...     y = signal + noise * rng.normal(size=(50, 1))
+    ...     Xc, yc = X - X.mean(0), y - y.mean(0)
+    ...     return gcv_alpha(Xc.T @ Xc, Xc.T @ yc, float((yc**2).sum()), 50.0)
+    >>> bool(penalty(0.01) < penalty(1.0) < penalty(100.0))
+    True
+    """
+    eigenvalues, eigenvectors = linalg.eigh(cxx, check_finite=False)
+    eigenvalues = np.maximum(eigenvalues, 0.0)
+    projected = np.sum((eigenvectors.T @ cxy) ** 2, axis=1)
+    mean_eigenvalue = eigenvalues.mean()
+    if not mean_eigenvalue > 0:
+        return 1.0  # X is constant: the penalty changes nothing
+    alphas = np.geomspace(1e-6, 1e3, 61) * mean_eigenvalue
+    shrunk = eigenvalues[None, :] + alphas[:, None]
+    explained = (projected * (eigenvalues + 2 * alphas[:, None]) / shrunk**2).sum(1)
+    residual = np.maximum(trace_yy - explained, 0.0)
+    dof = (eigenvalues / shrunk).sum(axis=1)
+    room = weight_sum - 1.0 - dof
+    with np.errstate(divide="ignore"):
+        criterion = np.where(
+            room > 0, residual / np.where(room > 0, room, 1) ** 2, np.inf
+        )
+    return float(alphas[np.argmin(criterion)])
+
+
 def _orthonormal_rows_closest_to(matrix):
     """Orthogonal Procrustes: the ``W`` with ``W W^T = I`` maximising tr(W M^T)."""
     U, _, Vt = linalg.svd(matrix, full_matrices=False, check_finite=False)
@@ -207,10 +252,15 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         which is plain ridge regression of y on X (and the only default valid
         for every shape, a 1-D ``y`` included). Lower it, jointly with
         ``alpha``, by cross-validation when the views share a few factors.
-    alpha : float, default=1.0
+    alpha : float or "auto", default=1.0
         Ridge penalty on ``Z``, in the units of the co-moment sums ``X^T X``
         (as in :class:`~sklearn.linear_model.Ridge`). ``0`` is unpenalised
         reduced-rank regression and needs X to have full column rank.
+        ``"auto"`` picks the penalty that minimises generalised
+        cross-validation of the full-rank ridge fit, from the statistics
+        alone (one eigendecomposition of ``X^T X``, 61 penalties from
+        ``1e-6`` to ``1e3`` times its mean eigenvalue); the value used is
+        ``alpha_``.
     solver : {"als", "closed_form"}, default="als"
         ``"als"``: alternating least squares, ``O(d^2 k)`` per iteration, best
         when the rank is much smaller than the dimensions. ``"closed_form"``:
@@ -233,6 +283,9 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
     random_state : int, RandomState instance or None, default=None
         Seeds ``init="random"`` and the randomized SVD of ``init="pls"`` (used
         when the views have many more features than ``n_components``).
+    n_jobs : int, default=None
+        Number of threads that compute the sufficient statistics; ``None``
+        lets the library choose (see the scaling guide).
 
     Attributes
     ----------
@@ -254,6 +307,8 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         ``predict(X) = (X - x_mean_) @ coef_ + y_mean_``; rank ``n_components_``.
     intercept_ : ndarray of shape (n_features_y_in_,)
         ``y_mean_ - x_mean_ @ coef_``, for ``X @ coef_ + intercept_``.
+    alpha_ : float
+        The ridge penalty used: ``alpha``, or the one ``"auto"`` chose.
     n_iter_ : int
         Number of alternating iterations run (0 for ``solver="closed_form"``).
     objective_path_ : ndarray of shape (n_iter_ + 1,)
@@ -289,7 +344,8 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
 
     As the fit needs only the statistics, ``partial_fit`` can stream data that
     does not fit in memory, one chunk at a time (the alternating solver then
-    restarts from the previous solution), and ``fit`` takes ``dask.array``
+    restarts from the previous solution, unless the usual start already does
+    better), and ``fit`` takes ``dask.array``
     inputs, reduced chunk by chunk on dask's workers. ``transform`` and
     ``predict`` of a dask array return lazy dask arrays.
 
@@ -325,13 +381,14 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
 
     _parameter_constraints: dict = {
         "n_components": [IntegerInterval(1, None, closed="left"), None],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "solver": [StrOptions({"als", "closed_form"})],
         "max_iter": [IntegerInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "init": [StrOptions({"pls", "random"})],
         "scale": ["boolean"],
         "random_state": ["random_state"],
+        "n_jobs": [None, IntegerInterval(1, None, closed="left")],
     }
 
     def __init__(
@@ -345,6 +402,7 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         init="pls",
         scale=False,
         random_state=None,
+        n_jobs=None,
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -354,6 +412,7 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         self.init = init
         self.scale = scale
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def _second_order(self):
         return "full", "diag"
@@ -367,20 +426,16 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         solve has succeeded.
         """
         cxx, cxy, trace_yy, x_std, y_std = _scaled_statistics(moments, self.scale)
-        factor = _factor_ridge_gram(cxx, self.alpha)
+        alpha = self.alpha
+        if alpha == "auto":
+            alpha = gcv_alpha(cxx, cxy, trace_yy, moments.weight_sum)
+        factor = _factor_ridge_gram(cxx, alpha)
         if self.solver == "closed_form":
             Z, W, objective_path = _closed_form(cxy, factor, trace_yy, n_components)
             n_iter = 0
         else:
-            previous = getattr(self, "_latent_loadings", None) if warm_start else None
-            if previous is not None and previous.shape[0] == n_components:
-                W = previous
-            else:
-                W = _initial_loadings(
-                    cxy, n_components, self.init, check_random_state(self.random_state)
-                )
-            Z, W, n_iter, objective_path, converged = _alternating_least_squares(
-                cxy, factor, trace_yy, W, max_iter=self.max_iter, tol=self.tol
+            Z, W, n_iter, objective_path, converged = self._alternate(
+                cxy, factor, trace_yy, n_components, warm_start
             )
             if not converged:
                 warnings.warn(
@@ -393,6 +448,7 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         Z, W = _canonical_axes(Z, W, cxy)
 
         self.n_components_ = n_components
+        self.alpha_ = alpha
         self._latent_loadings = W  # orthonormal rows, in the (scaled) y space
         self.n_iter_ = n_iter
         self.objective_path_ = objective_path
@@ -404,6 +460,34 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         self.y_loadings_ = W.T if y_std is None else W.T * y_std[:, None]
         self.coef_ = self.x_weights_ @ self.y_loadings_.T
         self.intercept_ = self.y_mean_ - self.x_mean_ @ self.coef_
+
+    def _alternate(self, cxy, factor, trace_yy, n_components, warm_start):
+        """Alternating least squares, from the previous ``W`` after a new chunk.
+
+        A warm start can sit orthogonal to what the new rows reveal (after a
+        first chunk without cross-covariance, say): ALS then stalls at the
+        saddle point ``Z = 0`` and "converges" at once. So the usual start is
+        tried too, and ALS restarts from it when its very first objective
+        already beats where the warm start ended (ALS never raises the
+        objective, so the warm result cannot be the better one then).
+        """
+        random_state = check_random_state(self.random_state)
+        previous = getattr(self, "_latent_loadings", None) if warm_start else None
+        if previous is None or previous.shape[0] != n_components:
+            W = _initial_loadings(cxy, n_components, self.init, random_state)
+            return _alternating_least_squares(
+                cxy, factor, trace_yy, W, max_iter=self.max_iter, tol=self.tol
+            )
+        warm = _alternating_least_squares(
+            cxy, factor, trace_yy, previous, max_iter=self.max_iter, tol=self.tol
+        )
+        W = _initial_loadings(cxy, n_components, self.init, random_state)
+        Z = linalg.cho_solve(factor, cxy @ W.T, check_finite=False)
+        if trace_yy - np.vdot(Z.T @ cxy, W) >= warm[3][-1]:
+            return warm
+        return _alternating_least_squares(
+            cxy, factor, trace_yy, W, max_iter=self.max_iter, tol=self.tol
+        )
 
     def _embed_x(self, X):
         return (X - self.x_mean_) @ self.x_weights_

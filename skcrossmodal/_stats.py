@@ -28,6 +28,10 @@ _BLOCK_NUMBERS = 2**18
 
 _SECOND_ORDER = (None, "diag", "full")
 
+# Columns whose magnitudes lie within 2**-256..2**256 are used as they are;
+# others are scaled by a power of two first (see ``_block_moments``).
+_SAFE_EXPONENT = 256
+
 
 @dataclass
 class TwoViewMoments:
@@ -50,17 +54,20 @@ class TwoViewMoments:
         if other is None:
             return self
         total = self.weight_sum + other.weight_sum
+        fraction = other.weight_sum / total
         delta_x = other.mean_x - self.mean_x
         delta_y = other.mean_y - self.mean_y
-        # w_a * w_b / (w_a + w_b) is the weight of the between-sample term.
-        between = self.weight_sum * other.weight_sum / total
+        # w_a * w_b / (w_a + w_b) is the weight of the between-sample term,
+        # computed as w_a * (w_b / (w_a + w_b)): the product of two weights of
+        # 1e200 would overflow.
+        between = self.weight_sum * fraction
         return TwoViewMoments(
             weight_sum=total,
-            mean_x=self.mean_x + delta_x * (other.weight_sum / total),
-            mean_y=self.mean_y + delta_y * (other.weight_sum / total),
+            mean_x=self.mean_x + delta_x * fraction,
+            mean_y=self.mean_y + delta_y * fraction,
             cross_xy=self.cross_xy
             + other.cross_xy
-            + between * np.outer(delta_x, delta_y),
+            + _weighted_outer(delta_x, delta_y, between),
             cross_xx=_merge_second_order(
                 self.cross_xx, other.cross_xx, delta_x, between
             ),
@@ -81,8 +88,27 @@ def _merge_second_order(a, b, delta, between):
     if a is None or b is None:
         return None
     if a.ndim == 1:
-        return a + b + between * delta**2
-    return a + b + between * np.outer(delta, delta)
+        return a + b + _weighted_outer(delta, delta, between, diagonal=True)
+    return a + b + _weighted_outer(delta, delta, between)
+
+
+def _weighted_outer(u, v, weight, *, diagonal=False):
+    """``weight * outer(u, v)`` (or its diagonal), without intermediate overflow.
+
+    Every factor is brought near 1 by a power of two first and the product
+    scaled back with one exact ``ldexp``: deltas of 1e200 whose products are
+    scaled down by a weight of 1e-100, or a subnormal weight, stay exact.
+    """
+    weight_mantissa, weight_exponent = np.frexp(weight)
+    u_mantissa, u_exponents = np.frexp(u)
+    v_mantissa, v_exponents = np.frexp(v)
+    if diagonal:
+        product = (u_mantissa * weight_mantissa) * v_mantissa
+        exponents = u_exponents + v_exponents
+    else:
+        product = np.outer(u_mantissa * weight_mantissa, v_mantissa)
+        exponents = u_exponents[:, None] + v_exponents[None, :]
+    return np.ldexp(product, exponents + weight_exponent)
 
 
 def _block_moments(
@@ -93,53 +119,111 @@ def _block_moments(
     With ``shifts``, the block's rows are taken relative to them and so are the
     returned means. ``buffers`` are float64 arrays at least as large as each
     view's block, reused from block to block.
+
+    Nothing overflows or underflows on the way unless the result itself does:
+    the weights are divided by a power of two near their maximum and each
+    centred column by a power of two near its largest magnitude before any
+    sum or product, and the results are scaled back with ``ldexp`` (exact, one
+    rounding). Data of 1e300 or weights of 1e-320 then give the statistics
+    that data of 1 and weights of 1 give, times the scale.
     """
     if weights is None:
-        weight_sum = float(X.shape[0])
+        weight_exponent, unit_weights = 0, None
+        unit_sum = float(X.shape[0])
     else:
-        weight_sum = float(weights.sum())
-        if weight_sum == 0.0:
+        largest = float(weights.max()) if weights.size else 0.0
+        if largest == 0.0:
             return None  # a block of zero-weight rows carries no information
+        weight_exponent = int(np.frexp(largest)[1])
+        unit_weights = np.ldexp(weights, -weight_exponent)
+        unit_sum = float(unit_weights.sum())
     shift_x, shift_y = (None, None) if shifts is None else shifts
-    mean_x, X_centred = _centred_copy(X, shift_x, weights, weight_sum, buffers[0])
-    mean_y, y_centred = _centred_copy(y, shift_y, weights, weight_sum, buffers[1])
-    y_weighted = y_centred if weights is None else y_centred * weights[:, None]
+    mean_x, X_unit, x_exponents = _centred_copy(
+        X, shift_x, unit_weights, unit_sum, buffers[0]
+    )
+    mean_y, y_unit, y_exponents = _centred_copy(
+        y, shift_y, unit_weights, unit_sum, buffers[1]
+    )
+    y_weighted = y_unit if unit_weights is None else y_unit * unit_weights[:, None]
     return TwoViewMoments(
-        weight_sum=weight_sum,
+        weight_sum=float(np.ldexp(unit_sum, weight_exponent)),
         mean_x=mean_x,
         mean_y=mean_y,
-        cross_xy=X_centred.T @ y_weighted,
-        cross_xx=_block_second_order(X_centred, weights, second_order_x),
-        cross_yy=_block_second_order(y_centred, weights, second_order_y),
+        cross_xy=np.ldexp(
+            X_unit.T @ y_weighted,
+            x_exponents[:, None] + y_exponents[None, :] + weight_exponent,
+        ),
+        cross_xx=_block_second_order(
+            X_unit, unit_weights, second_order_x, x_exponents, weight_exponent
+        ),
+        cross_yy=_block_second_order(
+            y_unit, unit_weights, second_order_y, y_exponents, weight_exponent
+        ),
     )
 
 
-def _centred_copy(block, shift, weights, weight_sum, buffer=None):
-    """Return ``(mean, block - shift - mean)``: one float64 copy, centred in place.
+def _centred_copy(block, shift, unit_weights, unit_sum, buffer=None):
+    """Return ``(mean, unit, exponents)``: one float64 copy, centred and scaled.
 
-    The mean is of the shifted rows, so it stays exact when the shift is near
-    the data and the data are far from zero. Writing into a ``buffer`` reused
-    across blocks matters: a fresh multi-megabyte array per block costs more in
-    page faults than the arithmetic does.
+    ``unit * 2**exponents`` is ``block - shift - mean``, with every column of
+    ``unit`` below 1 in magnitude, so that its sums and products cannot
+    overflow. The mean is of the shifted rows, so it stays exact when the shift
+    is near the data and the data are far from zero. Writing into a ``buffer``
+    reused across blocks matters: a fresh multi-megabyte array per block costs
+    more in page faults than the arithmetic does.
     """
     work = np.empty(block.shape) if buffer is None else buffer[: block.shape[0]]
     if shift is None:
         work[...] = block
     else:
         np.subtract(block, shift, out=work)
-    mean = work.mean(axis=0) if weights is None else (weights @ work) / weight_sum
-    work -= mean
-    return mean, work
+    # Scale before summing: a column of 1e306 sums past the float64 range.
+    exponents = _column_exponents(work)
+    if exponents.any():
+        np.ldexp(work, -exponents, out=work)
+    if unit_weights is None:
+        unit_mean = work.mean(axis=0)
+    else:
+        unit_mean = (unit_weights @ work) / unit_sum
+    work -= unit_mean
+    mean = np.ldexp(unit_mean, exponents)
+    # Centring can shrink a column by many orders of magnitude (a large common
+    # offset): rescale so that its products keep their precision.
+    extra = _column_exponents(work)
+    if extra.any():
+        np.ldexp(work, -extra, out=work)
+    return mean, work, exponents + extra
 
 
-def _block_second_order(centred, weights, kind):
+def _column_exponents(values):
+    """Per column, a power-of-two exponent that brings it near 1 in magnitude.
+
+    All zeros (no scaling, the same arithmetic as unscaled data) while every
+    column lies within 2**-256..2**256: their sums and products of pairs then
+    stay far from overflow and underflow.
+    """
+    if values.shape[0] == 0:
+        return np.zeros(values.shape[1], dtype=np.int64)
+    # max and min need no temporary array, unlike abs().max().
+    largest = np.maximum(values.max(axis=0), -values.min(axis=0))
+    exponents = np.frexp(largest)[1].astype(np.int64)
+    exponents[largest == 0.0] = 0
+    if np.all(np.abs(exponents) <= _SAFE_EXPONENT):
+        exponents[:] = 0
+    return exponents
+
+
+def _block_second_order(unit, unit_weights, kind, exponents, weight_exponent):
     if kind is None:
         return None
     if kind == "diag":
-        squared = centred**2
-        return squared.sum(axis=0) if weights is None else weights @ squared
-    weighted = centred if weights is None else centred * weights[:, None]
-    return centred.T @ weighted
+        squared = unit**2
+        sums = squared.sum(axis=0) if unit_weights is None else unit_weights @ squared
+        return np.ldexp(sums, 2 * exponents + weight_exponent)
+    weighted = unit if unit_weights is None else unit * unit_weights[:, None]
+    return np.ldexp(
+        unit.T @ weighted, exponents[:, None] + exponents[None, :] + weight_exponent
+    )
 
 
 def two_view_moments(
@@ -150,6 +234,7 @@ def two_view_moments(
     second_order_x=None,
     second_order_y=None,
     block_rows=None,
+    n_jobs=None,
 ):
     """Compute the weighted means and centred co-moments of two paired views.
 
@@ -166,6 +251,12 @@ def two_view_moments(
         (for per-feature scaling), or the full matrix (for whitening or ridge).
     block_rows : int or None
         Rows per block; ``None`` picks a size that bounds the extra memory.
+    n_jobs : int or None
+        Threads that reduce blocks in parallel. ``None``: as many as BLAS may
+        use at this moment (threadpoolctl's limit, which joblib lowers inside
+        the workers of ``GridSearchCV(n_jobs=k)``), at most the CPUs available;
+        ``-1``: all available CPUs; ``-2``: all but one, and so on. The result
+        does not depend on it (blocks are merged in a fixed order).
 
     Returns
     -------
@@ -182,7 +273,13 @@ def two_view_moments(
     (4.0, 2.0, [3.0])
     """
     return _blockwise_moments(
-        X, y, sample_weight, second_order_x, second_order_y, block_rows
+        X,
+        y,
+        sample_weight,
+        second_order_x,
+        second_order_y,
+        block_rows,
+        n_threads=thread_count(n_jobs),
     )
 
 
@@ -196,6 +293,7 @@ def shifted_two_view_moments(
     second_order_x=None,
     second_order_y=None,
     block_rows=None,
+    n_jobs=None,
 ):
     """Compute ``two_view_moments`` of ``X - shift_x`` and ``y - shift_y``.
 
@@ -215,7 +313,7 @@ def shifted_two_view_moments(
         Subtracted from every row of X.
     shift_y : ndarray of shape (n_features_y,)
         Subtracted from every row of y.
-    second_order_x, second_order_y, block_rows
+    second_order_x, second_order_y, block_rows, n_jobs
         As in :func:`two_view_moments`.
 
     Returns
@@ -240,6 +338,7 @@ def shifted_two_view_moments(
         second_order_y,
         block_rows,
         shifts=(np.asarray(shift_x, np.float64), np.asarray(shift_y, np.float64)),
+        n_threads=thread_count(n_jobs),
     )
 
 
@@ -260,7 +359,7 @@ def _blockwise_moments(
             )
     n_samples = X.shape[0]
     if n_threads is None:
-        n_threads = _available_cores()
+        n_threads = thread_count(None)
     if block_rows is None:
         width = X.shape[1] + y.shape[1]
         block_rows = max(_BLOCK_NUMBERS // max(1, width), 2 * width)
@@ -313,6 +412,48 @@ def _blockwise_moments(
 def _blas_controller():
     # Finding the loaded BLAS libraries takes milliseconds: do it once.
     return ThreadpoolController()
+
+
+def thread_count(n_jobs):
+    """Threads for the statistics: ``n_jobs`` resolved as joblib does.
+
+    ``None`` follows the number of threads BLAS may use right now, so that
+    whoever limits BLAS (``threadpoolctl.threadpool_limits``, or joblib inside
+    the worker processes of ``GridSearchCV(n_jobs=k)``, which it gives
+    ``cpu_count // k`` threads each) limits these threads too and nothing is
+    oversubscribed. Without a BLAS library it is every available CPU.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        ``None``, a positive count, or a negative count from the top
+        (``-1``: all available CPUs).
+
+    Returns
+    -------
+    n_threads : int
+        At least 1.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_limits
+    >>> from skcrossmodal._stats import thread_count
+    >>> with threadpool_limits(limits=1, user_api="blas"):
+    ...     thread_count(None)
+    1
+    >>> thread_count(3)
+    3
+    """
+    cores = _available_cores()
+    if n_jobs is None:
+        limits = [
+            info["num_threads"]
+            for info in _blas_controller().select(user_api="blas").info()
+        ]
+        return max(1, min(min(limits), cores)) if limits else cores
+    if n_jobs < 0:
+        return max(1, cores + 1 + n_jobs)
+    return max(1, int(n_jobs))
 
 
 def _available_cores():

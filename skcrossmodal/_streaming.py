@@ -62,6 +62,10 @@ class SufficientStatisticsMixin:
             shift_y=shifts[1],
             second_order_x=second_order_x,
             second_order_y=second_order_y,
+            # ``n_jobs`` is a parameter of the estimators that declare it;
+            # None sizes the threads from the current BLAS limit (see
+            # ``thread_count``), which is safe inside GridSearchCV(n_jobs=k).
+            n_jobs=getattr(self, "n_jobs", None),
         )
 
     @atomic_fit

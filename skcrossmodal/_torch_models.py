@@ -1,12 +1,21 @@
-"""Torch side of :class:`ContrastiveAligner`: encoders, loss, one training epoch.
+"""Torch side of :class:`ContrastiveAligner`: encoders, loss, the training loop.
 
 This module imports torch at import time; only ``_contrastive`` imports it, and
 only inside methods, so that ``import skcrossmodal`` never imports torch.
-Everything here works on tensors that already live on the training device.
+Everything here works on tensors that already live on the training device:
+the data cross the bus once, as float32, and every statistic, the validation
+score and the ridge read-out are computed where the data are.
+
+Every reduction over rows goes through a communicator (``LocalCommunicator``
+in one process), so that the same loop runs data-parallel when each process
+holds a shard of the rows.
 """
 
 import contextlib
+import copy
 import math
+import time
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -19,8 +28,65 @@ INIT_TEMPERATURE = 0.07
 MAX_LOGIT_SCALE = 100.0
 _MAX_LOG_SCALE = math.log(MAX_LOGIT_SCALE)
 
-# Rows per forward pass when embedding whole arrays (inference only).
-INFERENCE_ROWS = 65536
+# Rows per chunk when standardising or embedding whole arrays: bounds the
+# float64 temporaries and the similarity blocks of validation.
+CHUNK_ROWS = 65536
+# torch.compile backend of the opt-in compiled step (tests may swap it).
+COMPILE_BACKEND = "inductor"
+
+
+class LocalCommunicator:
+    """The single-process communicator: every collective is the identity.
+
+    The training loop calls these methods where a data-parallel run must
+    combine the ranks' shards, so that one loop serves both.
+    """
+
+    rank = 0
+    world_size = 1
+    is_main = True
+
+    def all_reduce_sum(self, tensor):
+        return tensor
+
+    def all_reduce_max(self, tensor):
+        return tensor
+
+    def gather(self, tensor):
+        return tensor
+
+    def gather_with_grad(self, tensor):
+        return tensor
+
+    def sum_gradients(self, parameters):
+        pass
+
+    def any_true(self, flag):
+        return bool(flag)
+
+    def broadcast_module(self, module):
+        pass
+
+
+# ------------------------------------------------------------------ model ---
+class GeneratorDropout(nn.Module):
+    """Dropout that draws its masks from a given ``torch.Generator``.
+
+    ``nn.Dropout`` draws from the global random state, which threads share: a
+    private generator makes concurrent fits reproducible.
+    """
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+        self.generator = None
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        keep = 1.0 - self.p
+        mask = torch.empty_like(x).bernoulli_(keep, generator=self.generator)
+        return x * mask / keep
 
 
 def build_mlp(n_in, hidden_layer_sizes, n_out, *, activation, dropout, normalization):
@@ -35,7 +101,7 @@ def build_mlp(n_in, hidden_layer_sizes, n_out, *, activation, dropout, normaliza
             layers.append(nn.BatchNorm1d(size))
         layers.append(ACTIVATIONS[activation]())
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(GeneratorDropout(dropout))
         width = size
     layers.append(nn.Linear(width, n_out))
     return nn.Sequential(*layers)
@@ -100,6 +166,40 @@ class TwoViewEncoder(nn.Module):
         with torch.no_grad():
             self.logit_scale.clamp_(max=_MAX_LOG_SCALE)
 
+    def set_generator(self, generator):
+        """Make every dropout layer draw from ``generator``."""
+        for module in self.modules():
+            if isinstance(module, GeneratorDropout):
+                module.generator = generator
+
+
+def build_model(spec, device, generator=None):
+    """A new ``TwoViewEncoder`` on ``device``, initialised from ``generator`` only.
+
+    The modules are built on the meta device (so their constructors draw
+    nothing from the global random state) and then initialised as torch would,
+    but from the given generator. Without a generator the weights are left
+    uninitialised, for a state dict to be loaded into.
+    """
+    with torch.device("meta"):
+        model = TwoViewEncoder(**spec)
+    model = model.to_empty(device=device)
+    if generator is None:
+        return model
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                # torch's own default for Linear layers, with our generator.
+                nn.init.kaiming_uniform_(
+                    module.weight, a=math.sqrt(5), generator=generator
+                )
+                bound = 1 / math.sqrt(module.in_features)
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+            elif isinstance(module, nn.LayerNorm | nn.BatchNorm1d):
+                module.reset_parameters()
+        model.logit_scale.fill_(math.log(1 / INIT_TEMPERATURE))
+    return model
+
 
 def parameter_groups(model, weight_decay):
     """AdamW groups: decay only the weight matrices.
@@ -118,6 +218,16 @@ def parameter_groups(model, weight_decay):
     ]
 
 
+def make_optimizer(model, learning_rate, weight_decay):
+    """AdamW with the fused kernel where the device has one, else foreach."""
+    groups = parameter_groups(model, weight_decay)
+    try:
+        return torch.optim.AdamW(groups, lr=learning_rate, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.AdamW(groups, lr=learning_rate, foreach=True)
+
+
+# ------------------------------------------------------------------- loss ---
 def _at_least_float32(tensor):
     # Under bf16 autocast the softmax and the squared error are taken in float32.
     if tensor.dtype in (torch.float16, torch.bfloat16):
@@ -125,16 +235,22 @@ def _at_least_float32(tensor):
     return tensor
 
 
-def symmetric_info_nce(z_x, z_y, logit_scale, weight=None):
+def symmetric_info_nce(z_x, z_y, logit_scale, weight=None, targets=None):
     """Symmetric InfoNCE (CLIP) loss of a batch of L2-normalised pairs.
 
     Row i of ``z_x`` must find row i of ``z_y`` among the batch and vice versa.
     The per-pair loss (mean of both directions) is multiplied by ``weight``,
     whose mean over the whole training set is 1, and averaged over the batch.
+    ``targets``, when given, is ``arange`` of at least the batch's length
+    (made once per fit rather than once per step).
     """
     scale = logit_scale.clamp(max=_MAX_LOG_SCALE).exp()
     logits = _at_least_float32(scale * (z_x @ z_y.T))
-    targets = torch.arange(logits.shape[0], device=logits.device)
+    n_rows = logits.shape[0]
+    if targets is None:
+        targets = torch.arange(n_rows, device=logits.device)
+    else:
+        targets = targets[:n_rows]
     if weight is None:  # the fused mean reduction is cheaper
         return 0.5 * (
             F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)
@@ -163,58 +279,354 @@ def n_batches(n_samples, batch_size):
     return max(1, min(-(-n_samples // batch_size), n_samples // 2))
 
 
-def train_one_epoch(
-    model,
-    optimizer,
-    x,
-    y,
-    weight,
-    *,
-    batch_size,
-    generator,
-    reconstruction_weight,
-    use_bf16,
-):
-    """One pass over the shuffled pairs; returns the mean training loss.
+# ------------------------------------------------- data on the device ---
+def to_device(array, device, dtype=None):
+    """A numpy array as a tensor on ``device`` (shares memory on the CPU)."""
+    tensor = torch.from_numpy(array)
+    return tensor.to(device=device, dtype=dtype or tensor.dtype)
 
-    ``x``, ``y`` and ``weight`` already live on the training device: only a
-    permutation is drawn there per epoch, and the loss is read back once.
+
+def weighted_mean_scale(a, weight, comm):
+    """Weighted per-column mean and standard deviation, in float64.
+
+    ``a`` is float32 on the device, ``weight`` float64 (or None for uniform).
+    Chunked, so that no float64 copy of ``a`` is made; constant columns get
+    scale 1.
     """
-    n_samples = x.shape[0]
-    permutation = torch.randperm(n_samples, generator=generator, device=x.device)
-    autocast = use_bf16 and x.device.type == "cuda"
-    total = torch.zeros((), device=x.device)
-    model.train()
-    for rows in torch.tensor_split(permutation, n_batches(n_samples, batch_size)):
-        x_batch, y_batch = x[rows], y[rows]
-        w_batch = None if weight is None else weight[rows]
-        with (
-            torch.autocast(x.device.type, dtype=torch.bfloat16)
-            if autocast
-            else contextlib.nullcontext()
-        ):
-            z_x, z_y = model(x_batch, y_batch)
-            loss = symmetric_info_nce(z_x, z_y, model.logit_scale, w_batch)
-            if reconstruction_weight > 0:
-                loss = loss + reconstruction_weight * weighted_mse(
-                    model.decoder_y(z_x), y_batch, w_batch
-                )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        model.clamp_logit_scale_()
-        total += loss.detach() * rows.shape[0]
-    return float(total) / n_samples
+    n_local = torch.tensor(float(a.shape[0]), dtype=torch.float64, device=a.device)
+    total = comm.all_reduce_sum(n_local if weight is None else weight.sum())
+    sums = torch.zeros(a.shape[1], dtype=torch.float64, device=a.device)
+    for start in range(0, a.shape[0], CHUNK_ROWS):
+        chunk = a[start : start + CHUNK_ROWS].double()
+        if weight is None:
+            sums += chunk.sum(dim=0)
+        else:
+            sums += weight[start : start + CHUNK_ROWS] @ chunk
+    mean = comm.all_reduce_sum(sums) / total
+    squares = torch.zeros_like(sums)
+    for start in range(0, a.shape[0], CHUNK_ROWS):
+        deviation = (a[start : start + CHUNK_ROWS].double() - mean).square_()
+        if weight is None:
+            squares += deviation.sum(dim=0)
+        else:
+            squares += weight[start : start + CHUNK_ROWS] @ deviation
+    scale = (comm.all_reduce_sum(squares) / total).sqrt_()
+    # Constant columns (spread at rounding level of their mean) get scale 1;
+    # relative to the mean only, so that tiny units are not taken for constants.
+    tiny = 10 * torch.finfo(torch.float64).eps * mean.abs()
+    scale = torch.where(scale <= tiny, torch.ones_like(scale), scale)
+    return mean, scale
+
+
+def standardize_(a, mean, scale):
+    """``(a - mean) / scale`` in place on float32 ``a``, computed in float64."""
+    for start in range(0, a.shape[0], CHUNK_ROWS):
+        chunk = a[start : start + CHUNK_ROWS]
+        chunk.copy_((chunk.double() - mean) / scale)
+    return a
+
+
+# --------------------------------------------------------------- inference ---
+@torch.no_grad()
+def embed_rows(function, a):
+    """Apply ``function`` to float32 rows of ``a`` in chunks (eval mode)."""
+    outputs = [
+        function(a[start : start + CHUNK_ROWS]).float()
+        for start in range(0, a.shape[0], CHUNK_ROWS)
+    ]
+    if not outputs:
+        return a.new_empty((0, 0))
+    return torch.cat(outputs)
 
 
 @torch.no_grad()
-def embed_rows(embed, array, device):
-    """Apply ``embed`` to a float32 numpy array in chunks; float64 numpy out."""
-    outputs = []
-    for start in range(0, array.shape[0], INFERENCE_ROWS):
-        chunk = torch.from_numpy(array[start : start + INFERENCE_ROWS]).to(device)
-        outputs.append(embed(chunk).float().cpu())
-    return torch.cat(outputs).numpy().astype("float64")
+def weighted_ridge(z, target, weight, alpha, comm):
+    """Weighted ridge from ``z`` to ``target`` with an intercept, in float64.
+
+    The weights are divided by their maximum and ``alpha`` with them, which
+    leaves the solution unchanged and keeps the sums finite for any weight scale.
+    Returns ``(coef, intercept)`` with ``target ≈ z @ coef + intercept``.
+    """
+    z = z.double()
+    target = target.double()
+    if weight is None:
+        weight = torch.ones(z.shape[0], dtype=torch.float64, device=z.device)
+    peak = comm.all_reduce_max(weight.max())
+    weight = weight / peak
+    total = comm.all_reduce_sum(weight.sum())
+    z_mean = comm.all_reduce_sum(weight @ z) / total
+    t_mean = comm.all_reduce_sum(weight @ target) / total
+    z_centered = z - z_mean
+    weighted = z_centered * weight[:, None]
+    gram = comm.all_reduce_sum(weighted.T @ z_centered)
+    gram.diagonal().add_(alpha / peak)
+    cross = comm.all_reduce_sum(weighted.T @ (target - t_mean))
+    coef = (
+        torch.linalg.solve(gram, cross)
+        if alpha > 0
+        else torch.linalg.pinv(gram) @ cross
+    )
+    return coef, t_mean - z_mean @ coef
+
+
+# -------------------------------------------------------------- validation ---
+@torch.no_grad()
+def reciprocal_rank_sums(queries, gallery, offset, weight):
+    """Weighted sum of 1 / rank of each query's partner, and the weights' sum.
+
+    Row i of ``queries`` is partnered with row ``offset + i`` of ``gallery``;
+    cosine similarity of unit rows; ties count half (as in
+    :func:`skcrossmodal.metrics.mean_reciprocal_rank`). Blockwise: never more
+    than ``CHUNK_ROWS`` similarities per query row at a time in memory.
+    """
+    step = max(1, (CHUNK_ROWS * 64) // max(gallery.shape[0], 1))
+    total = torch.zeros((), dtype=torch.float64, device=queries.device)
+    for start in range(0, queries.shape[0], step):
+        block = queries[start : start + step] @ gallery.T
+        rows = torch.arange(block.shape[0], device=block.device)
+        partner = block[rows, rows + offset + start][:, None]
+        better = (block > partner).sum(dim=1)
+        tied = (block == partner).sum(dim=1) - 1
+        rank = 1.0 + better.double() + 0.5 * tied.double()
+        w = weight[start : start + step]
+        total += (w / rank).sum()
+    return total, weight.sum()
+
+
+@torch.no_grad()
+def validation_mrr(model, x, y, weight, comm):
+    """Mean reciprocal rank of validation partners, both directions, on the device."""
+    model.eval()
+    z_x = embed_rows(model.embed_x, x)
+    z_y = embed_rows(model.embed_y, y)
+    counts = comm.gather(torch.tensor([x.shape[0]], device=x.device))
+    offset = int(counts[: comm.rank].sum())
+    gallery_x, gallery_y = comm.gather(z_x), comm.gather(z_y)
+    x_to_y, norm = reciprocal_rank_sums(z_x, gallery_y, offset, weight)
+    y_to_x, _ = reciprocal_rank_sums(z_y, gallery_x, offset, weight)
+    sums = comm.all_reduce_sum(torch.stack([x_to_y, y_to_x, norm]))
+    return 0.5 * (sums[0] + sums[1]) / sums[2]
+
+
+# ---------------------------------------------------------------- training ---
+def snapshot(model, optimizer):
+    """Copies of the weights and the optimiser state (on their device)."""
+    return (
+        {key: value.detach().clone() for key, value in model.state_dict().items()},
+        copy.deepcopy(optimizer.state_dict()),
+    )
+
+
+def restore(model, optimizer, state):
+    """Put back what ``snapshot`` copied."""
+    model.load_state_dict(state[0])
+    optimizer.load_state_dict(state[1])
+
+
+def _all_finite(parameters):
+    return torch.stack([p.detach().isfinite().all() for p in parameters]).all()
+
+
+class TrainingStep:
+    """Forward, loss on the global batch, backward and AdamW step of one batch.
+
+    The loss of a batch is computed on the gathered embeddings of every rank
+    (the global batch). With ``compile=True`` the forward and loss run through
+    ``torch.compile``; if the backend cannot compile, a warning is given and
+    the eager step is used.
+    """
+
+    def __init__(self, model, optimizer, comm, *, config, max_rows, device):
+        self.model = model
+        self.optimizer = optimizer
+        self.comm = comm
+        self.reconstruction_weight = config["reconstruction_weight"]
+        self.autocast = config["use_bf16"] and device.type == "cuda"
+        self.targets = torch.arange(max(max_rows, 1) * comm.world_size, device=device)
+        self.parameters = [p for p in model.parameters()]
+        self.loss_of = self._loss
+        if config["compile"] and comm.world_size == 1:
+            # Static shapes: an epoch's batches have at most two sizes.
+            self.loss_of = torch.compile(
+                self._loss, backend=COMPILE_BACKEND, dynamic=False
+            )
+            self._compiled = True
+        else:
+            self._compiled = False
+
+    def _loss(self, x, y, w):
+        comm = self.comm
+        with (
+            torch.autocast(x.device.type, dtype=torch.bfloat16)
+            if self.autocast
+            else contextlib.nullcontext()
+        ):
+            z_x, z_y = self.model(x, y)
+            w_all = None if w is None else comm.gather(w)
+            loss = symmetric_info_nce(
+                comm.gather_with_grad(z_x),
+                comm.gather_with_grad(z_y),
+                self.model.logit_scale,
+                w_all,
+                self.targets,
+            )
+            if self.reconstruction_weight > 0:
+                loss = loss + self.reconstruction_weight * weighted_mse(
+                    self.model.decoder_y(z_x), y, w
+                )
+        return loss
+
+    def __call__(self, x, y, w):
+        if self._compiled:
+            try:
+                loss = self.loss_of(x, y, w)
+            except Exception as error:  # any backend failure: fall back, say so
+                warnings.warn(
+                    f"compile=True, but torch.compile failed ({type(error).__name__}: "
+                    f"{str(error).strip().splitlines()[0] if str(error) else ''}); "
+                    "training continues with the eager (uncompiled) step.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self.loss_of, self._compiled = self._loss, False
+                loss = self._loss(x, y, w)
+        else:
+            loss = self.loss_of(x, y, w)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.comm.sum_gradients(self.parameters)
+        self.optimizer.step()
+        self.model.clamp_logit_scale_()
+        return loss.detach()
+
+
+def train_one_epoch(step, x, y, weight, rows, *, batch_count, generator):
+    """One pass over the shuffled ``rows``; returns the loss sum and finiteness.
+
+    ``x``, ``y``, ``weight`` and ``rows`` live on the training device: a
+    permutation is drawn there, and nothing is read back inside the epoch.
+    Returns a float64 tensor ``[sum of batch loss × batch rows, all weights
+    finite]``, read by the caller once per epoch.
+    """
+    permutation = rows[
+        torch.randperm(rows.shape[0], generator=generator, device=rows.device)
+    ]
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    step.model.train()
+    for batch in torch.tensor_split(permutation, batch_count):
+        w_batch = None if weight is None else weight[batch]
+        loss = step(x[batch], y[batch], w_batch)
+        total += loss.double() * batch.shape[0]
+    finite = _all_finite(step.parameters)
+    return torch.stack([total, finite.double()])
+
+
+def run_epochs(step, data, comm, *, config, first_epoch, log):
+    """The epochs of one ``fit``/``partial_fit`` call, with stopping rules.
+
+    ``data`` holds the device tensors (``x``, ``y``, ``train_rows``,
+    ``train_weight``, and for early stopping ``val_x``, ``val_y``,
+    ``val_weight``) and the global count ``n_train``. Returns a dict with the
+    epoch losses, validation scores, best epoch, stop reason and whether the
+    run diverged; the model and optimiser end on the weights to keep.
+    """
+    model, optimizer = step.model, step.optimizer
+    max_epochs = config["max_epochs"]
+    early_stopping = config["early_stopping"]
+    interval = config["validation_interval"]
+    tol, patience = config["tol"], config["n_iter_no_change"]
+    generator = data["generator"]
+    batch_count = int(
+        comm.all_reduce_max(
+            torch.tensor(n_batches(data["train_rows"].shape[0], config["batch_size"]))
+        )
+    )
+    losses, scores = [], []
+    best_score, best_state, best_epoch = -math.inf, None, first_epoch
+    last_good = snapshot(model, optimizer)
+    stall, reason, diverged = 0, "max_epochs", False
+    started = time.perf_counter()
+    for index in range(max_epochs):
+        epoch = first_epoch + index + 1
+        epoch_start = time.perf_counter()
+        summary = train_one_epoch(
+            step,
+            data["x"],
+            data["y"],
+            data["train_weight"],
+            data["train_rows"],
+            batch_count=batch_count,
+            generator=generator,
+        )
+        total, finite = comm.all_reduce_sum(summary[:1]), summary[1]
+        loss = float(total) / data["n_train"]
+        if comm.any_true(not (bool(finite) and math.isfinite(loss))):
+            diverged, reason = True, "divergence"
+            break
+        losses.append(loss)
+        score = None
+        if early_stopping and ((index + 1) % interval == 0 or index + 1 == max_epochs):
+            score = float(
+                validation_mrr(
+                    model, data["val_x"], data["val_y"], data["val_weight"], comm
+                )
+            )
+            improved = score > best_score + tol
+            if score > best_score:
+                best_score, best_epoch = score, epoch
+                best_state = snapshot(model, optimizer)
+            stall = 0 if improved else stall + interval
+        elif not early_stopping:
+            previous = min(losses[:-1], default=math.inf)
+            stall = 0 if loss < previous - tol else stall + 1
+            best_epoch = epoch
+        scores.append(math.nan if score is None else score)
+        last_good = snapshot(model, optimizer)
+        seconds = time.perf_counter() - epoch_start
+        if log is not None:
+            log.epoch(epoch, index, max_epochs, loss, score, seconds, started)
+        if stall >= patience:
+            reason = "patience"
+            break
+    if early_stopping and best_state is not None:
+        restore(model, optimizer, best_state)
+    else:
+        restore(model, optimizer, last_good)
+        if diverged:
+            best_epoch = first_epoch + len(losses)
+    return {
+        "losses": losses,
+        "scores": scores,
+        "best_epoch": best_epoch,
+        "reason": reason,
+        "diverged": diverged,
+    }
+
+
+class ProgressLog:
+    """Per-epoch progress lines, flushed at once, printed by the main rank."""
+
+    def __init__(self, n_pairs, comm, stream=None):
+        self.n_pairs = n_pairs
+        self.comm = comm
+        self.stream = stream
+
+    def _print(self, text):
+        if self.comm.is_main:
+            print(text, file=self.stream, flush=True)
+
+    def epoch(self, epoch, index, max_epochs, loss, score, seconds, started):
+        elapsed = time.perf_counter() - started
+        remaining = elapsed / (index + 1) * (max_epochs - index - 1)
+        shown = "" if score is None else f", validation MRR {score:.4f}"
+        self._print(
+            f"Epoch {index + 1}/{max_epochs} (epoch {epoch} in all): "
+            f"loss {loss:.4f}{shown}, {self.n_pairs / max(seconds, 1e-9):,.0f} "
+            f"pairs/s, {seconds:.2f} s, ETA {remaining:.1f} s"
+        )
+
+    def stop(self, text):
+        self._print(text)
 
 
 def state_to_cpu(state):

@@ -134,9 +134,7 @@ def atomic_fit(method):
     >>> hasattr(model, "n_features_in_")
     False
     """
-    return _fit_context(prefer_skip_nested_validation=True)(
-        _restore_on_failure(method)
-    )
+    return _fit_context(prefer_skip_nested_validation=True)(_restore_on_failure(method))
 
 
 class CrossModalEstimator(

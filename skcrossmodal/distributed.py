@@ -72,7 +72,7 @@ def run(function, *args, n_processes=2, backend="gloo", timeout=300.0, n_threads
     ------
     RuntimeError
         If a rank fails or dies, after every rank has stopped: the exception
-        of the lowest failing rank is raised when it can be carried across
+        of the first rank to fail is raised when it can be carried across
         processes, with a RuntimeError listing every rank's error as its
         cause.
 
@@ -305,8 +305,10 @@ def _results_or_raise(outcomes, n_processes):
             f"--- rank {rank}:\n{failures[rank][0]}" for rank in sorted(failures)
         )
     )
-    for rank in sorted(failures):
-        carried = failures[rank][1]
+    # The first rank to report holds the cause; the others' errors are often
+    # its consequence ("connection closed by peer").
+    for body in failures.values():
+        carried = body[1]
         if carried is not None:
             raise pickle.loads(carried) from summary
     raise summary
@@ -352,7 +354,10 @@ def _process_context(multiprocessing):
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", __name__])
+    # "__main__" makes the forkserver import the launching script (guarded by
+    # ``if __name__ == "__main__"``, as with spawn), so functions defined in
+    # it can run on the ranks.
+    context.set_forkserver_preload(["__main__", "skcrossmodal._rank_preload"])
     return context
 
 

@@ -151,7 +151,10 @@ def check_bad_paired_input(name, estimator):
         y,
         sample_weight=np.zeros(60),
     )
-    if get_tags(unfitted).two_view_tags.n_components_bounded_by_views:
+    # The tag of skcrossmodal.base.CrossModalTags; estimators built otherwise
+    # make no promise about the bound.
+    two_view_tags = getattr(get_tags(unfitted), "two_view_tags", None)
+    if two_view_tags is not None and two_view_tags.n_components_bounded_by_views:
         # A meta-estimator (TwoViewPipeline) sets it on its inner estimator.
         key = min(
             (k for k in unfitted.get_params() if k.split("__")[-1] == "n_components"),

@@ -316,9 +316,7 @@ def test_sample_weight_not_passed_when_the_fit_request_is_false(views):
     X, y = views
     weights = np.random.default_rng(2).uniform(0.1, 3.0, size=X.shape[0])
     with config_context(enable_metadata_routing=True):
-        inner = CrossModalEmbedding(n_components=3).set_fit_request(
-            sample_weight=False
-        )
+        inner = CrossModalEmbedding(n_components=3).set_fit_request(sample_weight=False)
         model = TwoViewPipeline(inner).fit(X, y, sample_weight=weights)
     unweighted = CrossModalEmbedding(n_components=3).fit(X, y)
     np.testing.assert_allclose(model.estimator_.coef_, unweighted.coef_)
@@ -342,6 +340,7 @@ def test_wrong_y_width_is_named_y(views):
 def test_nan_made_by_x_transformer_is_blamed_on_it(views):
     """NaN created by x_transformer names x_transformer, not the estimator."""
     X, y = views
+
     def positive_or_nan(values):
         return np.where(values > 0, values, np.nan)
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 
@@ -269,7 +270,13 @@ def test_readout_is_weighted_ridge_on_the_shared_space():
     model = _small(max_epochs=3, readout_alpha=0.5).fit(X, y, sample_weight=weight)
     ridge = Ridge(alpha=0.5).fit(model.transform(X), y, sample_weight=weight)
     X_new = _nonlinear_views(30, seed=5)[0]
-    assert_allclose(model.predict(X_new), ridge.predict(model.transform(X_new)))
+    # The views reach the device as float32: agreement to float32 precision.
+    assert_allclose(
+        model.predict(X_new),
+        ridge.predict(model.transform(X_new)),
+        rtol=1e-5,
+        atol=1e-6 * y.std(),
+    )
 
 
 def test_reconstruction_decoder_predicts_y():
@@ -296,7 +303,7 @@ def test_early_stopping_keeps_the_best_epoch():
 
 
 def test_nan_loss_stops_and_keeps_last_good_weights(monkeypatch):
-    """A NaN loss stops training with a clear error and keeps the previous epoch."""
+    """A NaN loss stops training with a warning and keeps the previous epoch."""
     X, y = _nonlinear_views(64)
     calls = {"n": 0}
     info_nce = models.symmetric_info_nce
@@ -307,11 +314,16 @@ def test_nan_loss_stops_and_keeps_last_good_weights(monkeypatch):
 
     monkeypatch.setattr(models, "symmetric_info_nce", breaks_in_third_epoch)
     model = _small(batch_size=32, max_epochs=10)
-    with pytest.raises(FloatingPointError, match="epoch 3.*lower learning_rate"):
+    with pytest.warns(ConvergenceWarning, match="epoch 3.*epoch 2 are kept"):
         model.fit(X, y)
     monkeypatch.setattr(models, "symmetric_info_nce", info_nce)
     two_epochs = _small(batch_size=32, max_epochs=2).fit(X, y)
     assert model.loss_curve_ == two_epochs.loss_curve_
+    assert model.n_iter_ == model.best_epoch_ == 2
+    assert_array_equal(model.transform(X), two_epochs.transform(X))
+    # The optimiser state came back with the weights: training goes on alike.
+    model.partial_fit(X, y)
+    two_epochs.partial_fit(X, y)
     assert_array_equal(model.transform(X), two_epochs.transform(X))
 
 
@@ -343,11 +355,17 @@ def test_warm_start_continues_training():
 def test_verbose_prints_one_line_per_epoch(capsys):
     """verbose prints loss, validation MRR and seconds once per epoch."""
     X, y = _nonlinear_views(100)
-    _small(max_epochs=3, verbose=1, early_stopping=True).fit(X, y)
+    model = _small(max_epochs=3, verbose=1, early_stopping=True).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3
-    assert all("loss" in line and "validation MRR" in line for line in lines)
-    assert all(line.endswith(" s") for line in lines)
+    assert len(lines) == 4
+    for i, line in enumerate(lines[:3]):
+        assert line.startswith(f"Epoch {i + 1}/3")
+        assert "loss" in line and "validation MRR" in line and "pairs/s" in line
+        assert "ETA" in line
+    assert lines[3] == (
+        "Stopped after epoch 3: max_epochs reached; the weights of epoch "
+        f"{int(np.nanargmax(model.validation_scores_)) + 1} are kept."
+    )
 
 
 # --------------------------------------------------------------- bad input ---
@@ -390,11 +408,14 @@ def test_bad_hidden_layer_sizes_are_rejected():
 
 # ---------------------------------------------------------------- pickling ---
 def test_pickled_state_holds_cpu_tensors():
-    """The pickled state stores the weights as CPU tensors, not a live module."""
+    """The pickled state stores the weights as bytes of CPU tensors, no live module."""
     X, y = _nonlinear_views(60)
-    state = _small(max_epochs=1).fit(X, y).__getstate__()
-    assert isinstance(state["model_"], dict)
-    assert all(t.device.type == "cpu" for t in state["model_"].values())
+    model = _small(max_epochs=1).fit(X, y)
+    state = model.__getstate__()
+    assert isinstance(state["model_"], bytes) and "_optimizer" not in state
+    saved = torch.load(io.BytesIO(state["model_"]), weights_only=True)
+    assert all(t.device.type == "cpu" for t in saved["model"].values())
+    assert saved["model"].keys() == model.model_.state_dict().keys()
 
 
 def test_gpu_trained_model_loads_without_cuda(monkeypatch):

@@ -23,17 +23,22 @@ IDS = ["procrustes", "scaled", "whitened", "latent-closed", "latent-als"]
 SOLUTION = ["x_mean_", "y_mean_", "coef_", "intercept_"]
 
 
+# The dashboard on a free port: 8787, its default (also with None), may be taken
+# on a shared machine, and distributed then warns (an error in this suite).
+CLUSTER_OPTIONS = {
+    "n_workers": 2,
+    "threads_per_worker": 1,
+    "processes": True,
+    "dashboard_address": ":0",
+    "silence_logs": logging.ERROR,
+}
+
+
 @pytest.fixture(scope="module")
 def client():
     """Two single-threaded worker processes, as on a (small) real cluster."""
     with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
+        distributed.LocalCluster(**CLUSTER_OPTIONS) as cluster,
         distributed.Client(cluster) as dask_client,
     ):
         yield dask_client
@@ -189,3 +194,23 @@ def test_partial_fit_continues_after_dask_fit(client):
     )
     model.partial_fit(X[400:], y[400:])
     _assert_same_model(model, CrossModalEmbedding(whiten=True).fit(X, y))
+
+
+def test_cluster_starts_when_the_dashboard_port_is_taken():
+    """The suite's cluster does not depend on port 8787 being free."""
+    import socket
+
+    with socket.socket() as blocker:
+        try:
+            blocker.bind(("127.0.0.1", 8787))
+            blocker.listen()
+        except OSError:
+            pass  # already taken by another process: the case under test
+        options = dict(CLUSTER_OPTIONS, n_workers=1, processes=False)
+        with (
+            distributed.LocalCluster(**options) as cluster,
+            distributed.Client(cluster),
+        ):
+            X, y = _views(60)
+            model = CrossModalEmbedding().fit(da.from_array(X, chunks=20), y)
+            assert model.n_samples_seen_ == 60

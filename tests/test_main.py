@@ -100,8 +100,9 @@ def test_missing_torch_is_a_one_line_note():
     assert "ContrastiveAligner" not in rows and "CrossModalEmbedding" in rows
     notes = [line for line in lines if "skipped" in line]
     assert notes == [
-        "ContrastiveAligner skipped: torch is not installed "
-        "(pip install 'skcrossmodal[torch]')."
+        "ContrastiveAligner skipped: torch is not installed (see the install docs; "
+        "without a GPU: pip install torch --index-url "
+        "https://download.pytorch.org/whl/cpu)."
     ]
 
 
@@ -109,3 +110,30 @@ def test_help_describes_the_command():
     """--help explains what the command does."""
     lines = _run(["-m", "skcrossmodal", "--help"])
     assert "digits" in " ".join(lines)
+
+
+def test_first_line_names_the_imported_package(tmp_path):
+    """Run from elsewhere, the command says which skcrossmodal it imported."""
+    import os
+    from pathlib import Path
+
+    package = Path(skcrossmodal.__file__).resolve().parent
+    env = dict(os.environ, PYTHONPATH=str(package.parent))
+    completed = subprocess.run(
+        [sys.executable, "-m", "skcrossmodal", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert completed.returncode == 0, completed.stderr
+    first = subprocess.run(
+        [sys.executable, "-c", "import skcrossmodal.__main__ as m; m.main([])"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    ).stdout.splitlines()[0]
+    assert first == f"skcrossmodal {skcrossmodal.__version__} from {package}"

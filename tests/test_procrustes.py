@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy.linalg import orthogonal_procrustes
 from scipy.stats import ortho_group
+from sklearn.covariance import oas
 from sklearn.cross_decomposition import CCA
 from sklearn.decomposition import PCA
+from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -51,12 +53,13 @@ def test_planted_rotation_is_recovered(data):
 @PROPERTY
 @given(planted_rotations(), st.integers(1, 8))
 def test_map_is_orthogonal(data, n_features_y):
-    """coef_ has orthonormal rows or columns, whatever the two dimensions."""
+    """The map U V^T has orthonormal rows or columns, whatever the dimensions."""
     X, _, _, rng = data
     y = X @ rng.normal(size=(X.shape[1], n_features_y)) + rng.normal(
         size=(X.shape[0], n_features_y)
     )
-    coef = CrossModalEmbedding().fit(X, y).coef_
+    model = CrossModalEmbedding().fit(X, y)
+    coef = model.x_rotations_ @ model.y_rotations_.T
     small = min(coef.shape)
     gram = coef.T @ coef if coef.shape[0] >= coef.shape[1] else coef @ coef.T
     assert_allclose(gram, np.eye(small), atol=1e-8)
@@ -88,16 +91,22 @@ def test_row_order_does_not_matter(data):
 
 
 def test_matches_scipy_orthogonal_procrustes():
-    """On square views the map equals scipy's Procrustes on centred data."""
+    """On square views the map is scipy's Procrustes; predict adds its LS scale."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 6)) + 4.0
     y = rng.normal(size=(200, 6)) + X @ rng.normal(size=(6, 6)) - 2.0
-    expected, _ = orthogonal_procrustes(X - X.mean(0), y - y.mean(0))
-    assert_allclose(CrossModalEmbedding().fit(X, y).coef_, expected, atol=1e-10)
+    Xc, yc = X - X.mean(0), y - y.mean(0)
+    rotation, _ = orthogonal_procrustes(Xc, yc)
+    model = CrossModalEmbedding().fit(X, y)
+    assert_allclose(model.x_rotations_ @ model.y_rotations_.T, rotation, atol=1e-10)
+    # predict adds the least-squares scale of the extended problem (one lstsq).
+    scale = np.linalg.lstsq((Xc @ rotation).reshape(-1, 1), yc.ravel())[0][0]
+    assert_allclose(model.coef_, scale * rotation, atol=1e-10)
+    assert_allclose(model.predict(X), y.mean(0) + scale * Xc @ rotation, atol=1e-9)
 
 
 def test_truncation_keeps_top_singular_pairs():
-    """n_components=k keeps the k leading singular pairs of the cross-covariance."""
+    """n_components=k keeps the k leading singular pairs, scaled by least squares."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(150, 7))
     y = X[:, :5] @ rng.normal(size=(5, 5)) + 0.1 * rng.normal(size=(150, 5))
@@ -106,7 +115,9 @@ def test_truncation_keeps_top_singular_pairs():
     model = CrossModalEmbedding(n_components=2).fit(X, y)
     assert_allclose(model.singular_values_, singular_values[:2])
     assert_allclose(np.abs(model.x_rotations_), np.abs(U[:, :2]), atol=1e-10)
-    assert_allclose(model.coef_, U[:, :2] @ Vt[:2], atol=1e-10)
+    truncated = U[:, :2] @ Vt[:2]
+    scale = np.sum(Xc @ truncated * yc) / np.sum((Xc @ truncated) ** 2)
+    assert_allclose(model.coef_, scale * truncated, atol=1e-10)
     assert model.transform(X).shape == (150, 2)
 
 
@@ -126,6 +137,58 @@ def test_whitening_reproduces_cca():
     assert_allclose(ours, correlations, rtol=1e-6)
     for j in range(3):  # the same directions, up to sign and scale
         assert abs(np.corrcoef(X_scores[:, j], cca_x[:, j])[0, 1]) > 1 - 1e-6
+
+
+def test_whitened_full_rank_predict_is_least_squares():
+    """whiten=True, reg=0, all components: predict is ordinary least squares."""
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(120, 4)) * [1.0, 10.0, 0.1, 3.0] + 5.0
+    y = X @ rng.normal(size=(4, 6)) + rng.normal(size=(120, 6)) * 40.0
+    model = CrossModalEmbedding(whiten=True, reg=0.0).fit(X, y)
+    expected = LinearRegression().fit(X, y)
+    assert_allclose(model.coef_, expected.coef_.T, rtol=1e-8)
+    assert_allclose(model.predict(X), expected.predict(X), rtol=1e-8)
+
+
+def test_whitened_predict_reads_out_each_canonical_axis():
+    """Truncated CCA predicts y from each canonical score by its LS slope."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(200, 5))
+    y = X[:, :3] @ rng.normal(size=(3, 4)) * 100.0 + rng.normal(size=(200, 4))
+    model = CrossModalEmbedding(n_components=2, whiten=True, reg=0.2).fit(X, y)
+    X_scores, y_scores = model.transform(X, y)
+    slopes = np.sum(X_scores * y_scores, 0) / np.sum(X_scores**2, 0)
+    # The canonical axes of y, V = S^(1/2) y_rotations_, are carried back to
+    # y's units by S^(1/2) again: together, by the shrunk covariance S itself.
+    cov = np.cov(y, rowvar=False, bias=True)
+    shrunk = 0.8 * cov + 0.2 * np.trace(cov) / 4 * np.eye(4)
+    expected = y.mean(0) + (X_scores * slopes) @ model.y_rotations_.T @ shrunk
+    assert_allclose(model.predict(X), expected, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.3, 0.9])
+def test_canonical_correlations_never_exceed_one(reg):
+    """With whiten=True, singular_values_ are the scores' correlations, <= 1."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(60, 6)) * np.arange(1, 7)
+    y = X[:, :4] + 0.01 * rng.normal(size=(60, 4))
+    model = CrossModalEmbedding(whiten=True, reg=reg).fit(X, y)
+    X_scores, y_scores = model.transform(X, y)
+    correlations = [np.corrcoef(X_scores[:, j], y_scores[:, j])[0, 1] for j in range(4)]
+    assert_allclose(model.singular_values_, correlations, rtol=1e-10)
+    assert np.all(model.singular_values_ <= 1.0)
+
+
+def test_auto_reg_is_the_oas_shrinkage_of_each_view():
+    """reg="auto" shrinks each view as sklearn.covariance.oas does."""
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(25, 12)) @ rng.normal(size=(12, 12))
+    y = X[:, :7] + rng.normal(size=(25, 7))
+    model = CrossModalEmbedding(whiten=True, reg="auto").fit(X, y)
+    assert model.x_shrinkage_ == pytest.approx(oas(X)[1], rel=1e-10)
+    assert model.y_shrinkage_ == pytest.approx(oas(y)[1], rel=1e-10)
+    reference = CrossModalEmbedding(whiten=True, reg=oas(X)[1]).fit(X, y)
+    assert reference.y_shrinkage_ == pytest.approx(model.x_shrinkage_)
 
 
 def test_singular_covariance_needs_regularised_whitening():

@@ -352,3 +352,46 @@ def test_grid_search_in_a_pipeline_tunes_alpha():
     assert len(search.cv_results_["mean_test_score"]) == 3
     assert search.best_score_ > 5 * np.log(40) / 40  # well above chance MRR
     assert search.best_estimator_[-1].alpha == search.best_params_["latent__alpha"]
+
+
+@pytest.mark.parametrize("n_components", [1, 2])
+def test_warm_start_orthogonal_to_the_signal_still_finds_it(n_components):
+    """A first chunk without signal does not trap streaming ALS at coef_ = 0."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    y = np.zeros((200, 4))
+    y[:, 2:] = X @ rng.normal(size=(5, 2)) + 0.1 * rng.normal(size=(200, 2))
+    y[:10] = 0.0
+    streamed = SharedLatentRegression(n_components=n_components)
+    streamed.partial_fit(X[:10], y[:10]).partial_fit(X[10:], y[10:])
+    fitted = SharedLatentRegression(n_components=n_components).fit(X, y)
+    assert_allclose(streamed.coef_, fitted.coef_, atol=1e-6)
+    assert np.abs(streamed.coef_).max() > 0.1
+
+
+def test_auto_alpha_minimises_generalised_cross_validation():
+    """alpha="auto" is the grid penalty with the least GCV, computed from rows."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 12)) * rng.uniform(0.5, 2.0, 12)
+    y = X[:, :2] @ rng.normal(size=(2, 3)) + 2.0 * rng.normal(size=(40, 3))
+    model = SharedLatentRegression(alpha="auto").fit(X, y)
+    Xc, yc = X - X.mean(0), y - y.mean(0)
+    gram = Xc.T @ Xc
+    alphas = np.geomspace(1e-6, 1e3, 61) * np.trace(gram) / 12
+    criteria = []
+    for alpha in alphas:
+        hat = Xc @ np.linalg.solve(gram + alpha * np.eye(12), Xc.T)
+        residual = ((yc - hat @ yc) ** 2).sum()
+        criteria.append(residual / (40 - 1 - np.trace(hat)) ** 2)
+    assert model.alpha_ == pytest.approx(alphas[np.argmin(criteria)], rel=1e-12)
+    fixed = SharedLatentRegression(alpha=model.alpha_).fit(X, y)
+    assert_allclose(model.coef_, fixed.coef_, rtol=1e-10)
+
+
+def test_auto_alpha_regularises_more_features_than_samples():
+    """With d > n, alpha="auto" fits where alpha=0 is singular."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(15, 30))
+    y = X[:, :3] + rng.normal(size=(15, 3))
+    model = SharedLatentRegression(alpha="auto", n_components=2).fit(X, y)
+    assert model.alpha_ > 0 and np.all(np.isfinite(model.coef_))

@@ -110,3 +110,156 @@ def test_threaded_blocks_equal_serial_blocks(seed, n_threads):
     for name in ("mean_x", "mean_y", "cross_xy", "cross_xx", "cross_yy"):
         assert_allclose(getattr(threaded, name), getattr(serial, name), atol=1e-12)
         np.testing.assert_array_equal(getattr(again, name), getattr(threaded, name))
+
+
+# --------------------------------------- units: no overflow, no underflow ---
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    x_exponent=st.integers(-1000, 1000),
+    y_exponent=st.integers(-1000, 1000),
+    weight_exponent=st.integers(-1060, 1000),
+    block_rows=st.sampled_from([None, 7]),
+)
+def test_statistics_follow_powers_of_two_of_data_and_weights(
+    seed, x_exponent, y_exponent, weight_exponent, block_rows
+):
+    """Scaling X, y and the weights by 2**a, 2**b, 2**c scales every statistic.
+
+    Powers of two are exact in floating point, so the statistics of scaled data
+    are those of the unscaled data times the scale, as long as the results
+    themselves are representable (a cross-product of 2**(a + b + c) and squares
+    of 2**(2a + c)); data of 1e300 or weights of 1e-318 must not overflow or
+    underflow on the way.
+    """
+    for exponent in (x_exponent + y_exponent, 2 * x_exponent, 2 * y_exponent):
+        if not -1000 <= exponent + weight_exponent <= 1000:
+            return  # the result itself is out of range
+    rng = np.random.default_rng(seed)
+    n_samples = 30
+    X = rng.normal(size=(n_samples, 3)) + rng.normal(size=3)
+    y = rng.normal(size=(n_samples, 2))
+    weights = rng.integers(1, 8, size=n_samples).astype(float)
+    options = {"second_order_x": "full", "second_order_y": "diag"}
+    reference = two_view_moments(X, y, weights, block_rows=block_rows, **options)
+    scaled = two_view_moments(
+        np.ldexp(X, x_exponent),
+        np.ldexp(y, y_exponent),
+        np.ldexp(weights, weight_exponent),
+        block_rows=block_rows,
+        **options,
+    )
+    tolerance = {"rtol": 1e-9, "atol": 0}
+    assert_allclose(
+        scaled.weight_sum, np.ldexp(reference.weight_sum, weight_exponent), rtol=1e-12
+    )
+    assert_allclose(scaled.mean_x, np.ldexp(reference.mean_x, x_exponent), **tolerance)
+    assert_allclose(scaled.mean_y, np.ldexp(reference.mean_y, y_exponent), **tolerance)
+    # Co-moments that are tiny next to the largest in their matrix (cancellation)
+    # are compared relative to that largest one.
+    for name, exponent in (
+        ("cross_xy", x_exponent + y_exponent),
+        ("cross_xx", 2 * x_exponent),
+        ("cross_yy", 2 * y_exponent),
+    ):
+        expected = getattr(reference, name)
+        got = np.ldexp(getattr(scaled, name), -(exponent + weight_exponent))
+        assert_allclose(got, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+
+
+def test_huge_rows_sum_without_overflow():
+    """Means of 300 rows of 1e306 exist; summing them unscaled overflows."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(300, 3)) + 3.0) * 1e306
+    y = rng.normal(size=(300, 2))
+    moments = two_view_moments(X, y)
+    assert_allclose(moments.mean_x, X.mean(axis=0, dtype=np.longdouble), rtol=1e-9)
+    assert np.all(np.isfinite(moments.cross_xy))
+
+
+def test_weights_near_the_float_limits_give_the_weighted_covariances():
+    """Uniform weights of 1e300 (merged) or 1e-320 leave the covariances alone.
+
+    Co-moment sums of weights 1e-320 are subnormal numbers, with about five
+    significant digits: the covariances keep those (not 16), against a 8 %
+    error when the products underflowed one by one.
+    """
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+    reference = two_view_moments(X, y, block_rows=7)
+    for weight in (1e300, 1e-320):
+        moments = two_view_moments(X, y, np.full(40, weight), block_rows=7)
+        assert_allclose(
+            moments.cross_xy / moments.weight_sum,
+            reference.cross_xy / reference.weight_sum,
+            rtol=1e-3,
+        )
+        assert_allclose(moments.mean_x, reference.mean_x, rtol=1e-12)
+
+
+# ------------------------------------------------------- thread pool size ---
+@pytest.fixture
+def pool_sizes(monkeypatch):
+    """Record the size of every thread pool the statistics open."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import skcrossmodal._stats as stats
+
+    sizes = []
+
+    class Recording(ThreadPoolExecutor):
+        def __init__(self, max_workers=None, **kwargs):
+            sizes.append(max_workers)
+            super().__init__(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(stats, "ThreadPoolExecutor", Recording)
+    monkeypatch.setattr(stats, "_available_cores", lambda: 4)
+    return sizes
+
+
+def _many_blocks():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(64, 3)), rng.normal(size=(64, 2))
+
+
+def test_default_threads_follow_the_blas_limit(pool_sizes):
+    """n_jobs=None follows threadpoolctl's BLAS limit (joblib's, in workers)."""
+    from threadpoolctl import threadpool_limits
+
+    X, y = _many_blocks()
+    reference = two_view_moments(X, y, block_rows=4, n_jobs=1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        serial = two_view_moments(X, y, block_rows=4)
+    assert pool_sizes == []  # one thread: no pool at all
+    with threadpool_limits(limits=3, user_api="blas"):
+        threaded = two_view_moments(X, y, block_rows=4)
+    assert pool_sizes == [3]
+    for moments in (serial, threaded):
+        assert_allclose(moments.cross_xy, reference.cross_xy, rtol=1e-12)
+
+
+def test_explicit_n_jobs_sizes_the_pool(pool_sizes):
+    X, y = _many_blocks()
+    two_view_moments(X, y, block_rows=4, n_jobs=2)
+    two_view_moments(X, y, block_rows=4, n_jobs=-1)  # all 4 (patched) CPUs
+    two_view_moments(X, y, block_rows=4, n_jobs=-3)  # all but two
+    assert pool_sizes == [2, 4, 2]
+
+
+def test_estimators_pass_their_n_jobs(pool_sizes):
+    """The linear estimators hand ``n_jobs`` (when they have it) to the pool."""
+    from threadpoolctl import threadpool_limits
+
+    from skcrossmodal import CrossModalEmbedding
+
+    X, y = _many_blocks()
+    X = np.repeat(X, 400, axis=0)  # enough rows for several blocks
+    y = np.repeat(y, 400, axis=0)
+    model = CrossModalEmbedding()
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit(X, y)
+    assert pool_sizes == []
+    model.n_jobs = 2  # as the estimators' n_jobs parameter sets it
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit(X, y)
+    assert pool_sizes == [2]

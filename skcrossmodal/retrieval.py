@@ -1,0 +1,638 @@
+"""Search a shared space: an index over a gallery, hubness corrections, pipelines.
+
+A fitted two-view estimator maps both views into one space; searching that
+space is what users do with it. :class:`SharedSpaceIndex` holds a gallery of
+shared-space embeddings and answers nearest-neighbour queries by cosine
+similarity, exactly (numpy in float32, or torch on any device) or
+approximately (faiss-cpu, for galleries of millions), optionally corrected for
+hubness with statistics of reference queries stored at fit time.
+:func:`retrieve` searches through a fitted ``Pipeline`` or ``GridSearchCV``
+whose last step is a two-view estimator.
+"""
+
+import numbers
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
+from ._similarity import (
+    _BLOCK_NUMBERS,
+    SIMILARITIES,
+    map_similarity_blocks,
+    mean_of_top_k_per_row,
+    normalize_rows,
+    top_k,
+    top_k_of_block,
+)
+
+__all__ = ["SharedSpaceIndex", "retrieve", "search_top_k"]
+
+HUBNESS_CORRECTIONS = ("none", "csls", "inverted_softmax", "qb_norm")
+
+
+def _check_count(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+
+
+def search_top_k(
+    query_scores, gallery_scores, *, n_neighbors=5, similarity="cosine", csls_k=10
+):
+    """Best gallery rows of each query in the shared space, exactly.
+
+    This is the search behind every estimator's ``retrieve``: cosine
+    similarity, or CSLS with its correction estimated from this set of
+    queries and gallery, computed in the embeddings' dtype.
+
+    Parameters
+    ----------
+    query_scores : array-like of shape (n_queries, n_components)
+        Queries, already in the shared space.
+    gallery_scores : array-like of shape (n_gallery, n_components)
+        Gallery, in the same space.
+    n_neighbors : int, default=5
+        How many gallery rows to return per query.
+    similarity : {"cosine", "csls"}, default="cosine"
+        Cosine similarity, or cross-domain similarity local scaling.
+    csls_k : int, default=10
+        Neighbourhood size of the CSLS correction.
+
+    Returns
+    -------
+    similarities : ndarray of shape (n_queries, n_neighbors)
+        Best first; equal similarities come in gallery order.
+    indices : ndarray of shape (n_queries, n_neighbors)
+        Row indices into the gallery.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal.retrieval import search_top_k
+    >>> gallery = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> similarities, indices = search_top_k([[2.0, 0.1]], gallery, n_neighbors=2)
+    >>> indices.tolist()
+    [[0, 2]]
+    """
+    _check_count("n_neighbors", n_neighbors)
+    _check_count("csls_k", csls_k)
+    if similarity not in SIMILARITIES:
+        raise ValueError(
+            f"similarity must be one of {SIMILARITIES}; got {similarity!r}."
+        )
+    dtype = [np.float32, np.float64]
+    query_scores = check_array(query_scores, dtype=dtype, input_name="queries")
+    gallery_scores = check_array(gallery_scores, dtype=dtype, input_name="gallery")
+    if query_scores.shape[1] != gallery_scores.shape[1]:
+        raise ValueError(
+            "Queries and gallery must live in the same space; got "
+            f"{query_scores.shape[1]} and {gallery_scores.shape[1]} columns."
+        )
+    if n_neighbors > gallery_scores.shape[0]:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} is larger than the gallery "
+            f"({gallery_scores.shape[0]} rows). Reduce n_neighbors."
+        )
+    return top_k(query_scores, gallery_scores, n_neighbors, similarity, csls_k)
+
+
+def _logsumexp_rows(block, beta):
+    return logsumexp(beta * block.astype(np.float64), axis=1)
+
+
+class SharedSpaceIndex(BaseEstimator):
+    """Nearest-neighbour search over a gallery of shared-space embeddings.
+
+    Fit on the gallery (the ``y_scores`` or ``X_scores`` of a fitted two-view
+    estimator, e.g. every image of a collection); query with
+    :meth:`kneighbors`, which returns the most similar gallery rows by cosine,
+    best first. The search runs in blocks of queries, so memory stays bounded
+    whatever the sizes.
+
+    Hubness corrections lower the score of gallery "hubs" that are near many
+    queries. Each needs statistics of the distribution of queries, which are
+    taken from ``reference_queries`` given to :meth:`fit` (e.g. the training
+    queries): one query is then corrected exactly as it would be in a batch.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        Number of neighbours returned by default.
+    hubness : {"none", "csls", "inverted_softmax", "qb_norm"}, default="none"
+        Default correction; :meth:`kneighbors` can choose another per call.
+
+        - ``"csls"``: ``2 cos(q, g) - r(q) - r_ref(g)``, with ``r(q)`` the mean
+          cosine of ``q`` to its ``hubness_k`` nearest gallery rows and
+          ``r_ref(g)`` that of ``g`` to its ``hubness_k`` nearest reference
+          queries (Conneau et al., 2018).
+        - ``"inverted_softmax"``: ``beta cos(q, g) - log sum_r exp(beta cos(r, g))``
+          over the reference queries r, the log of the inverted softmax of
+          Smith et al. (2017): a gallery row close to many references is
+          normalised down.
+        - ``"qb_norm"``: query-bank normalisation with the dynamic inverted
+          softmax (Bogolin et al., 2022): the inverted softmax is applied only
+          to queries whose nearest gallery row is in the activation set (the
+          rows among the ``activation_k`` nearest of some reference query),
+          other queries keep ``beta cos(q, g)``.
+    hubness_k : int, default=10
+        Neighbourhood size of CSLS.
+    beta : float, default=20.0
+        Inverse temperature of the inverted softmax and QB-Norm.
+    activation_k : int, default=1
+        Depth of the reference queries' rankings that forms QB-Norm's
+        activation set.
+    backend : {"numpy", "torch", "faiss"}, default="numpy"
+        ``"numpy"``: exact, float32, threaded over blocks of queries.
+        ``"torch"``: exact, float32, on ``device`` (a GPU when available).
+        ``"faiss"``: approximate, an inverted-file index of faiss-cpu (install
+        the ``faiss`` extra); hubness corrections re-rank a shortlist of
+        ``shortlist_factor * n_neighbors`` cosine neighbours.
+    device : str, default="cpu"
+        Torch device of the ``"torch"`` backend.
+    n_lists : int or None, default=None
+        Cells of the faiss inverted file; None picks ``4 sqrt(n_gallery)``
+        (at most ``n_gallery / 39``, so each cell trains on enough points).
+    n_probe : int or None, default=None
+        Cells visited per query by faiss; None picks ``n_lists / 16`` (at least
+        1). More cells: higher recall, slower search.
+    shortlist_factor : int, default=4
+        How many times ``n_neighbors`` cosine candidates the approximate
+        backend re-ranks when a hubness correction is used.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Dimension of the shared space.
+    n_gallery_ : int
+        Number of gallery rows.
+    n_reference_ : int
+        Number of reference queries (0 when none were given).
+    reference_hubness_ : ndarray of shape (n_gallery,) or None
+        ``r_ref(g)`` of CSLS, when reference queries were given.
+    reference_log_partition_ : ndarray of shape (n_gallery,) or None
+        ``log sum_r exp(beta cos(r, g))`` of the inverted softmax.
+    activation_set_ : ndarray of shape (n_gallery,) of bool or None
+        QB-Norm's activation set.
+
+    See Also
+    --------
+    retrieve : Search through a fitted pipeline.
+
+    References
+    ----------
+    Conneau et al., "Word translation without parallel data", ICLR 2018.
+    Smith et al., "Offline bilingual word vectors, orthogonal transformations
+    and the inverted softmax", ICLR 2017.
+    Bogolin et al., "Cross modal retrieval with querybank normalisation",
+    CVPR 2022.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal.retrieval import SharedSpaceIndex
+    >>> rng = np.random.default_rng(0)
+    >>> gallery = rng.normal(size=(100, 8))
+    >>> index = SharedSpaceIndex(n_neighbors=3).fit(gallery)
+    >>> similarities, indices = index.kneighbors(gallery[:2] + 0.01)
+    >>> indices[:, 0].tolist()
+    [0, 1]
+    >>> index = SharedSpaceIndex(hubness="csls").fit(
+    ...     gallery, reference_queries=rng.normal(size=(50, 8)))
+    >>> index.kneighbors(gallery[:1], n_neighbors=2)[1].shape
+    (1, 2)
+    """
+
+    _parameter_constraints = {
+        "n_neighbors": [IntegerInterval(1, None, closed="left")],
+        "hubness": [StrOptions(set(HUBNESS_CORRECTIONS))],
+        "hubness_k": [IntegerInterval(1, None, closed="left")],
+        "beta": [Interval(numbers.Real, 0, None, closed="neither")],
+        "activation_k": [IntegerInterval(1, None, closed="left")],
+        "backend": [StrOptions({"numpy", "torch", "faiss"})],
+        "device": [str],
+        "n_lists": [IntegerInterval(1, None, closed="left"), None],
+        "n_probe": [IntegerInterval(1, None, closed="left"), None],
+        "shortlist_factor": [IntegerInterval(1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_neighbors=5,
+        hubness="none",
+        hubness_k=10,
+        beta=20.0,
+        activation_k=1,
+        backend="numpy",
+        device="cpu",
+        n_lists=None,
+        n_probe=None,
+        shortlist_factor=4,
+    ):
+        self.n_neighbors = n_neighbors
+        self.hubness = hubness
+        self.hubness_k = hubness_k
+        self.beta = beta
+        self.activation_k = activation_k
+        self.backend = backend
+        self.device = device
+        self.n_lists = n_lists
+        self.n_probe = n_probe
+        self.shortlist_factor = shortlist_factor
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, reference_queries=None):
+        """Store the gallery and the reference statistics of the corrections.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_gallery, n_components)
+            Gallery embeddings in the shared space (any scale: rows are
+            compared by cosine).
+        y : None
+            Ignored.
+        reference_queries : array-like of shape (n_reference, n_components), \
+                default=None
+            Queries representative of those to come (e.g. the training
+            queries), from which the hubness corrections are estimated.
+
+        Returns
+        -------
+        self : SharedSpaceIndex
+        """
+        X = validate_data(self, X, dtype=[np.float32, np.float64])
+        gallery = normalize_rows(X).astype(np.float32)
+        reference = None
+        if reference_queries is not None:
+            reference = check_array(
+                reference_queries,
+                dtype=[np.float32, np.float64],
+                input_name="reference_queries",
+            )
+            if reference.shape[1] != X.shape[1]:
+                raise ValueError(
+                    f"reference_queries have {reference.shape[1]} columns but the "
+                    f"gallery has {X.shape[1]}; they must share the space."
+                )
+            reference = normalize_rows(reference).astype(np.float32)
+        faiss_index = self._build_faiss(gallery) if self.backend == "faiss" else None
+
+        self._gallery = gallery
+        self._faiss_index = faiss_index
+        self._device_gallery = None
+        self.n_gallery_ = gallery.shape[0]
+        self.n_reference_ = 0 if reference is None else reference.shape[0]
+        self.reference_hubness_ = None
+        self.reference_log_partition_ = None
+        self.activation_set_ = None
+        if reference is not None:
+            self._fit_reference_statistics(reference)
+        return self
+
+    def _fit_reference_statistics(self, reference):
+        gallery = self._gallery
+        k = min(self.hubness_k, reference.shape[0])
+
+        def gallery_rows(start, stop, block):
+            return mean_of_top_k_per_row(block, k), _logsumexp_rows(block, self.beta)
+
+        parts = map_similarity_blocks(gallery, reference, gallery_rows)
+        self.reference_hubness_ = np.concatenate([p[0] for p in parts])
+        self.reference_log_partition_ = np.concatenate([p[1] for p in parts])
+        depth = min(self.activation_k, gallery.shape[0])
+        active = np.zeros(gallery.shape[0], dtype=bool)
+        nearest = map_similarity_blocks(
+            reference, gallery, lambda start, stop, block: top_k_of_block(block, depth)
+        )
+        for _, columns in nearest:
+            active[columns.ravel()] = True
+        self.activation_set_ = active
+
+    def _build_faiss(self, gallery):
+        try:
+            import faiss
+        except ImportError as error:
+            raise ImportError(
+                "backend='faiss' needs faiss-cpu: pip install 'skcrossmodal[faiss]'."
+            ) from error
+        n, d = gallery.shape
+        n_lists = self.n_lists
+        if n_lists is None:
+            n_lists = int(max(1, min(4 * np.sqrt(n), n // 39)))
+        if n_lists > n:
+            raise ValueError(
+                f"n_lists={n_lists} is larger than the gallery ({n} rows). "
+                "Reduce n_lists."
+            )
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, n_lists, faiss.METRIC_INNER_PRODUCT)
+        # k-means on a bounded sample: faiss asks for 39 to 256 points per
+        # cell; 128 places the centroids well at half the training time.
+        sample = gallery
+        if n > 128 * n_lists:
+            rows = np.random.default_rng(0).choice(n, 128 * n_lists, replace=False)
+            sample = gallery[np.sort(rows)]
+        index.train(np.ascontiguousarray(sample))
+        index.add(gallery)
+        index.nprobe = self.n_probe or max(1, n_lists // 16)
+        index.nprobe = min(index.nprobe, n_lists)
+        # faiss objects do not pickle: rebuilt from the gallery on unpickling.
+        return index
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in ("_faiss_index", "_device_gallery"):
+            if state.get(name) is not None:
+                state[name] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.backend == "faiss" and getattr(self, "_gallery", None) is not None:
+            self._faiss_index = self._build_faiss(self._gallery)
+
+    def _check_correction(self, hubness):
+        if hubness not in HUBNESS_CORRECTIONS:
+            raise ValueError(
+                f"hubness must be one of {HUBNESS_CORRECTIONS}; got {hubness!r}."
+            )
+        if hubness != "none" and self.n_reference_ == 0:
+            raise ValueError(
+                f"hubness={hubness!r} needs reference queries: fit the index with "
+                "reference_queries=... (e.g. the training queries)."
+            )
+        if hubness == "csls" and self.n_reference_ < self.hubness_k:
+            raise ValueError(
+                f"hubness='csls' with hubness_k={self.hubness_k} needs at least "
+                f"{self.hubness_k} reference queries; the index has "
+                f"{self.n_reference_}. Give more reference queries or reduce "
+                "hubness_k."
+            )
+        if hubness == "csls" and self.hubness_k > self.n_gallery_:
+            raise ValueError(
+                f"hubness_k={self.hubness_k} is larger than the gallery "
+                f"({self.n_gallery_} rows). Reduce hubness_k."
+            )
+
+    def kneighbors(self, X, n_neighbors=None, *, hubness=None):
+        """Most similar gallery rows of each query, best first.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_components)
+            Queries in the shared space.
+        n_neighbors : int, default=None
+            How many rows to return; None uses the ``n_neighbors`` parameter.
+        hubness : {"none", "csls", "inverted_softmax", "qb_norm"}, default=None
+            Correction for this call; None uses the ``hubness`` parameter.
+
+        Returns
+        -------
+        similarities : ndarray of shape (n_queries, n_neighbors), float32
+            Cosine similarities, or the corrected scores (comparable within a
+            query; across queries only for "none", "csls" and
+            "inverted_softmax").
+        indices : ndarray of shape (n_queries, n_neighbors)
+            Row indices into the gallery.
+        """
+        check_is_fitted(self)
+        n_neighbors = self.n_neighbors if n_neighbors is None else n_neighbors
+        _check_count("n_neighbors", n_neighbors)
+        hubness = self.hubness if hubness is None else hubness
+        self._check_correction(hubness)
+        if n_neighbors > self.n_gallery_:
+            raise ValueError(
+                f"n_neighbors={n_neighbors} is larger than the gallery "
+                f"({self.n_gallery_} rows). Reduce n_neighbors."
+            )
+        queries = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        queries = normalize_rows(queries).astype(np.float32)
+        if self.backend == "torch":
+            return self._search_torch(queries, n_neighbors, hubness)
+        if self.backend == "faiss":
+            return self._search_faiss(queries, n_neighbors, hubness)
+        return self._search_numpy(queries, n_neighbors, hubness)
+
+    # ------------------------------------------------------------- exact ---
+    def _correct(self, block, hubness, columns=None):
+        """Apply the correction to cosine ``block`` (in place where possible).
+
+        ``columns`` names the gallery rows of the block's columns when the
+        block holds a shortlist rather than the whole gallery.
+        """
+        if hubness == "none":
+            return block
+
+        def per_gallery(values):
+            return values[None, :] if columns is None else values[columns]
+
+        if hubness == "csls":
+            k = min(self.hubness_k, block.shape[1])
+            query_hubness = mean_of_top_k_per_row(block, k)
+            block *= 2
+            block -= query_hubness[:, None]
+            block -= per_gallery(self.reference_hubness_)
+            return block
+        inverted = self.beta * block - per_gallery(self.reference_log_partition_)
+        if hubness == "inverted_softmax":
+            return inverted.astype(block.dtype, copy=False)
+        nearest = np.argmax(block, axis=1)
+        if columns is not None:
+            nearest = columns[np.arange(len(block)), nearest]
+        activated = self.activation_set_[nearest]
+        plain = self.beta * block
+        return np.where(activated[:, None], inverted, plain).astype(block.dtype)
+
+    def _search_numpy(self, queries, n_neighbors, hubness):
+        def reduce_block(start, stop, block):
+            return top_k_of_block(self._correct(block, hubness), n_neighbors)
+
+        return self._gather(
+            map_similarity_blocks(queries, self._gallery, reduce_block), n_neighbors
+        )
+
+    @staticmethod
+    def _gather(parts, n_neighbors):
+        if not parts:
+            return (
+                np.empty((0, n_neighbors), dtype=np.float32),
+                np.empty((0, n_neighbors), dtype=np.intp),
+            )
+        scores = np.concatenate([p[0] for p in parts]).astype(np.float32, copy=False)
+        indices = np.concatenate([p[1] for p in parts]).astype(np.intp, copy=False)
+        return scores, indices
+
+    def _search_torch(self, queries, n_neighbors, hubness):
+        try:
+            import torch
+        except ImportError as error:
+            raise ImportError(
+                "backend='torch' needs torch: see the installation page for the "
+                "CPU-only build."
+            ) from error
+        device = torch.device(self.device)
+        if self._device_gallery is None or self._device_gallery.device != device:
+            self._device_gallery = torch.from_numpy(self._gallery).to(device)
+        gallery = self._device_gallery
+        terms = {}
+        for name in ("reference_hubness_", "reference_log_partition_"):
+            values = getattr(self, name)
+            if values is not None:
+                terms[name] = torch.from_numpy(values.astype(np.float32)).to(device)
+        if self.activation_set_ is not None:
+            terms["activation_set_"] = torch.from_numpy(self.activation_set_).to(device)
+        step = max(1, _BLOCK_NUMBERS // max(1, self.n_gallery_))
+        scores, indices = [], []
+        with torch.no_grad():
+            for start in range(0, queries.shape[0], step):
+                block = torch.from_numpy(queries[start : start + step]).to(device)
+                block = block @ gallery.T
+                block = self._correct_torch(torch, block, hubness, terms)
+                values, columns = torch.topk(block, n_neighbors, dim=1)
+                scores.append(values.cpu().numpy())
+                indices.append(columns.cpu().numpy())
+        return self._gather(list(zip(scores, indices, strict=True)), n_neighbors)
+
+    def _correct_torch(self, torch, block, hubness, terms):
+        if hubness == "none":
+            return block
+        if hubness == "csls":
+            k = min(self.hubness_k, block.shape[1])
+            query_hubness = torch.topk(block, k, dim=1).values.mean(dim=1)
+            return 2 * block - query_hubness[:, None] - terms["reference_hubness_"]
+        inverted = self.beta * block - terms["reference_log_partition_"]
+        if hubness == "inverted_softmax":
+            return inverted
+        activated = terms["activation_set_"][torch.argmax(block, dim=1)]
+        return torch.where(activated[:, None], inverted, self.beta * block)
+
+    # ------------------------------------------------------- approximate ---
+    def _search_faiss(self, queries, n_neighbors, hubness):
+        depth = n_neighbors
+        if hubness != "none":
+            depth = max(
+                self.shortlist_factor * n_neighbors, self.hubness_k, n_neighbors
+            )
+        depth = min(depth, self.n_gallery_)
+        similarities, columns = self._faiss_index.search(queries, depth)
+        # A cell probe may find fewer than `depth` rows: search those exactly.
+        missing = np.any(columns < 0, axis=1)
+        if np.any(missing):
+            exact = top_k(queries[missing], self._gallery, depth)
+            similarities[missing], columns[missing] = exact
+        if hubness == "none":
+            return similarities, columns.astype(np.intp)
+        corrected = self._correct(similarities.copy(), hubness, columns)
+        values, order = top_k_of_block(corrected, n_neighbors)
+        return (
+            values.astype(np.float32),
+            np.take_along_axis(columns, order, axis=1).astype(np.intp),
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        return tags
+
+
+def _final_two_view_step(estimator):
+    """Unwrap fitted searches and split a pipeline into (preprocessing, last)."""
+    while hasattr(estimator, "best_estimator_"):
+        estimator = estimator.best_estimator_
+    if hasattr(estimator, "retrieve"):
+        return None, estimator
+    if hasattr(estimator, "steps"):
+        preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
+        inner, last = _final_two_view_step(estimator.steps[-1][1])
+        if inner is not None:
+            raise TypeError(
+                "Nested pipelines with preprocessing at two levels are not "
+                "supported; flatten the pipeline."
+            )
+        return preprocessing, last
+    raise TypeError(
+        f"{type(estimator).__name__} is not a two-view estimator, a Pipeline "
+        "ending in one, or a fitted search over them: it has no retrieve method."
+    )
+
+
+def retrieve(
+    estimator,
+    queries,
+    gallery,
+    *,
+    query_view="X",
+    n_neighbors=5,
+    similarity="cosine",
+    csls_k=10,
+):
+    """Retrieve with a fitted pipeline, search or two-view estimator.
+
+    ``Pipeline([..., ("model", CrossModalEmbedding())])`` preprocesses the
+    first view only (``Pipeline.transform`` forwards X), so its last step's
+    ``retrieve`` cannot be called on raw rows. This function sends rows of the
+    first view through the preprocessing steps, whether they are the queries
+    (``query_view="X"``) or the gallery (``query_view="y"``), and calls the
+    last step's ``retrieve``. A fitted ``GridSearchCV`` is searched through
+    its refitted best model; a ``TwoViewPipeline`` (which preprocesses both
+    views itself) is called directly.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Fitted two-view estimator, ``Pipeline`` ending in one,
+        ``TwoViewPipeline``, or fitted ``GridSearchCV`` over any of them.
+    queries : array-like of shape (n_queries, n_features_of_query_view)
+        Raw rows of the view named by ``query_view``.
+    gallery : array-like of shape (n_gallery, n_features_of_other_view)
+        Raw rows of the other view.
+    query_view : {"X", "y"}, default="X"
+        Which view the queries belong to.
+    n_neighbors : int, default=5
+        How many gallery rows to return per query.
+    similarity : {"cosine", "csls"}, default="cosine"
+        Cosine similarity, or CSLS estimated from these queries and gallery.
+    csls_k : int, default=10
+        Neighbourhood size of the CSLS correction.
+
+    Returns
+    -------
+    similarities : ndarray of shape (n_queries, n_neighbors)
+        Best first.
+    indices : ndarray of shape (n_queries, n_neighbors)
+        Row indices into ``gallery``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skcrossmodal import CrossModalEmbedding
+    >>> from skcrossmodal.retrieval import retrieve
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 5)) * 100
+    >>> y = X @ rng.normal(size=(5, 4)) + rng.normal(size=(80, 4))
+    >>> pipe = make_pipeline(StandardScaler(), CrossModalEmbedding()).fit(X, y)
+    >>> similarities, indices = retrieve(pipe, X[:3], y, n_neighbors=2)
+    >>> indices.shape
+    (3, 2)
+    """
+    _check_count("n_neighbors", n_neighbors)
+    if query_view not in ("X", "y"):
+        raise ValueError(f"query_view must be 'X' or 'y'; got {query_view!r}.")
+    preprocessing, final = _final_two_view_step(estimator)
+    if preprocessing is not None:
+        if query_view == "X":
+            queries = preprocessing.transform(queries)
+        else:
+            gallery = preprocessing.transform(gallery)
+    return final.retrieve(
+        queries,
+        gallery,
+        query_view=query_view,
+        n_neighbors=n_neighbors,
+        similarity=similarity,
+        csls_k=csls_k,
+    )
