@@ -376,10 +376,11 @@ def reciprocal_rank_sums(queries, gallery, offset, weight):
 
     Row i of ``queries`` is partnered with row ``offset + i`` of ``gallery``;
     cosine similarity of unit rows; ties count half (as in
-    :func:`skcrossmodal.metrics.mean_reciprocal_rank`). Blockwise: never more
-    than ``CHUNK_ROWS`` similarities per query row at a time in memory.
+    :func:`skcrossmodal.metrics.mean_reciprocal_rank`). Blockwise: about
+    ``16 * CHUNK_ROWS`` similarities at a time, never the full matrix.
     """
-    step = max(1, (CHUNK_ROWS * 64) // max(gallery.shape[0], 1))
+    # Blocks of about 2**20 similarities (4 MiB in float32) stay in cache.
+    step = max(1, (CHUNK_ROWS * 16) // max(gallery.shape[0], 1))
     total = torch.zeros((), dtype=torch.float64, device=queries.device)
     for start in range(0, queries.shape[0], step):
         block = queries[start : start + step] @ gallery.T
@@ -558,9 +559,12 @@ def run_epochs(step, data, comm, *, config, first_epoch, log):
             batch_count=batch_count,
             generator=generator,
         )
-        total, finite = comm.all_reduce_sum(summary[:1]), summary[1]
-        loss = float(total) / data["n_train"]
-        if comm.any_true(not (bool(finite) and math.isfinite(loss))):
+        # The one read-back of the epoch: loss sum and finiteness together.
+        total, finite = torch.cat(
+            [comm.all_reduce_sum(summary[:1]), summary[1:]]
+        ).tolist()
+        loss = total / data["n_train"]
+        if comm.any_true(not (finite == 1.0 and math.isfinite(loss))):
             diverged, reason = True, "divergence"
             break
         losses.append(loss)
