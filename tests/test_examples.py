@@ -48,7 +48,7 @@ def _run_example(path, monkeypatch):
 
 
 def test_examples_are_found():
-    """The gallery holds the seven documented examples."""
+    """The gallery holds the documented examples."""
     names = {path.stem for path in EXAMPLES}
     assert names == {
         "plot_quickstart",
