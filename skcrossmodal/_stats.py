@@ -102,11 +102,13 @@ def _weighted_outer(u, v, weight, *, diagonal=False):
     weight_mantissa, weight_exponent = np.frexp(weight)
     u_mantissa, u_exponents = np.frexp(u)
     v_mantissa, v_exponents = np.frexp(v)
+    # The weight multiplies the finished outer product, so that the product of
+    # a delta with itself stays exactly symmetric (and positive semi-definite).
     if diagonal:
-        product = (u_mantissa * weight_mantissa) * v_mantissa
+        product = weight_mantissa * (u_mantissa * v_mantissa)
         exponents = u_exponents + v_exponents
     else:
-        product = np.outer(u_mantissa * weight_mantissa, v_mantissa)
+        product = weight_mantissa * np.outer(u_mantissa, v_mantissa)
         exponents = u_exponents[:, None] + v_exponents[None, :]
     return np.ldexp(product, exponents + weight_exponent)
 
