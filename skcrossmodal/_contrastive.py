@@ -48,8 +48,9 @@ def _import_torch():
     return torch, _torch_models
 
 
-def _resolve_device(torch, device):
+def _resolve_device(device):
     """Turn the ``device`` parameter into a torch device that exists here."""
+    torch, _ = _import_torch()
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -118,8 +119,9 @@ def _on_host(values):
     )
 
 
-def _on_device(torch, values, device):
+def _on_device(values, device):
     """numpy arrays among ``values`` as float64 tensors on ``device``."""
+    torch, _ = _import_torch()
     return tuple(
         torch.as_tensor(np.asarray(v) if not torch.is_tensor(v) else v).to(
             device=device, dtype=torch.float64
@@ -348,6 +350,7 @@ class ContrastiveAligner(CrossModalMixin):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "init": [StrOptions({"cca", "random"})],
     }
 
     def __init__(
@@ -376,6 +379,7 @@ class ContrastiveAligner(CrossModalMixin):
         random_state=None,
         verbose=0,
         warm_start=False,
+        init="cca",
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -400,10 +404,11 @@ class ContrastiveAligner(CrossModalMixin):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init = init
 
     # ------------------------------------------------------------ training ---
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the two encoders on paired views.
 
         Parameters
@@ -411,7 +416,7 @@ class ContrastiveAligner(CrossModalMixin):
         X : array-like of shape (n_samples, n_features)
             First view (modality). Row i is paired with row i of ``y``.
         y : array-like of shape (n_samples, n_features_y) or (n_samples,)
-            Second view; a 1-D ``y`` is one column.
+            Second view; a 1-D ``y`` is one column. Required.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each pair's loss (see Notes of the class).
             Training is by mini-batches, so an integer weight equals repeating
@@ -534,8 +539,9 @@ class ContrastiveAligner(CrossModalMixin):
                 f"and {spec['n_features_y']}. Set warm_start=False to start afresh."
             )
 
-    def _send(self, torch, A, standardization, device):
+    def _send(self, A, standardization, device):
         """``A`` on the device as float32, shifted and rescaled (not standardised)."""
+        torch, _ = _import_torch()
         shift, unit = standardization[:2]
         out = torch.empty(A.shape, dtype=torch.float32, device=device)
         for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
@@ -547,7 +553,7 @@ class ContrastiveAligner(CrossModalMixin):
     def _train(self, X, y, sample_weight, *, initialize, max_epochs, early_stopping):
         torch, models = _import_torch()
         comm = self._communicator()
-        device = _resolve_device(torch, self.device)
+        device = _resolve_device(self.device)
         if initialize:
             self._random_state = check_random_state(self.random_state)
             spec = {
@@ -559,6 +565,7 @@ class ContrastiveAligner(CrossModalMixin):
                 "dropout": float(self.dropout),
                 "normalization": self.normalization,
                 "decoder": self.reconstruction_weight > 0,
+                "linear_path": self.init == "cca",
             }
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
@@ -571,18 +578,18 @@ class ContrastiveAligner(CrossModalMixin):
             y_standardization = _shift_and_unit(y)
         else:
             self._check_continuation(X, y)
-            self._move_to(torch, device)
+            self._move_to(device)
             model, optimizer, spec = self.model_, self._optimizer, self._model_spec
             for group in optimizer.param_groups:
-                group["lr"] = self.learning_rate
+                group["lr"] = self.learning_rate * group.get("lr_scale", 1.0)
             x_standardization = self._x_standardization
             y_standardization = self._y_standardization
         generator = torch.Generator(device=device)
         generator.manual_seed(self._random_state.randint(_SEED_MAX))
 
         # The views cross the bus once, as float32.
-        x = self._send(torch, X, x_standardization, device)
-        y_dev = self._send(torch, y, y_standardization, device)
+        x = self._send(X, x_standardization, device)
+        y_dev = self._send(y, y_standardization, device)
         weight = (
             None
             if sample_weight is None
@@ -593,13 +600,15 @@ class ContrastiveAligner(CrossModalMixin):
             y_mean, y_scale = models.weighted_mean_scale(y_dev, weight, comm)
             x_standardization = (*x_standardization, x_mean, x_scale)
             y_standardization = (*y_standardization, y_mean, y_scale)
-        models.standardize_(x, *_on_device(torch, x_standardization[2:], device))
-        models.standardize_(y_dev, *_on_device(torch, y_standardization[2:], device))
+        models.standardize_(x, *_on_device(x_standardization[2:], device))
+        models.standardize_(y_dev, *_on_device(y_standardization[2:], device))
 
-        data = self._split(torch, models, x, y_dev, weight, generator, early_stopping)
+        data = self._split(x, y_dev, weight, generator, early_stopping)
         data["n_train"] = int(
             comm.all_reduce_sum(torch.tensor(data["train_rows"].shape[0]))
         )
+        if initialize and self.init == "cca":
+            self._init_from_cca(model, data, weight, comm)
         model.set_generator(generator)
         step = models.TrainingStep(
             model,
@@ -627,6 +636,7 @@ class ContrastiveAligner(CrossModalMixin):
                     "tol": self.tol,
                     "n_iter_no_change": self.n_iter_no_change,
                     "batch_size": self.batch_size,
+                    "score_initial": initialize and self.init == "cca",
                 },
                 first_epoch=first_epoch,
                 log=log,
@@ -647,9 +657,8 @@ class ContrastiveAligner(CrossModalMixin):
                 "of the training data, so nothing was changed. Try a lower "
                 f"learning_rate (currently {self.learning_rate})."
             )
-        readout = self._readout(models, z, y_dev, weight, y_standardization, comm)
+        readout = self._readout(z, y_dev, weight, y_standardization, comm)
         self._commit(
-            torch,
             initialize=initialize,
             model=model,
             optimizer=optimizer,
@@ -662,8 +671,9 @@ class ContrastiveAligner(CrossModalMixin):
         )
         self._report_stop(result, first_epoch, log)
 
-    def _split(self, torch, models, x, y, weight, generator, early_stopping):
+    def _split(self, x, y, weight, generator, early_stopping):
         """Training rows and, for early stopping, the validation tensors."""
+        torch, _ = _import_torch()
         n_samples = x.shape[0]
         device = x.device
         data = {"x": x, "y": y, "generator": generator}
@@ -710,10 +720,39 @@ class ContrastiveAligner(CrossModalMixin):
                 data["train_weight"] = (weight / train_weight.mean()).float()
         return data
 
-    def _readout(self, models, z, y, weight, y_standardization, comm):
+    def _init_from_cca(self, model, data, weight, comm):
+        """Set the linear paths to regularised CCA of the standardised training pairs.
+
+        ``CrossModalEmbedding(whiten=True, reg="auto")`` is fitted on the
+        training rows (not the validation rows, which judge the start too), in
+        float64 on the host; its rotations act on the standardised views the
+        encoders see, so before training ``transform`` is the normalised CCA
+        score.
+        """
+        from ._procrustes import CrossModalEmbedding
+
+        rows = data["train_rows"]
+        x, y = comm.gather(data["x"][rows]), comm.gather(data["y"][rows])
+        x, y = _on_host((x, y))
+        sample_weight = None
+        if weight is not None:
+            (sample_weight,) = _on_host((comm.gather(weight[rows]),))
+        n_components = min(self.n_components, x.shape[1], y.shape[1])
+        cca = CrossModalEmbedding(n_components, whiten=True, reg="auto")
+        cca.fit(x, y, sample_weight=sample_weight)
+        model.init_from_linear_(
+            *_on_device(
+                (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_),
+                rows.device,
+            )
+        )
+        comm.broadcast_module(model)
+
+    def _readout(self, z, y, weight, y_standardization, comm):
         """Closed-form weighted ridge from X's shared-space coordinates to y."""
         if self.reconstruction_weight > 0:
             return None, None
+        _, models = _import_torch()
         # Solved for standardised y, then mapped to y's units: exact (ridge is
         # linear in y) and safe for any magnitude of y.
         coef, intercept = models.weighted_ridge(
@@ -725,7 +764,6 @@ class ContrastiveAligner(CrossModalMixin):
 
     def _commit(
         self,
-        torch,
         *,
         initialize,
         model,
@@ -782,20 +820,20 @@ class ContrastiveAligner(CrossModalMixin):
 
     # ----------------------------------------------------------- inference ---
     def _apply_rows(self, A, view, function_of, out_columns):
-        """Run ``function_of(model, torch)`` on standardised rows of ``A`` in chunks."""
+        """Run ``function_of(device)`` on standardised rows of ``A`` in chunks."""
         torch, models = _import_torch()
         standardization = (
             self._x_standardization if view == "x" else self._y_standardization
         )
         device = next(self.model_.parameters()).device
-        mean, scale = _on_device(torch, standardization[2:], device)
+        mean, scale = _on_device(standardization[2:], device)
         self.model_.eval()
-        function = function_of(torch, models, device)
+        function = function_of(device)
         out = np.empty((A.shape[0], out_columns), dtype=A.dtype)
         with torch.no_grad():
             for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
                 stop = min(start + _HOST_CHUNK_ROWS, A.shape[0])
-                chunk = self._send(torch, A[start:stop], standardization, device)
+                chunk = self._send(A[start:stop], standardization, device)
                 models.standardize_(chunk, mean, scale)
                 out[start:stop] = function(chunk).cpu().numpy()
         return out
@@ -804,7 +842,7 @@ class ContrastiveAligner(CrossModalMixin):
         return self._apply_rows(
             X,
             "x",
-            lambda torch, models, device: self.model_.embed_x,
+            lambda device: self.model_.embed_x,
             self.n_components_,
         )
 
@@ -812,14 +850,15 @@ class ContrastiveAligner(CrossModalMixin):
         return self._apply_rows(
             y,
             "y",
-            lambda torch, models, device: self.model_.embed_y,
+            lambda device: self.model_.embed_y,
             self.n_components_,
         )
 
     def _predict_views(self, X):
         model = self.model_
 
-        def readout(torch, models, device):
+        def readout(device):
+            _, models = _import_torch()
             if self.readout_coef_ is not None:
                 coef = models.to_device(self.readout_coef_, device)
                 intercept = models.to_device(self.readout_intercept_, device)
@@ -838,8 +877,9 @@ class ContrastiveAligner(CrossModalMixin):
         return tags
 
     # ------------------------------------------------------------- pickling ---
-    def _move_to(self, torch, device):
+    def _move_to(self, device):
         """Put the model and its optimiser state on ``device`` (e.g. after loading)."""
+        torch, _ = _import_torch()
         if torch.device(self.device_) == device:
             return
         self.model_.to(device)

@@ -545,3 +545,19 @@ def test_verbose_lines_are_flushed_as_they_are_printed(monkeypatch):
     lines = [i for i, (kind, text) in enumerate(events) if text and "\n" in text]
     assert len(lines) == 3  # two epochs and the stop line
     assert all(events[i + 1][0] == "flush" for i in lines)
+
+
+# --------------------------------------------------------------------- CUDA ---
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fit_with_validation_and_float32_output():
+    """On a GPU: early stopping, read-out and float32 output, results finite."""
+    X, y = _views(400)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    model = _small(device="cuda", early_stopping=True, max_epochs=5).fit(X32, y32)
+    assert model.device_.startswith("cuda")
+    assert np.isfinite(model.validation_scores_).all()
+    assert model.transform(X32).dtype == model.predict(X32).dtype == np.float32
+    assert np.isfinite(model.predict(X32)).all()
+    compiled = _small(device="cuda", compile=True, max_epochs=2).fit(X32, y32)
+    assert np.isfinite(compiled.loss_curve_).all()

@@ -58,6 +58,7 @@ def test_examples_are_found():
         "plot_compare_estimators",
         "plot_csls_hubness",
         "plot_dask_grid_search",
+        "plot_semi_paired",
     }
 
 
