@@ -324,20 +324,3 @@ def test_linear_estimators_work_without_dask():
     )
     assert _run_python(code) == "(30, 3)"
 
-
-def test_extreme_units_and_weights_give_the_same_model():
-    """Weights of 1e300 merged across chunks, data of 1e306: no overflow."""
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(300, 4))
-    y = X @ rng.normal(size=(4, 3)) + 0.1 * rng.normal(size=(300, 3))
-    reference = CrossModalEmbedding().fit(X, y)
-    heavy = CrossModalEmbedding()
-    for rows in np.array_split(np.arange(300), 3):
-        heavy.partial_fit(X[rows], y[rows], sample_weight=np.full(rows.size, 1e300))
-    np.testing.assert_allclose(heavy.coef_, reference.coef_, rtol=1e-10, atol=1e-12)
-    # 2**1017 is about 1.4e306: three hundred such rows sum past the float range.
-    huge = CrossModalEmbedding().fit(np.ldexp(X, 1017), np.ldexp(y, -1017))
-    np.testing.assert_allclose(
-        huge.x_rotations_, reference.x_rotations_, rtol=1e-10, atol=1e-12
-    )
-    np.testing.assert_allclose(huge.x_mean_, np.ldexp(reference.x_mean_, 1017))
