@@ -323,4 +323,3 @@ def test_linear_estimators_work_without_dask():
         "print(m.partial_fit(X[10:], X[10:]).predict(X).shape)\n"
     )
     assert _run_python(code) == "(30, 3)"
-
