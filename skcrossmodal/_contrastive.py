@@ -350,6 +350,7 @@ class ContrastiveAligner(CrossModalMixin):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "init": [StrOptions({"cca", "random"})],
     }
 
     def __init__(
@@ -378,6 +379,7 @@ class ContrastiveAligner(CrossModalMixin):
         random_state=None,
         verbose=0,
         warm_start=False,
+        init="cca",
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -402,6 +404,7 @@ class ContrastiveAligner(CrossModalMixin):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init = init
 
     # ------------------------------------------------------------ training ---
     @_fit_context(prefer_skip_nested_validation=True)
@@ -562,6 +565,7 @@ class ContrastiveAligner(CrossModalMixin):
                 "dropout": float(self.dropout),
                 "normalization": self.normalization,
                 "decoder": self.reconstruction_weight > 0,
+                "linear_path": self.init == "cca",
             }
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
@@ -577,7 +581,7 @@ class ContrastiveAligner(CrossModalMixin):
             self._move_to(device)
             model, optimizer, spec = self.model_, self._optimizer, self._model_spec
             for group in optimizer.param_groups:
-                group["lr"] = self.learning_rate
+                group["lr"] = self.learning_rate * group.get("lr_scale", 1.0)
             x_standardization = self._x_standardization
             y_standardization = self._y_standardization
         generator = torch.Generator(device=device)
@@ -603,6 +607,8 @@ class ContrastiveAligner(CrossModalMixin):
         data["n_train"] = int(
             comm.all_reduce_sum(torch.tensor(data["train_rows"].shape[0]))
         )
+        if initialize and self.init == "cca":
+            self._init_from_cca(model, data, weight, comm)
         model.set_generator(generator)
         step = models.TrainingStep(
             model,
@@ -630,6 +636,7 @@ class ContrastiveAligner(CrossModalMixin):
                     "tol": self.tol,
                     "n_iter_no_change": self.n_iter_no_change,
                     "batch_size": self.batch_size,
+                    "score_initial": initialize and self.init == "cca",
                 },
                 first_epoch=first_epoch,
                 log=log,
@@ -712,6 +719,34 @@ class ContrastiveAligner(CrossModalMixin):
             if not bool((train_weight == train_weight[0]).all()):
                 data["train_weight"] = (weight / train_weight.mean()).float()
         return data
+
+    def _init_from_cca(self, model, data, weight, comm):
+        """Set the linear paths to regularised CCA of the standardised training pairs.
+
+        ``CrossModalEmbedding(whiten=True, reg="auto")`` is fitted on the
+        training rows (not the validation rows, which judge the start too), in
+        float64 on the host; its rotations act on the standardised views the
+        encoders see, so before training ``transform`` is the normalised CCA
+        score.
+        """
+        from ._procrustes import CrossModalEmbedding
+
+        rows = data["train_rows"]
+        x, y = comm.gather(data["x"][rows]), comm.gather(data["y"][rows])
+        x, y = _on_host((x, y))
+        sample_weight = None
+        if weight is not None:
+            (sample_weight,) = _on_host((comm.gather(weight[rows]),))
+        n_components = min(self.n_components, x.shape[1], y.shape[1])
+        cca = CrossModalEmbedding(n_components, whiten=True, reg="auto")
+        cca.fit(x, y, sample_weight=sample_weight)
+        model.init_from_linear_(
+            *_on_device(
+                (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_),
+                rows.device,
+            )
+        )
+        comm.broadcast_module(model)
 
     def _readout(self, z, y, weight, y_standardization, comm):
         """Closed-form weighted ridge from X's shared-space coordinates to y."""

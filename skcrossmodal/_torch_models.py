@@ -31,6 +31,8 @@ _MAX_LOG_SCALE = math.log(MAX_LOGIT_SCALE)
 # Rows per chunk when standardising or embedding whole arrays: bounds the
 # float64 temporaries and the similarity blocks of validation.
 CHUNK_ROWS = 65536
+# Learning rate of the linear paths of init="cca", relative to the MLPs'.
+LINEAR_PATH_LR_SCALE = 0.1
 # torch.compile backend of the opt-in compiled step (tests may swap it).
 COMPILE_BACKEND = "inductor"
 
@@ -126,6 +128,7 @@ class TwoViewEncoder(nn.Module):
         dropout,
         normalization,
         decoder,
+        linear_path=False,
     ):
         super().__init__()
         layer_options = {
@@ -151,12 +154,43 @@ class TwoViewEncoder(nn.Module):
             if decoder
             else None
         )
+        # init="cca": a linear map per view next to the MLP, which then
+        # learns only the residual (see ``init_from_linear_``).
+        self.linear_x = nn.Linear(n_features_x, n_components) if linear_path else None
+        self.linear_y = nn.Linear(n_features_y, n_components) if linear_path else None
 
     def embed_x(self, x):
-        return F.normalize(self.encoder_x(x), dim=1)
+        out = self.encoder_x(x)
+        if self.linear_x is not None:
+            out = out + self.linear_x(x)
+        return F.normalize(out, dim=1)
 
     def embed_y(self, y):
-        return F.normalize(self.encoder_y(y), dim=1)
+        out = self.encoder_y(y)
+        if self.linear_y is not None:
+            out = out + self.linear_y(y)
+        return F.normalize(out, dim=1)
+
+    @torch.no_grad()
+    def init_from_linear_(self, x_rotations, y_rotations, x_mean, y_mean):
+        """Start at the linear scores ``(x - x_mean) @ x_rotations`` (and y's).
+
+        The rotations fill the first columns of the linear paths (the rest are
+        zero) and the MLPs' last layers start at zero, so that before any
+        training step each view's embedding is exactly its normalised linear
+        score; the hidden layers keep their random start, so the residual gets
+        gradients from the first step on.
+        """
+        for linear, rotations, mean, encoder in (
+            (self.linear_x, x_rotations, x_mean, self.encoder_x),
+            (self.linear_y, y_rotations, y_mean, self.encoder_y),
+        ):
+            linear.weight.zero_()
+            linear.weight[: rotations.shape[1]].copy_(rotations.T)
+            linear.bias.zero_()
+            linear.bias[: rotations.shape[1]].copy_(-(mean @ rotations))
+            encoder[-1].weight.zero_()
+            encoder[-1].bias.zero_()
 
     def forward(self, x, y):
         return self.embed_x(x), self.embed_y(y)
@@ -208,19 +242,31 @@ def parameter_groups(model, weight_decay):
     them has no regularising meaning (decaying the logit scale would just push
     the temperature up).
     """
-    decayed, kept = [], []
+    decayed, kept, linear = [], [], []
     for name, parameter in model.named_parameters():
         is_matrix = parameter.ndim >= 2 and name != "logit_scale"
-        (decayed if is_matrix else kept).append(parameter)
-    return [
+        if name.startswith(("linear_x.", "linear_y.")):
+            linear.append(parameter)
+        else:
+            (decayed if is_matrix else kept).append(parameter)
+    groups = [
         {"params": decayed, "weight_decay": weight_decay},
         {"params": kept, "weight_decay": 0.0},
     ]
+    if linear:
+        # The linear paths start at the CCA solution: decay would pull them
+        # towards zero, away from it, and a smaller step keeps the start.
+        groups.append(
+            {"params": linear, "weight_decay": 0.0, "lr_scale": LINEAR_PATH_LR_SCALE}
+        )
+    return groups
 
 
 def make_optimizer(model, learning_rate, weight_decay):
     """AdamW with the fused kernel where the device has one, else foreach."""
     groups = parameter_groups(model, weight_decay)
+    for group in groups:
+        group["lr"] = learning_rate * group.get("lr_scale", 1.0)
     try:
         return torch.optim.AdamW(groups, lr=learning_rate, fused=True)
     except (RuntimeError, ValueError):
@@ -546,6 +592,14 @@ def run_epochs(step, data, comm, *, config, first_epoch, log):
     best_score, best_state, best_epoch = -math.inf, None, first_epoch
     last_good = snapshot(model, optimizer)
     stall, reason, diverged = 0, "max_epochs", False
+    if early_stopping and config.get("score_initial", False):
+        # A start worth keeping (init="cca") competes with the trained epochs.
+        best_score = float(
+            validation_mrr(
+                model, data["val_x"], data["val_y"], data["val_weight"], comm
+            )
+        )
+        best_state = snapshot(model, optimizer)
     started = time.perf_counter()
     for index in range(max_epochs):
         epoch = first_epoch + index + 1
