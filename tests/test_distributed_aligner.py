@@ -28,10 +28,11 @@ WORLD = 2
 TIMEOUT = 60.0  # seconds any collective may wait; far above what they need
 # Uneven shards on purpose: the gathers pad and trim.
 SHARDS = (13, 19)
+N_ROWS = sum(SHARDS)
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "distributed_aligner.py"
 
 
-def _views(n=sum(SHARDS), seed=0):
+def _views(n=N_ROWS, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 5))
     y = np.tanh(X @ rng.normal(size=(5, 3))) + 0.1 * rng.normal(size=(n, 3))
