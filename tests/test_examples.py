@@ -59,6 +59,7 @@ def test_examples_are_found():
         "plot_csls_hubness",
         "plot_dask_grid_search",
         "plot_semi_paired",
+        "plot_zero_shot",
     }
 
 
