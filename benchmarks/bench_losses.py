@@ -47,7 +47,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max-epochs", type=int, default=100)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: steady on a busy machine)",
+    )
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     params = dict(
         n_components=16,
         hidden_layer_sizes=(128,),
@@ -57,7 +66,7 @@ def main(argv=None):
     )
     print(
         f"recall@1 on a 30 % test split, mean over {args.seeds} splits; "
-        f"ContrastiveAligner({params})"
+        f"ContrastiveAligner({params}); {args.threads} torch thread(s)"
     )
     header = (
         f"{'data set':34} {'loss':8} {'X->y':>6} {'y->X':>6} {'epochs':>7} {'fit s':>6}"
