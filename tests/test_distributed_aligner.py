@@ -235,7 +235,12 @@ def test_distributed_example_runs():
         text=True,
         timeout=120,
         cwd=EXAMPLE.parents[1],
-        env={**os.environ, "PYTHONPATH": str(EXAMPLE.parents[1])},
+        # One thread per process: two threads collapse on a busy 2-core machine.
+        env={
+            **os.environ,
+            "PYTHONPATH": str(EXAMPLE.parents[1]),
+            "OMP_NUM_THREADS": "1",
+        },
     )
     assert result.returncode == 0, result.stderr
     assert "2 ranks: held-out MRR" in result.stdout
