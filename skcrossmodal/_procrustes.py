@@ -107,11 +107,16 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
     scale : bool, default=False
         Divide each feature of both views by its (weighted) standard deviation
         before solving; predictions are returned in y's original units.
-    whiten : bool, default=False
-        Whiten each view with the inverse square root of its covariance before
-        solving. The shared space is then that of canonical correlation
-        analysis (CCA), and ``singular_values_`` are the canonical
-        correlations.
+    whiten : bool, default=True
+        Whiten each view with the inverse square root of its (shrunk)
+        covariance before solving. The shared space is then that of canonical
+        correlation analysis (CCA), each axis weighted by its canonical
+        correlation, and ``singular_values_`` are the canonical correlations.
+        ``False`` gives plain orthogonal Procrustes, for views that are
+        already in one geometry (word embeddings of two languages, say). The
+        default is measured in :doc:`/model_selection`: whitened, shrunk CCA
+        retrieves as well as or better than plain Procrustes on every data set
+        tried there.
     reg : float or "auto", default="auto"
         Shrinkage of each covariance towards a scaled identity before whitening,
         ``(1 - reg) C + reg * mean(diag(C)) I``, in ``[0, 1]``. ``0`` gives exact
@@ -241,7 +246,7 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
     }
 
     def __init__(
-        self, n_components=None, *, scale=False, whiten=False, reg="auto", n_jobs=None
+        self, n_components=None, *, scale=False, whiten=True, reg="auto", n_jobs=None
     ):
         self.n_components = n_components
         self.scale = scale
@@ -291,7 +296,9 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
                 "ij,ij->j", x_rotations, moments.cross_xy @ y_rotations
             )
             y_spread = _axis_moments(y_rotations, moments.cross_yy)
-            reported = _safe_ratio(covariances, np.sqrt(x_spread * y_spread))
+            reported = _safe_ratio(
+                covariances, np.sqrt(np.maximum(x_spread * y_spread, 0.0))
+            )
             read_out = _safe_ratio(covariances, x_spread)[:, None] * Vt
         else:
             # Extended Procrustes: the one scale s minimising
@@ -304,11 +311,18 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
         self.x_mean_ = moments.mean_x
         self.y_mean_ = moments.mean_y
         self.singular_values_ = reported
-        self.x_rotations_ = x_rotations
-        self.y_rotations_ = y_rotations
         self.coef_ = x_rotations @ (
             read_out if y_backward is None else read_out @ y_backward
         )
+        if self.whiten:
+            # Whitened scores have unit variance along every axis, so cosine
+            # similarity would trust a barely shared axis as much as the best
+            # one; weighting each by its canonical correlation makes the
+            # shared space trust each axis as far as the views share it.
+            x_rotations = x_rotations * np.maximum(reported, 0.0)
+            y_rotations = y_rotations * np.maximum(reported, 0.0)
+        self.x_rotations_ = x_rotations
+        self.y_rotations_ = y_rotations
         self.intercept_ = self.y_mean_ - self.x_mean_ @ self.coef_
         self.x_shrinkage_ = x_shrinkage
         self.y_shrinkage_ = y_shrinkage

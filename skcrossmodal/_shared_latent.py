@@ -252,7 +252,7 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         which is plain ridge regression of y on X (and the only default valid
         for every shape, a 1-D ``y`` included). Lower it, jointly with
         ``alpha``, by cross-validation when the views share a few factors.
-    alpha : float or "auto", default=1.0
+    alpha : float or "auto", default="auto"
         Ridge penalty on ``Z``, in the units of the co-moment sums ``X^T X``
         (as in :class:`~sklearn.linear_model.Ridge`). ``0`` is unpenalised
         reduced-rank regression and needs X to have full column rank.
@@ -395,7 +395,7 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
         self,
         n_components=None,
         *,
-        alpha=1.0,
+        alpha="auto",
         solver="als",
         max_iter=500,
         tol=1e-6,

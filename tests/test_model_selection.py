@@ -21,6 +21,7 @@ from skcrossmodal import (
 from skcrossmodal._model_selection import held_out_r2, remove_sample
 from skcrossmodal._stats import two_view_moments
 from skcrossmodal.datasets import make_paired_views
+from skcrossmodal.estimator_checks import all_two_view_checks
 
 
 def _views(n_samples=120, seed=0, **kwargs):
@@ -264,3 +265,22 @@ def test_sklearn_compatible_search(estimator, check):
     """Both searches pass scikit-learn's estimator checks."""
     with warnings.catch_warnings():
         check(estimator)
+
+
+# check_bad_paired_input sets n_components, which a search takes from param_grid.
+CONTRACT_CHECKS = [
+    check
+    for check in all_two_view_checks()
+    if check.__name__ != "check_bad_paired_input"
+]
+
+
+@pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "estimator",
+    [CrossModalEmbeddingCV(cv=3), SharedLatentRegressionCV(cv=3)],
+    ids=lambda e: type(e).__name__,
+)
+def test_two_view_contract(estimator, check):
+    """Both searches honour the library's two-view contract."""
+    check(type(estimator).__name__, estimator)

@@ -45,7 +45,7 @@ def test_planted_rotation_is_recovered(data):
     """y = X R + t is predicted exactly and R comes back as the map."""
     X, rotation, offset, _ = data
     y = X @ rotation + offset
-    model = CrossModalEmbedding().fit(X, y)
+    model = CrossModalEmbedding(whiten=False).fit(X, y)
     assert_allclose(model.predict(X), y, atol=1e-8 * (1 + np.abs(y).max()))
     assert_allclose(model.coef_, rotation, atol=1e-8)
 
@@ -58,7 +58,7 @@ def test_map_is_orthogonal(data, n_features_y):
     y = X @ rng.normal(size=(X.shape[1], n_features_y)) + rng.normal(
         size=(X.shape[0], n_features_y)
     )
-    model = CrossModalEmbedding().fit(X, y)
+    model = CrossModalEmbedding(whiten=False).fit(X, y)
     coef = model.x_rotations_ @ model.y_rotations_.T
     small = min(coef.shape)
     gram = coef.T @ coef if coef.shape[0] >= coef.shape[1] else coef @ coef.T
@@ -72,8 +72,8 @@ def test_rotating_x_rotates_nothing_else(data):
     X, _, _, rng = data
     y = X @ rng.normal(size=(X.shape[1], 3)) + rng.normal(size=(X.shape[0], 3))
     Q = ortho_group.rvs(X.shape[1], random_state=1) if X.shape[1] > 1 else np.eye(1)
-    plain = CrossModalEmbedding().fit(X, y).predict(X)
-    rotated = CrossModalEmbedding().fit(X @ Q, y).predict(X @ Q)
+    plain = CrossModalEmbedding(whiten=False).fit(X, y).predict(X)
+    rotated = CrossModalEmbedding(whiten=False).fit(X @ Q, y).predict(X @ Q)
     assert_allclose(rotated, plain, atol=1e-8 * (1 + np.abs(plain).max()))
 
 
@@ -84,8 +84,8 @@ def test_row_order_does_not_matter(data):
     X, _, _, rng = data
     y = X @ rng.normal(size=(X.shape[1], 2)) + rng.normal(size=(X.shape[0], 2))
     order = rng.permutation(X.shape[0])
-    first = CrossModalEmbedding().fit(X, y)
-    second = CrossModalEmbedding().fit(X[order], y[order])
+    first = CrossModalEmbedding(whiten=False).fit(X, y)
+    second = CrossModalEmbedding(whiten=False).fit(X[order], y[order])
     assert_allclose(second.coef_, first.coef_, atol=1e-9)
     assert_allclose(second.transform(X), first.transform(X), atol=1e-8)
 
@@ -97,7 +97,7 @@ def test_matches_scipy_orthogonal_procrustes():
     y = rng.normal(size=(200, 6)) + X @ rng.normal(size=(6, 6)) - 2.0
     Xc, yc = X - X.mean(0), y - y.mean(0)
     rotation, _ = orthogonal_procrustes(Xc, yc)
-    model = CrossModalEmbedding().fit(X, y)
+    model = CrossModalEmbedding(whiten=False).fit(X, y)
     assert_allclose(model.x_rotations_ @ model.y_rotations_.T, rotation, atol=1e-10)
     # predict adds the least-squares scale of the extended problem (one lstsq).
     scale = np.linalg.lstsq((Xc @ rotation).reshape(-1, 1), yc.ravel())[0][0]
@@ -112,7 +112,7 @@ def test_truncation_keeps_top_singular_pairs():
     y = X[:, :5] @ rng.normal(size=(5, 5)) + 0.1 * rng.normal(size=(150, 5))
     Xc, yc = X - X.mean(0), y - y.mean(0)
     U, singular_values, Vt = np.linalg.svd(Xc.T @ yc / 150, full_matrices=False)
-    model = CrossModalEmbedding(n_components=2).fit(X, y)
+    model = CrossModalEmbedding(n_components=2, whiten=False).fit(X, y)
     assert_allclose(model.singular_values_, singular_values[:2])
     assert_allclose(np.abs(model.x_rotations_), np.abs(U[:, :2]), atol=1e-10)
     truncated = U[:, :2] @ Vt[:2]
@@ -162,8 +162,23 @@ def test_whitened_predict_reads_out_each_canonical_axis():
     # y's units by S^(1/2) again: together, by the shrunk covariance S itself.
     cov = np.cov(y, rowvar=False, bias=True)
     shrunk = 0.8 * cov + 0.2 * np.trace(cov) / 4 * np.eye(4)
-    expected = y.mean(0) + (X_scores * slopes) @ model.y_rotations_.T @ shrunk
+    # Both scores carry the axis weights (the correlations), hence the division.
+    weights = model.singular_values_**2
+    expected = y.mean(0) + (X_scores * slopes / weights) @ model.y_rotations_.T @ shrunk
     assert_allclose(model.predict(X), expected, rtol=1e-8, atol=1e-8)
+
+
+def test_whitened_axes_are_weighted_by_their_correlation():
+    """With whiten=True, each score column has variance rho_j^2 on the training rows."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(300, 5))
+    y = X[:, :3] @ rng.normal(size=(3, 4)) + rng.normal(size=(300, 4))
+    model = CrossModalEmbedding(whiten=True, reg=0.0).fit(X, y)
+    X_scores, y_scores = model.transform(X, y)
+    rho = model.singular_values_
+    assert_allclose(X_scores.var(axis=0), rho**2, rtol=1e-8)
+    assert_allclose(y_scores.var(axis=0), rho**2, rtol=1e-8)
+    assert np.all(np.diff(rho) <= 1e-12)
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.3, 0.9])
@@ -209,8 +224,10 @@ def test_scale_is_unit_free():
     X = rng.normal(size=(100, 4))
     y = X @ rng.normal(size=(4, 3)) + 0.5 * rng.normal(size=(100, 3))
     units_x, units_y = np.array([1, 10, 100, 0.1]), np.array([1000.0, 1, 0.01])
-    plain = CrossModalEmbedding(scale=True).fit(X, y)
-    rescaled = CrossModalEmbedding(scale=True).fit(X * units_x, y * units_y)
+    plain = CrossModalEmbedding(scale=True, whiten=False).fit(X, y)
+    rescaled = CrossModalEmbedding(scale=True, whiten=False).fit(
+        X * units_x, y * units_y
+    )
     assert_allclose(rescaled.transform(X * units_x), plain.transform(X), atol=1e-10)
     assert_allclose(
         rescaled.predict(X * units_x), plain.predict(X) * units_y, rtol=1e-9
@@ -222,7 +239,7 @@ def test_integer_weights_equal_repeated_rows():
     rng = np.random.default_rng(5)
     X, y = rng.normal(size=(40, 5)), rng.normal(size=(40, 3))
     weights = rng.integers(0, 4, size=40)
-    for options in ({}, {"scale": True}, {"whiten": True}):
+    for options in ({}, {"scale": True}, {"whiten": False}):
         weighted = CrossModalEmbedding(**options).fit(X, y, sample_weight=weights)
         repeated = CrossModalEmbedding(**options).fit(
             np.repeat(X, weights, axis=0), np.repeat(y, weights, axis=0)
@@ -236,8 +253,8 @@ def test_large_offset_keeps_precision():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(300, 4))
     y = X @ ortho_group.rvs(4, random_state=6) + 0.01 * rng.normal(size=(300, 4))
-    centred = CrossModalEmbedding().fit(X, y)
-    shifted = CrossModalEmbedding().fit(X + 1e6, y - 1e6)
+    centred = CrossModalEmbedding(whiten=False).fit(X, y)
+    shifted = CrossModalEmbedding(whiten=False).fit(X + 1e6, y - 1e6)
     assert_allclose(shifted.coef_, centred.coef_, atol=1e-7)
 
 
@@ -247,8 +264,10 @@ def test_float32_input_is_accepted():
     X = rng.normal(size=(100, 4)).astype(np.float32)
     y = (X @ rng.normal(size=(4, 4))).astype(np.float32)
     assert_allclose(
-        CrossModalEmbedding().fit(X, y).coef_,
-        CrossModalEmbedding().fit(X.astype(np.float64), y.astype(np.float64)).coef_,
+        CrossModalEmbedding(whiten=False).fit(X, y).coef_,
+        CrossModalEmbedding(whiten=False)
+        .fit(X.astype(np.float64), y.astype(np.float64))
+        .coef_,
         atol=1e-10,
     )
 
@@ -260,7 +279,11 @@ def test_grid_search_over_preprocessing_pipeline():
     X = latent @ rng.normal(size=(2, 10)) + 0.3 * rng.normal(size=(150, 10))
     y = latent @ rng.normal(size=(2, 4)) + 0.3 * rng.normal(size=(150, 4))
     pipeline = Pipeline(
-        [("scale", StandardScaler()), ("pca", PCA()), ("embed", CrossModalEmbedding())]
+        [
+            ("scale", StandardScaler()),
+            ("pca", PCA()),
+            ("embed", CrossModalEmbedding(whiten=False)),
+        ]
     )
     grid = {"pca__n_components": [2, 8], "embed__n_components": [1, 2]}
     search = GridSearchCV(pipeline, grid, cv=3).fit(X, y)
@@ -292,7 +315,7 @@ def test_joblib_round_trip_is_exact():
         ),
         (
             {"reg": 1.5},
-            "'reg' parameter .* must be a float in the range \\[0.0, 1.0\\]",
+            "'reg' parameter .* must be a float in the range \\[0.0, 1.0\\] or a str",
         ),
         ({"whiten": "yes"}, "'whiten' parameter .* must be an instance of 'bool'"),
     ],
@@ -309,4 +332,4 @@ def test_non_numeric_input_is_rejected():
     """Strings that are not numbers fail with a conversion error naming them."""
     X = np.array([["a", "b"], ["c", "d"], ["e", "f"]])
     with pytest.raises(ValueError, match="could not convert string to float"):
-        CrossModalEmbedding().fit(X, np.ones((3, 2)))
+        CrossModalEmbedding(whiten=False).fit(X, np.ones((3, 2)))
