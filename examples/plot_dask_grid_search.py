@@ -67,7 +67,7 @@ if __name__ == "__main__":
             LocalCluster(
                 n_workers=2,
                 threads_per_worker=1,
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: 8787 may be taken
                 silence_logs=logging.ERROR,
             ) as cluster,
             Client(cluster) as client,

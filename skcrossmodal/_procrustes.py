@@ -34,6 +34,12 @@ def oas_shrinkage(cov, n_samples):
     n_features = cov.shape[0]
     if n_features == 1:
         return 0.0  # one feature: every shrinkage gives the same whitening
+    # The shrinkage is free of the units: work with cov / max|cov| so that its
+    # squares neither overflow (data of 1e150) nor underflow.
+    largest = np.max(np.abs(cov))
+    if largest == 0.0 or not np.isfinite(largest):
+        return 1.0
+    cov = cov / largest
     mean_variance = np.trace(cov) / n_features
     mean_square = np.mean(cov**2)
     numerator = mean_square + mean_variance**2
@@ -53,6 +59,8 @@ def _view_transforms(moments, view, *, scale, whiten, reg, view_name):
     second_order = moments.cross_xx if view == "x" else moments.cross_yy
     if whiten:
         cov = second_order / moments.weight_sum
+        # Weights count as repetitions (scikit-learn's convention), so the
+        # weight sum is the sample size that sets the shrinkage.
         shrinkage = oas_shrinkage(cov, moments.weight_sum) if reg == "auto" else reg
         return (
             *shrunk_covariance_roots(cov, shrinkage, view_name=view_name),
@@ -297,7 +305,10 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
             )
             y_spread = _axis_moments(y_rotations, moments.cross_yy)
             reported = _safe_ratio(
-                covariances, np.sqrt(np.maximum(x_spread * y_spread, 0.0))
+                covariances,
+                # Two roots, not the root of a product: co-moments weighted
+                # by 1e300 would overflow when multiplied.
+                np.sqrt(np.maximum(x_spread, 0.0)) * np.sqrt(np.maximum(y_spread, 0.0)),
             )
             read_out = _safe_ratio(covariances, x_spread)[:, None] * Vt
         else:

@@ -74,7 +74,7 @@ def _factor_ridge_gram(cxx, alpha):
     return factor, lower
 
 
-def gcv_alpha(cxx, cxy, trace_yy, weight_sum):
+def gcv_alpha(cxx, cxy, trace_yy, n_samples):
     """Ridge penalty minimising generalised cross-validation, from the statistics.
 
     For ridge regression of y on X (the ``n_components=None`` case) with
@@ -84,8 +84,9 @@ def gcv_alpha(cxx, cxy, trace_yy, weight_sum):
     ``RSS / (n - 1 - df)^2`` (one degree for the intercept), the leave-one-out
     error with every row's leverage replaced by the mean (Golub, Heath &
     Wahba, 1979). It is minimised over 61 penalties spread geometrically from
-    ``1e-6`` to ``1e3`` times the mean eigenvalue of ``C_xx``; the weight sum
-    plays the part of n. Costs one ``d_x x d_x`` eigendecomposition.
+    ``1e-6`` to ``1e3`` times the mean eigenvalue of ``C_xx``; ``n_samples``
+    is the weight sum (weights count as repetitions). Costs one ``d_x x d_x``
+    eigendecomposition.
 
     Examples
     --------
@@ -100,23 +101,31 @@ def gcv_alpha(cxx, cxy, trace_yy, weight_sum):
     >>> bool(penalty(0.01) < penalty(1.0) < penalty(100.0))
     True
     """
-    eigenvalues, eigenvectors = linalg.eigh(cxx, check_finite=False)
+    # GCV's minimiser scales with C_xx and is otherwise free of the units:
+    # solve in units where max|C_xx| = 1 and tr(C_yy) = 1, so that squares of
+    # statistics of data at 1e150 neither overflow nor underflow.
+    x_unit = np.max(np.abs(cxx)) if cxx.size else 0.0
+    if not x_unit > 0 or not trace_yy > 0:
+        return 1.0  # a constant view: the penalty changes nothing
+    cxy = cxy / np.sqrt(x_unit) / np.sqrt(trace_yy)
+    eigenvalues, eigenvectors = linalg.eigh(cxx / x_unit, check_finite=False)
     eigenvalues = np.maximum(eigenvalues, 0.0)
     projected = np.sum((eigenvectors.T @ cxy) ** 2, axis=1)
     mean_eigenvalue = eigenvalues.mean()
     if not mean_eigenvalue > 0:
         return 1.0  # X is constant: the penalty changes nothing
+    trace_yy = 1.0
     alphas = np.geomspace(1e-6, 1e3, 61) * mean_eigenvalue
     shrunk = eigenvalues[None, :] + alphas[:, None]
     explained = (projected * (eigenvalues + 2 * alphas[:, None]) / shrunk**2).sum(1)
     residual = np.maximum(trace_yy - explained, 0.0)
     dof = (eigenvalues / shrunk).sum(axis=1)
-    room = weight_sum - 1.0 - dof
+    room = n_samples - 1.0 - dof
     with np.errstate(divide="ignore"):
         criterion = np.where(
             room > 0, residual / np.where(room > 0, room, 1) ** 2, np.inf
         )
-    return float(alphas[np.argmin(criterion)])
+    return float(alphas[np.argmin(criterion)] * x_unit)
 
 
 def _orthonormal_rows_closest_to(matrix):

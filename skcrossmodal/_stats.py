@@ -60,7 +60,7 @@ class TwoViewMoments:
         # w_a * w_b / (w_a + w_b) is the weight of the between-sample term,
         # computed as w_a * (w_b / (w_a + w_b)): the product of two weights of
         # 1e200 would overflow.
-        between = self.weight_sum * fraction
+        between = (self.weight_sum, fraction)
         return TwoViewMoments(
             weight_sum=total,
             mean_x=self.mean_x + delta_x * fraction,
@@ -99,14 +99,20 @@ def _weighted_outer(u, v, weight, *, diagonal=False):
     scaled back with one exact ``ldexp``: deltas of 1e200 whose products are
     scaled down by a weight of 1e-100, or a subnormal weight, stay exact.
     """
-    weight_mantissa, weight_exponent = np.frexp(weight)
+    # ``weight`` is (w, fraction), the factor w * fraction: w alone is scaled,
+    # since a subnormal w times fraction would round to few digits.
+    weight_sum, fraction = weight
+    weight_mantissa, weight_exponent = np.frexp(weight_sum)
+    weight_mantissa = weight_mantissa * fraction
     u_mantissa, u_exponents = np.frexp(u)
     v_mantissa, v_exponents = np.frexp(v)
+    # The weight multiplies the finished outer product, so that the product of
+    # a delta with itself stays exactly symmetric (and positive semi-definite).
     if diagonal:
-        product = (u_mantissa * weight_mantissa) * v_mantissa
+        product = weight_mantissa * (u_mantissa * v_mantissa)
         exponents = u_exponents + v_exponents
     else:
-        product = np.outer(u_mantissa * weight_mantissa, v_mantissa)
+        product = weight_mantissa * np.outer(u_mantissa, v_mantissa)
         exponents = u_exponents[:, None] + v_exponents[None, :]
     return np.ldexp(product, exponents + weight_exponent)
 

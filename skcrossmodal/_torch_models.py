@@ -156,12 +156,8 @@ class TwoViewEncoder(nn.Module):
         )
         # init="cca": a linear map per view next to the MLP, which then
         # learns only the residual (see ``init_from_linear_``).
-        self.linear_x = (
-            nn.Linear(n_features_x, n_components) if linear_path else None
-        )
-        self.linear_y = (
-            nn.Linear(n_features_y, n_components) if linear_path else None
-        )
+        self.linear_x = nn.Linear(n_features_x, n_components) if linear_path else None
+        self.linear_y = nn.Linear(n_features_y, n_components) if linear_path else None
 
     def embed_x(self, x):
         out = self.encoder_x(x)

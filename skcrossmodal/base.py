@@ -32,10 +32,17 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import _check_sample_weight, _fit_context, _wrap_data_with_container
-from ._similarity import SIMILARITIES, top_k
+from ._similarity import SIMILARITIES
 from .metrics import mean_reciprocal_rank
+from .retrieval import search_top_k
 
-__all__ = ["CrossModalEstimator", "CrossModalTags", "TwoViewTags"]
+__all__ = [
+    "CrossModalEstimator",
+    "CrossModalTags",
+    "TwoViewTags",
+    "atomic_fit",
+    "resolve_n_components",
+]
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -418,7 +425,15 @@ class CrossModalEstimator(
                 f"n_neighbors={n_neighbors} is larger than the gallery "
                 f"({gallery_scores.shape[0]} rows). Reduce n_neighbors."
             )
-        return top_k(query_scores, gallery_scores, n_neighbors, similarity, csls_k)
+        # The validated search: embeddings with NaN or of another width fail
+        # with a named error.
+        return search_top_k(
+            query_scores,
+            gallery_scores,
+            n_neighbors=n_neighbors,
+            similarity=similarity,
+            csls_k=csls_k,
+        )
 
     @property
     def _n_features_out(self):

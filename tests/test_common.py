@@ -8,7 +8,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skcrossmodal import (
     ContrastiveAligner,
     CrossModalEmbedding,
+    CrossModalEmbeddingCV,
+    SelfLearningAligner,
     SharedLatentRegression,
+    SharedLatentRegressionCV,
+    SharedSpaceIndex,
     TwoViewPipeline,
 )
 from skcrossmodal.estimator_checks import all_two_view_checks
@@ -17,7 +21,13 @@ ESTIMATORS = [
     CrossModalEmbedding(),
     SharedLatentRegression(),
     TwoViewPipeline(CrossModalEmbedding()),
+    SelfLearningAligner(CrossModalEmbedding(), random_state=0),
+    CrossModalEmbeddingCV(cv=3),
+    SharedLatentRegressionCV(cv=3),
 ]
+# Not a two-view estimator (it indexes one view's embeddings): scikit-learn's
+# checks only.
+SKLEARN_ONLY = [SharedSpaceIndex()]
 # torch is an optional extra (CI installs it): without it the aligner cannot fit.
 if importlib.util.find_spec("torch") is not None:
     # A small training budget keeps the checks fast; the seed makes them repeatable.
@@ -33,7 +43,18 @@ if importlib.util.find_spec("torch") is not None:
     )
 
 
+_PARTIAL_FIT_NEEDS_FOLDS = (
+    "partial_fit needs the fold of every row (folds=...) to keep per-fold "
+    "statistics, and raises without them"
+)
+
+
 def _expected_failed_checks(estimator):
+    if isinstance(estimator, CrossModalEmbeddingCV | SharedLatentRegressionCV):
+        return {
+            "check_fit_score_takes_y": _PARTIAL_FIT_NEEDS_FOLDS,
+            "check_n_features_in_after_fitting": _PARTIAL_FIT_NEEDS_FOLDS,
+        }
     if isinstance(estimator, ContrastiveAligner):
         return {
             "check_sample_weight_equivalence_on_dense_data": (
@@ -45,14 +66,30 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(
+    ESTIMATORS + SKLEARN_ONLY, expected_failed_checks=_expected_failed_checks
+)
 def test_sklearn_compatible_estimator(estimator, check):
     """Each estimator passes every scikit-learn estimator check."""
     check(estimator)
 
 
-@pytest.mark.parametrize("check", all_two_view_checks(), ids=lambda c: c.__name__)
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def _contract_cases():
+    for estimator in ESTIMATORS:
+        for check in all_two_view_checks():
+            # The searches take n_components from param_grid, and that check
+            # sets the parameter itself; their own tests cover the bad input.
+            searches = (CrossModalEmbeddingCV, SharedLatentRegressionCV)
+            if isinstance(estimator, searches) and (
+                check.__name__ == "check_bad_paired_input"
+            ):
+                continue
+            yield pytest.param(
+                estimator, check, id=f"{type(estimator).__name__}-{check.__name__}"
+            )
+
+
+@pytest.mark.parametrize(("estimator", "check"), list(_contract_cases()))
 def test_two_view_contract(estimator, check):
     """Each estimator honours the library's two-view contract."""
     check(type(estimator).__name__, estimator)
