@@ -1,0 +1,254 @@
+"""ContrastiveAligner(init="cca"): a start at regularised CCA, kept if best."""
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.covariance import oas
+
+from skcrossmodal import ContrastiveAligner, CrossModalEmbedding
+from skcrossmodal.datasets import make_paired_views
+
+torch = pytest.importorskip("torch")
+from skcrossmodal import _torch_models as models  # noqa: E402
+
+
+def _views(n=120, seed=0):
+    X, y, _ = make_paired_views(
+        n, n_features_x=6, n_features_y=5, n_latent=3, random_state=seed
+    )
+    # Units far apart, so that the standardisation matters.
+    return X * 1e3 + 5.0, y * 1e-2
+
+
+def _unit_rows(A):
+    return A / np.linalg.norm(A, axis=1, keepdims=True)
+
+
+def _inverse_sqrt(C):
+    values, vectors = np.linalg.eigh(C)
+    return vectors / np.sqrt(values) @ vectors.T
+
+
+def _hand_cca_scores(Xs, ys, k):
+    """Canonical scores of OAS-shrunk CCA, each axis weighted by its correlation."""
+    Xc, yc = Xs - Xs.mean(axis=0), ys - ys.mean(axis=0)
+    roots = []
+    for A in (Xc, yc):
+        C = A.T @ A / len(A)
+        s = oas(A, assume_centered=True)[1]
+        shrunk = (1 - s) * C + s * np.trace(C) / len(C) * np.eye(len(C))
+        roots.append(_inverse_sqrt(shrunk))
+    U, _, Vt = np.linalg.svd(roots[0] @ (Xc.T @ yc / len(Xc)) @ roots[1])
+    a, b = Xc @ roots[0] @ U[:, :k], yc @ roots[1] @ Vt[:k].T
+    rho = (a * b).mean(axis=0) / np.sqrt((a * a).mean(axis=0) * (b * b).mean(axis=0))
+    return a * rho, b * rho
+
+
+def _untrained(monkeypatch):
+    """Make fit skip every epoch, so the model keeps its initial weights."""
+
+    def no_epochs(step, data, comm, *, config, first_epoch, log):
+        return {
+            "losses": [],
+            "scores": [],
+            "best_epoch": first_epoch,
+            "reason": "max_epochs",
+            "diverged": False,
+        }
+
+    monkeypatch.setattr(models, "run_epochs", no_epochs)
+
+
+def test_start_is_the_closed_form_regularised_cca(monkeypatch):
+    X, y = _views()
+    _untrained(monkeypatch)
+    model = ContrastiveAligner(
+        n_components=3,
+        hidden_layer_sizes=(16,),
+        init="cca",
+        early_stopping=False,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    Xs = (X - model.x_mean_) / model.x_scale_
+    ys = (y - model.y_mean_) / model.y_scale_
+    a, b = _hand_cca_scores(Xs, ys, 3)
+    z_x, z_y = model.transform(X, y)
+    # Cosine similarities do not depend on the sign of each canonical axis.
+    expected = _unit_rows(a) @ _unit_rows(b).T
+    np.testing.assert_allclose(z_x @ z_y.T, expected, atol=2e-5)
+    np.testing.assert_allclose(z_x @ z_x.T, _unit_rows(a) @ _unit_rows(a).T, atol=2e-5)
+    # And it is the library's CCA of the standardised views, column by column.
+    cca = CrossModalEmbedding(3, whiten=True, reg="auto").fit(Xs, ys)
+    np.testing.assert_allclose(z_x, _unit_rows(cca.transform(Xs)), atol=2e-5)
+
+
+def test_wider_shared_space_pads_the_cca_start_with_zeros(monkeypatch):
+    X, y = _views()
+    _untrained(monkeypatch)
+    model = ContrastiveAligner(
+        n_components=8,
+        hidden_layer_sizes=(16,),
+        init="cca",
+        device="cpu",
+        early_stopping=False,
+        random_state=0,
+    ).fit(X, y)
+    z_x = model.transform(X)
+    # Only min(6, 5) canonical axes exist; the residual adds nothing yet.
+    np.testing.assert_array_equal(z_x[:, 5:], 0.0)
+    np.testing.assert_allclose(np.linalg.norm(z_x, axis=1), 1.0, rtol=1e-5)
+
+
+def test_a_start_better_than_every_epoch_is_kept(monkeypatch):
+    X, y = _views()
+    calls = []
+    real = models.validation_mrr
+
+    def falling_scores(*args):
+        calls.append(1)
+        return real(*args) * 0 + 1.0 / len(calls)  # the first score is best
+
+    monkeypatch.setattr(models, "validation_mrr", falling_scores)
+    model = ContrastiveAligner(
+        n_components=3,
+        hidden_layer_sizes=(16,),
+        init="cca",
+        max_epochs=3,
+        early_stopping=True,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    assert len(calls) == 4  # the start, then every epoch
+    assert model.best_epoch_ == 0
+    assert len(model.validation_scores_) == model.n_iter_ == 3
+    # The kept weights are the start: CCA of the training part.
+    monkeypatch.undo()
+    _untrained(monkeypatch)
+    start = ContrastiveAligner(**model.get_params()).fit(X, y)
+    np.testing.assert_array_equal(model.transform(X), start.transform(X))
+
+
+def test_random_init_does_not_score_its_start(monkeypatch):
+    X, y = _views()
+    calls = []
+    real = models.validation_mrr
+    monkeypatch.setattr(
+        models, "validation_mrr", lambda *a: calls.append(1) or real(*a)
+    )
+    model = ContrastiveAligner(
+        n_components=3,
+        hidden_layer_sizes=(16,),
+        max_epochs=2,
+        early_stopping=True,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    assert len(calls) == 2
+    assert model.model_.linear_x is None and model.best_epoch_ >= 1
+
+
+def test_auto_early_stopping_selects_among_all_epochs_on_small_data():
+    X, y = _views(n=40)
+    model = ContrastiveAligner(
+        n_components=3,
+        hidden_layer_sizes=(8,),
+        init="cca",
+        max_epochs=25,
+        n_iter_no_change=2,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    # Validated (4 of 40 pairs held out) but not stopped by the patience.
+    assert model.validation_scores_ is not None
+    assert model.n_iter_ == 25
+    random = ContrastiveAligner(
+        n_components=3,
+        hidden_layer_sizes=(8,),
+        max_epochs=3,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    assert random.validation_scores_ is None
+
+
+def test_linear_paths_learn_slowly_without_decay_also_after_warm_start():
+    X, y = _views()
+    model = ContrastiveAligner(
+        n_components=3,
+        hidden_layer_sizes=(8,),
+        init="cca",
+        max_epochs=1,
+        learning_rate=1e-2,
+        weight_decay=0.5,
+        warm_start=True,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    model.set_params(learning_rate=2e-2).fit(X, y)
+    linear = {id(model.model_.linear_x.weight), id(model.model_.linear_y.weight)}
+    for group in model._optimizer.param_groups:
+        if linear & {id(p) for p in group["params"]}:
+            assert group["lr"] == pytest.approx(2e-2 * models.LINEAR_PATH_LR_SCALE)
+            assert group["weight_decay"] == 0.0
+        else:
+            assert group["lr"] == pytest.approx(2e-2)
+
+
+def test_cca_start_round_trips_through_joblib(tmp_path):
+    X, y = _views()
+    model = ContrastiveAligner(
+        n_components=3,
+        hidden_layer_sizes=(8,),
+        init="cca",
+        max_epochs=2,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_same_seed_gives_identical_cca_started_models():
+    X, y = _views()
+    params = dict(
+        n_components=3,
+        hidden_layer_sizes=(8,),
+        init="cca",
+        max_epochs=3,
+        device="cpu",
+        random_state=3,
+    )
+    first = ContrastiveAligner(**params).fit(X, y).transform(X)
+    second = ContrastiveAligner(**params).fit(X, y).transform(X)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_cca_start_retrieves_like_cca_on_few_pairs():
+    # 40 pairs of a linear link: training may only keep or beat the start
+    # on the validation pairs; on held-out pairs it stays near CCA.
+    X, y, _ = make_paired_views(60, n_latent=3, random_state=1)
+    X_train, y_train, X_test, y_test = X[:40], y[:40], X[40:], y[40:]
+    from skcrossmodal.metrics import mean_reciprocal_rank
+
+    cca = CrossModalEmbedding(whiten=True).fit(X_train, y_train)
+    aligner = ContrastiveAligner(
+        hidden_layer_sizes=(16,),
+        init="cca",
+        max_epochs=20,
+        device="cpu",
+        random_state=0,
+    ).fit(X_train, y_train)
+    mrr_cca = mean_reciprocal_rank(*cca.transform(X_test, y_test))
+    mrr_aligner = mean_reciprocal_rank(*aligner.transform(X_test, y_test))
+    assert mrr_aligner >= mrr_cca - 0.15
+
+
+@pytest.mark.parametrize("bad", ["CCA", "linear", 1, None])
+def test_unknown_init_is_rejected(bad):
+    X, y = _views(n=20)
+    model = ContrastiveAligner(init=bad, device="cpu")
+    with pytest.raises(ValueError, match="init"):
+        model.fit(X, y)
+    assert not hasattr(model, "model_")
