@@ -216,7 +216,9 @@ def test_beats_linear_alignment_on_a_nonlinear_link():
     X_train, X_test, y_train, y_test = X[:800], X[800:], y[:800], y[800:]
     model = _small(hidden_layer_sizes=(64,), max_epochs=60, early_stopping=True)
     neural = model.fit(X_train, y_train).score(X_test, y_test)
-    linear = CrossModalEmbedding(whiten=False).fit(X_train, y_train).score(X_test, y_test)
+    linear = (
+        CrossModalEmbedding(whiten=False).fit(X_train, y_train).score(X_test, y_test)
+    )
     assert neural > linear + 0.2, (neural, linear)
 
 
@@ -464,7 +466,9 @@ def test_cuda_fit_beats_linear_and_stays_on_gpu():
     ).fit(X[:800], y[:800])
     assert model.device_.startswith("cuda")
     assert next(model.model_.parameters()).device.type == "cuda"
-    linear = CrossModalEmbedding(whiten=False).fit(X[:800], y[:800]).score(X[800:], y[800:])
+    linear = (
+        CrossModalEmbedding(whiten=False).fit(X[:800], y[:800]).score(X[800:], y[800:])
+    )
     assert model.score(X[800:], y[800:]) > linear + 0.2
 
 
