@@ -27,6 +27,7 @@ smaller sizes; ``--threads 1`` for steadier CPU timings on a busy machine).
 
 import argparse
 import math
+import os
 import sys
 import time
 import warnings
@@ -214,6 +215,14 @@ def print_table(results, n, epochs, baseline="hand-written loop"):
 
 
 def main():
+    if "--distributed" in sys.argv[1:]:
+        # 2 gloo ranks x 1 thread against 1 process x 2 threads: the options
+        # that follow are bench_distributed.py's.
+        sys.argv.remove("--distributed")
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_distributed
+
+        return bench_distributed.main()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="n=1e6, d=256 on CUDA")
     parser.add_argument(

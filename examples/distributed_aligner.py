@@ -37,14 +37,14 @@ def make_estimator():
         n_components=8,
         hidden_layer_sizes=(64,),
         batch_size=64,  # per rank: the global batch is 64 * n_ranks
-        max_epochs=30,
+        max_epochs=20,
         device="cpu",
         random_state=0,
     )
 
 
 def load_split():
-    X, y, _ = make_paired_views(n_samples=2000, random_state=0)
+    X, y, _ = make_paired_views(n_samples=1200, random_state=0)
     return train_test_split(X, y, test_size=0.25, random_state=0)
 
 

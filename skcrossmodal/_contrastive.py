@@ -14,6 +14,7 @@ import copy
 import io
 import math
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -168,6 +169,12 @@ class ContrastiveAligner(CrossModalMixin):
     weight_decay : float, default=1e-4
         AdamW (decoupled) weight decay of the weight matrices; biases,
         normalisation gains and the temperature are not decayed.
+    loss : {"infonce", "siglip"}, default="infonce"
+        Contrastive loss of a batch. ``"infonce"``: CLIP's symmetric softmax
+        cross-entropy with a learnable temperature. ``"siglip"``: SigLIP's
+        pairwise sigmoid loss [2]_, one binary "partners or not" problem per
+        pair of the batch, with a learnable logit scale (started at 10) and
+        bias (started at -10); no softmax couples the rows.
     batch_size : int, default=256
         Pairs per mini-batch (the other pairs of a batch are the negatives), at
         least 2. The rows of an epoch are split into near-equal batches of at
@@ -292,6 +299,17 @@ class ContrastiveAligner(CrossModalMixin):
     ``partial_fit`` runs one epoch on the data it is given, without early
     stopping; its first call fixes the standardisation.
 
+    Inside an initialised ``torch.distributed`` process group of several
+    ranks (``torchrun``, or :func:`skcrossmodal.distributed.fit`), ``fit`` and
+    ``partial_fit`` train one model data-parallel: each rank passes its own
+    rows (with the same columns and parameters), the standardisation,
+    weights and validation score are reduced over every rank, the loss of
+    each batch sees the embeddings of every rank (``batch_size`` is per
+    rank) and every rank ends with the same weights. Each rank shuffles with
+    its own stream (the seed plus its rank), holds out its own validation
+    share, and only rank 0 prints. ``normalization="batch"`` is refused
+    there. See the "Scaling out the aligner" page of the documentation.
+
     If training diverges (a non-finite loss or weight after an epoch), it
     stops with a :class:`~sklearn.exceptions.ConvergenceWarning` and keeps the
     weights and optimiser state of the best (early stopping) or last finite
@@ -322,6 +340,8 @@ class ContrastiveAligner(CrossModalMixin):
     ----------
     .. [1] A. Radford et al., "Learning Transferable Visual Models From Natural
        Language Supervision", ICML 2021.
+    .. [2] X. Zhai, B. Mustafa, A. Kolesnikov and L. Beyer, "Sigmoid Loss for
+       Language Image Pre-Training", ICCV 2023.
 
     Examples
     --------
@@ -343,6 +363,8 @@ class ContrastiveAligner(CrossModalMixin):
     """
 
     _shared_space_bounded_by_views = False
+    # skcrossmodal.distributed.fit accepts it: fit trains across the ranks.
+    _fits_across_ranks = True
 
     _parameter_constraints: dict = {
         "n_components": [IntegerInterval(1, None, closed="left")],
@@ -355,6 +377,7 @@ class ContrastiveAligner(CrossModalMixin):
         "normalization": [StrOptions({"layer", "batch"}), None],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "loss": [StrOptions({"infonce", "siglip"})],
         "batch_size": [IntegerInterval(2, None, closed="left")],
         "max_epochs": [IntegerInterval(1, None, closed="left")],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
@@ -384,6 +407,7 @@ class ContrastiveAligner(CrossModalMixin):
         normalization="layer",
         learning_rate=1e-3,
         weight_decay=1e-4,
+        loss="infonce",
         batch_size=256,
         max_epochs=200,
         early_stopping="auto",
@@ -409,6 +433,7 @@ class ContrastiveAligner(CrossModalMixin):
         self.normalization = normalization
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.loss = loss
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
@@ -450,7 +475,7 @@ class ContrastiveAligner(CrossModalMixin):
         """
         continuing = self.warm_start and hasattr(self, "model_")
         with self._rollback_on_error(continuing):
-            X, y, sample_weight = self._validate_paired_views(
+            X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=True
             )
             self._fit_views(X, y, sample_weight)
@@ -491,7 +516,7 @@ class ContrastiveAligner(CrossModalMixin):
         """
         first_call = not hasattr(self, "model_")
         with self._rollback_on_error(not first_call):
-            X, y, sample_weight = self._validate_paired_views(
+            X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=first_call
             )
             self._train(
@@ -530,6 +555,10 @@ class ContrastiveAligner(CrossModalMixin):
 
     def _early_stopping_for(self, n_samples):
         if self.early_stopping == "auto":
+            comm = self._communicator()
+            if comm.world_size > 1:  # the pairs of every rank
+                torch, _ = _import_torch()
+                n_samples = int(comm.all_reduce_sum(torch.tensor(n_samples)))
             if self.init == "cca":
                 # The CCA start must compete with the trained weights: score
                 # it whenever the pairs allow a split of two and two.
@@ -556,9 +585,51 @@ class ContrastiveAligner(CrossModalMixin):
         return self.max_epochs if selects_only else self.n_iter_no_change
 
     def _communicator(self):
-        """The collectives of the training loop; one process here."""
+        """The collectives of the training loop: the process group's, if any.
+
+        Inside an initialised ``torch.distributed`` group of several ranks
+        every rank trains on its own rows; else one process trains alone. A
+        group can only exist once torch.distributed is imported, so no torch
+        import happens here otherwise.
+        """
+        if "torch.distributed" in sys.modules:
+            from ._distributed import active_communicator
+
+            comm = active_communicator()
+            if comm is not None:
+                return comm
         _, models = _import_torch()
         return models.LocalCommunicator()
+
+    def _validate_on_every_rank(self, X, y, sample_weight, *, reset):
+        """``_validate_paired_views``, agreed on by every rank of a process group.
+
+        A rank whose rows are invalid (NaN, wrong shape) makes every rank
+        raise, instead of leaving the others waiting in the next collective;
+        then the ranks check that they fit the same model on the same columns.
+        """
+        comm = self._communicator()
+        if comm.world_size == 1:
+            return self._validate_paired_views(X, y, sample_weight, reset=reset)
+        from ._distributed import check_same_on_every_rank, raise_together
+
+        error = None
+        try:
+            validated = self._validate_paired_views(X, y, sample_weight, reset=reset)
+        except Exception as caught:  # re-raised on this rank by raise_together
+            error = caught
+        raise_together(comm, error)
+        X, y, _ = validated
+        check_same_on_every_rank(
+            comm, self, X.shape[1], y.shape[1], dtypes=(X.dtype, y.dtype)
+        )
+        if self.normalization == "batch":
+            raise ValueError(
+                "normalization='batch' is not supported across the ranks of a "
+                "process group (each rank would normalise by the statistics of "
+                "its own rows); use normalization='layer' or None."
+            )
+        return validated
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -575,6 +646,12 @@ class ContrastiveAligner(CrossModalMixin):
 
     def _check_continuation(self, X, y):
         spec = self._model_spec
+        if spec.get("loss", "infonce") != self.loss:
+            raise ValueError(
+                f"loss={self.loss!r}, but the model was trained with "
+                f"loss={spec.get('loss', 'infonce')!r}. Set warm_start=False to "
+                "start afresh."
+            )
         if (X.shape[1], y.shape[1]) != (spec["n_features_x"], spec["n_features_y"]):
             raise ValueError(
                 f"warm_start=True, but X and y have {X.shape[1]} and {y.shape[1]} "
@@ -609,6 +686,7 @@ class ContrastiveAligner(CrossModalMixin):
                 "normalization": self.normalization,
                 "decoder": self.reconstruction_weight > 0,
                 "linear_path": self.init == "cca",
+                "loss": self.loss,
             }
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
@@ -619,6 +697,11 @@ class ContrastiveAligner(CrossModalMixin):
             )
             x_standardization = _shift_and_unit(X)
             y_standardization = _shift_and_unit(y)
+            if comm.world_size > 1:
+                from ._distributed import common_shift_and_unit
+
+                x_standardization = common_shift_and_unit(comm, X, *x_standardization)
+                y_standardization = common_shift_and_unit(comm, y, *y_standardization)
         else:
             self._check_continuation(X, y)
             self._move_to(device)
@@ -628,7 +711,8 @@ class ContrastiveAligner(CrossModalMixin):
             x_standardization = self._x_standardization
             y_standardization = self._y_standardization
         generator = torch.Generator(device=device)
-        generator.manual_seed(self._random_state.randint(_SEED_MAX))
+        # Each rank shuffles (and drops out) with its own stream.
+        generator.manual_seed(self._random_state.randint(_SEED_MAX) + comm.rank)
 
         # The views cross the bus once, as float32.
         x = self._send(X, x_standardization, device)
@@ -646,7 +730,7 @@ class ContrastiveAligner(CrossModalMixin):
         models.standardize_(x, *_on_device(x_standardization[2:], device))
         models.standardize_(y_dev, *_on_device(y_standardization[2:], device))
 
-        data = self._split(x, y_dev, weight, generator, early_stopping)
+        data = self._split(x, y_dev, weight, generator, early_stopping, comm)
         data["n_train"] = int(
             comm.all_reduce_sum(torch.tensor(data["train_rows"].shape[0]))
         )
@@ -661,6 +745,7 @@ class ContrastiveAligner(CrossModalMixin):
                 "reconstruction_weight": self.reconstruction_weight,
                 "use_bf16": self.use_bf16,
                 "compile": self.compile,
+                "loss": self.loss,
             },
             max_rows=min(2 * self.batch_size, data["train_rows"].shape[0]),
             device=device,
@@ -714,24 +799,27 @@ class ContrastiveAligner(CrossModalMixin):
         )
         self._report_stop(result, first_epoch, log)
 
-    def _split(self, x, y, weight, generator, early_stopping):
-        """Training rows and, for early stopping, the validation tensors."""
+    def _split(self, x, y, weight, generator, early_stopping, comm):
+        """Training rows and, for early stopping, the validation tensors.
+
+        Over several ranks each rank holds out its share of its own rows, and
+        the weight checks and normalisation use the sums over every rank.
+        """
         torch, _ = _import_torch()
         n_samples = x.shape[0]
         device = x.device
         data = {"x": x, "y": y, "generator": generator}
+        if comm.world_size > 1 and early_stopping:
+            from ._distributed import raise_together
+
+            error = None
+            try:
+                self._check_split_sizes(n_samples)
+            except ValueError as caught:
+                error = caught
+            raise_together(comm, error)
         if early_stopping:
-            n_validation = math.ceil(self.validation_fraction * n_samples)
-            if self.max_validation_size is not None:
-                n_validation = min(n_validation, self.max_validation_size)
-            if n_validation < 2 or n_samples - n_validation < 2:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} of {n_samples} "
-                    f"pairs leaves {n_validation} validation and "
-                    f"{n_samples - n_validation} training pairs; both need at least "
-                    "2 to be scored. Pass more pairs, change validation_fraction, "
-                    "or set early_stopping=False."
-                )
+            n_validation = self._check_split_sizes(n_samples)
             order = torch.randperm(n_samples, generator=generator, device=device)
             validation, train = order[:n_validation], order[n_validation:]
             val_weight = (
@@ -739,7 +827,7 @@ class ContrastiveAligner(CrossModalMixin):
                 if weight is None
                 else weight[validation]
             )
-            if not bool(val_weight.sum() > 0):
+            if not bool(comm.all_reduce_sum(val_weight.sum()) > 0):
                 raise ValueError(
                     "Every validation pair has zero sample_weight, so the early "
                     "stopping score is undefined; give more pairs a positive weight "
@@ -752,16 +840,42 @@ class ContrastiveAligner(CrossModalMixin):
         data["train_weight"] = None
         if weight is not None:
             train_weight = weight[train]
-            if not bool(train_weight.sum() > 0):
+            train_sum = comm.all_reduce_sum(train_weight.sum())
+            if not bool(train_sum > 0):
                 raise ValueError(
                     "Every training pair has zero sample_weight"
                     + (" after the validation split" if early_stopping else "")
                     + "; give more pairs a positive weight."
                 )
             # Uniform weights skip the weighting: same result, less work.
-            if not bool((train_weight == train_weight[0]).all()):
-                data["train_weight"] = (weight / train_weight.mean()).float()
+            # Over every rank: all ranks must agree, since the weights are
+            # gathered with the embeddings.
+            high = float(train_weight.max()) if train_weight.numel() else -math.inf
+            low = float(train_weight.min()) if train_weight.numel() else math.inf
+            spread = comm.all_reduce_max(
+                torch.tensor([high, -low], dtype=torch.float64, device=device)
+            )
+            if bool(spread[0] != -spread[1]):
+                mean = train_sum / comm.all_reduce_sum(
+                    torch.tensor(float(train.shape[0]), device=device)
+                )
+                data["train_weight"] = (weight / mean).float()
         return data
+
+    def _check_split_sizes(self, n_samples):
+        """Validation pairs held out of ``n_samples``; both sides need 2 pairs."""
+        n_validation = math.ceil(self.validation_fraction * n_samples)
+        if self.max_validation_size is not None:
+            n_validation = min(n_validation, self.max_validation_size)
+        if n_validation < 2 or n_samples - n_validation < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of {n_samples} "
+                f"pairs leaves {n_validation} validation and "
+                f"{n_samples - n_validation} training pairs; both need at least "
+                "2 to be scored. Pass more pairs, change validation_fraction, "
+                "or set early_stopping=False."
+            )
+        return n_validation
 
     def _init_from_cca(self, model, data, weight, comm):
         """Set the linear paths to regularised CCA of the standardised training pairs.

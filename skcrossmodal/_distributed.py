@@ -260,13 +260,55 @@ def describe_fit(estimator, n_features_x, n_features_y):
     return description
 
 
-def check_same_on_every_rank(comm, estimator, n_features_x, n_features_y):
+def check_same_on_every_rank(
+    comm, estimator, n_features_x, n_features_y, *, dtypes=None
+):
     """Collective check that all ranks fit the same model on the same columns.
 
-    A no-op in a single process (``comm.world_size == 1``).
+    ``dtypes``, when given, are the views' dtypes after validation, which
+    must agree too (float32 views are sent to the device as they are, float64
+    ones shifted and rescaled). A no-op in a single process
+    (``comm.world_size == 1``).
     """
     if comm.world_size > 1:
-        comm.check_same(describe_fit(estimator, n_features_x, n_features_y))
+        description = describe_fit(estimator, n_features_x, n_features_y)
+        if dtypes is not None:
+            description["dtypes"] = tuple(str(np.dtype(d)) for d in dtypes)
+        comm.check_same(description)
+
+
+def common_shift_and_unit(comm, A, shift, unit):
+    """One shift and power-of-two unit per column, shared by every rank.
+
+    ``shift`` and ``unit`` are this rank's own (from its rows, as the
+    estimator computes them in one process). float32 views keep shift 0 and
+    unit 1 (every rank has the same dtype, so they agree already). For
+    float64 views the shift becomes the ranks' mean shift and the unit is
+    chosen from the largest distance of any rank's values to it, so that
+    every rank's rows fit float32 in the same coordinates: the statistics
+    reduced across ranks are then sums of like quantities.
+    """
+    if A.dtype == np.float32:
+        return shift, unit
+    # Divided before the sum, which then cannot overflow.
+    shift = _reduced(comm.all_reduce_sum, comm, np.asarray(shift) / comm.world_size)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if A.shape[0]:
+            span = np.maximum(A.max(axis=0) - shift, shift - A.min(axis=0))
+        else:
+            span = np.zeros(A.shape[1])
+    span = _reduced(comm.all_reduce_max, comm, span)
+    usable = np.isfinite(span) & (span > 0)
+    exponent = np.zeros(A.shape[1])
+    exponent[usable] = np.floor(np.log2(span[usable]))
+    exponent[~np.isfinite(span)] = 1023
+    return shift, np.ldexp(1.0, -exponent.astype(int))
+
+
+def _reduced(reduction, comm, values):
+    # float64 numpy values through a collective, on the backend's device.
+    tensor = torch.from_numpy(np.asarray(values, dtype=np.float64))
+    return reduction(tensor.to(comm._device)).cpu().numpy()
 
 
 def raise_together(comm, error):

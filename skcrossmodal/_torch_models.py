@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE, sigmoid_pairwise_loss
+
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 #: CLIP's initial temperature, and the largest logit scale (1 / temperature).
@@ -60,7 +62,7 @@ class LocalCommunicator:
     def gather_with_grad(self, tensor):
         return tensor
 
-    def sum_gradients(self, parameters):
+    def sum_gradients(self, parameters, replicated=()):
         pass
 
     def any_true(self, flag):
@@ -129,6 +131,7 @@ class TwoViewEncoder(nn.Module):
         normalization,
         decoder,
         linear_path=False,
+        loss="infonce",
     ):
         super().__init__()
         layer_options = {
@@ -143,6 +146,10 @@ class TwoViewEncoder(nn.Module):
             n_features_y, hidden_layer_sizes, n_components, **layer_options
         )
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / INIT_TEMPERATURE)))
+        # SigLIP's learnable bias of every pair's logit (InfoNCE has none).
+        self.logit_bias = (
+            nn.Parameter(torch.tensor(SIGLIP_INIT_BIAS)) if loss == "siglip" else None
+        )
         # The decoder mirrors the encoders (widest layer next to y).
         self.decoder_y = (
             build_mlp(
@@ -232,6 +239,9 @@ def build_model(spec, device, generator=None):
             elif isinstance(module, nn.LayerNorm | nn.BatchNorm1d):
                 module.reset_parameters()
         model.logit_scale.fill_(math.log(1 / INIT_TEMPERATURE))
+        if model.logit_bias is not None:
+            model.logit_scale.fill_(SIGLIP_INIT_LOG_SCALE)
+            model.logit_bias.fill_(SIGLIP_INIT_BIAS)
     return model
 
 
@@ -308,12 +318,16 @@ def symmetric_info_nce(z_x, z_y, logit_scale, weight=None, targets=None):
     return (per_pair * weight).mean()
 
 
-def weighted_mse(prediction, target, weight=None):
-    """Mean squared error per pair (averaged over features), weighted like the loss."""
+def weighted_squared_error_sum(prediction, target, weight=None):
+    """Sum over pairs of the (weighted) per-pair mean squared error.
+
+    The caller divides by the global batch size: over several ranks each
+    holds a part of the sum, and an empty part is 0 rather than a NaN mean.
+    """
     per_pair = (_at_least_float32(prediction) - target).square().mean(dim=1)
     if weight is None:
-        return per_pair.mean()
-    return (per_pair * weight).mean()
+        return per_pair.sum()
+    return (per_pair * weight).sum()
 
 
 def n_batches(n_samples, batch_size):
@@ -489,8 +503,16 @@ class TrainingStep:
         self.comm = comm
         self.reconstruction_weight = config["reconstruction_weight"]
         self.autocast = config["use_bf16"] and device.type == "cuda"
+        self.loss_name = config.get("loss", "infonce")
+        # Ranks may hold different numbers of rows: size for the largest.
+        max_rows = int(comm.all_reduce_max(torch.tensor(max_rows)))
         self.targets = torch.arange(max(max_rows, 1) * comm.world_size, device=device)
         self.parameters = [p for p in model.parameters()]
+        # Used only after the gather, so every rank already has their full
+        # gradient: averaged across ranks, not summed.
+        self.replicated = [
+            p for p in (model.logit_scale, model.logit_bias) if p is not None
+        ]
         self.loss_of = self._loss
         if config["compile"] and comm.world_size == 1:
             # Static shapes: an epoch's batches have at most two sizes.
@@ -510,23 +532,30 @@ class TrainingStep:
         ):
             z_x, z_y = self.model(x, y)
             w_all = None if w is None else comm.gather(w)
-            loss = symmetric_info_nce(
-                comm.gather_with_grad(z_x),
-                comm.gather_with_grad(z_y),
-                self.model.logit_scale,
-                w_all,
-                self.targets,
-            )
+            g_x, g_y = comm.gather_with_grad(z_x), comm.gather_with_grad(z_y)
+            if self.loss_name == "siglip":
+                loss = sigmoid_pairwise_loss(
+                    g_x, g_y, self.model.logit_scale, self.model.logit_bias, w_all
+                )
+            else:
+                loss = symmetric_info_nce(
+                    g_x, g_y, self.model.logit_scale, w_all, self.targets
+                )
+            # This rank's share of the epoch's loss sum: the global-batch loss
+            # per local row, plus the local reconstruction errors.
+            share = loss.detach() * x.shape[0]
             if self.reconstruction_weight > 0:
-                loss = loss + self.reconstruction_weight * weighted_mse(
+                errors = self.reconstruction_weight * weighted_squared_error_sum(
                     self.model.decoder_y(z_x), y, w
                 )
-        return loss
+                loss = loss + errors / g_x.shape[0]
+                share = share + errors.detach()
+        return loss, share
 
     def __call__(self, x, y, w):
         if self._compiled:
             try:
-                loss = self.loss_of(x, y, w)
+                loss, share = self.loss_of(x, y, w)
             except Exception as error:  # any backend failure: fall back, say so
                 warnings.warn(
                     f"compile=True, but torch.compile failed ({type(error).__name__}: "
@@ -536,15 +565,15 @@ class TrainingStep:
                     stacklevel=2,
                 )
                 self.loss_of, self._compiled = self._loss, False
-                loss = self._loss(x, y, w)
+                loss, share = self._loss(x, y, w)
         else:
-            loss = self.loss_of(x, y, w)
+            loss, share = self.loss_of(x, y, w)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        self.comm.sum_gradients(self.parameters)
+        self.comm.sum_gradients(self.parameters, replicated=self.replicated)
         self.optimizer.step()
         self.model.clamp_logit_scale_()
-        return loss.detach()
+        return share
 
 
 def train_one_epoch(step, x, y, weight, rows, *, batch_count, generator):
@@ -562,8 +591,7 @@ def train_one_epoch(step, x, y, weight, rows, *, batch_count, generator):
     step.model.train()
     for batch in torch.tensor_split(permutation, batch_count):
         w_batch = None if weight is None else weight[batch]
-        loss = step(x[batch], y[batch], w_batch)
-        total += loss.double() * batch.shape[0]
+        total += step(x[batch], y[batch], w_batch).double()
     finite = _all_finite(step.parameters)
     return torch.stack([total, finite.double()])
 
