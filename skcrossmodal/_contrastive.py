@@ -21,8 +21,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._base import CrossModalMixin
 from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
+from .base import CrossModalEstimator
 
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
@@ -131,7 +131,7 @@ def _on_device(values, device):
     )
 
 
-class ContrastiveAligner(CrossModalMixin):
+class ContrastiveAligner(CrossModalEstimator):
     """Two MLP encoders trained contrastively into one shared space (CLIP-style).
 
     Each view has its own multilayer perceptron; both end in ``n_components``

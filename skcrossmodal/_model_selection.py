@@ -20,11 +20,12 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing
 
-from ._base import CrossModalMixin, holds_dask_array
 from ._compat import _fit_context
+from ._dask import holds_dask_array
 from ._procrustes import CrossModalEmbedding
 from ._shared_latent import SharedLatentRegression
 from ._stats import TwoViewMoments, shifted_two_view_moments
+from .base import CrossModalEstimator
 from .metrics import RETRIEVAL_SCORERS
 
 _ORDER_LEVELS = (None, "diag", "full")
@@ -139,7 +140,7 @@ def _rank_scores(means):
     return rankdata(-filled, method="min").astype(np.int32)
 
 
-class _StatisticsSearchCV(CrossModalMixin):
+class _StatisticsSearchCV(CrossModalEstimator):
     """Grid search over a linear estimator, solved from per-fold statistics.
 
     Subclasses set ``_estimator_class`` and document themselves.

@@ -6,10 +6,10 @@ import numpy as np
 from scipy import linalg
 from sklearn.utils.extmath import svd_flip
 
-from ._base import CrossModalMixin
 from ._compat import IntegerInterval, Interval, StrOptions
 from ._stats import shrunk_covariance_roots
 from ._streaming import SufficientStatisticsMixin
+from .base import CrossModalEstimator
 
 
 def oas_shrinkage(cov, n_samples):
@@ -92,7 +92,7 @@ def _safe_ratio(numerator, denominator):
     return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
 
-class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalMixin):
+class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalEstimator):
     """Orthogonal Procrustes embedding of two paired views, in closed form.
 
     Learns the (semi-)orthogonal map ``W`` that best carries the centred first

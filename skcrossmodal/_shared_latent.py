@@ -18,9 +18,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
-from ._base import CrossModalMixin
 from ._compat import IntegerInterval, Interval, StrOptions
 from ._streaming import SufficientStatisticsMixin
+from .base import CrossModalEstimator
 
 
 def _scaled_statistics(moments, scale):
@@ -231,7 +231,7 @@ def _canonical_axes(Z, W, cxy):
     return Z @ (rotation * signs), W * signs[:, None]
 
 
-class SharedLatentRegression(SufficientStatisticsMixin, CrossModalMixin):
+class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
     """Predict one view from the other through a shared, ridge-penalised latent.
 
     The first view is mapped to a latent of ``n_components`` dimensions,
