@@ -126,7 +126,9 @@ def _weighted_median(values, sample_weight):
     order = np.argsort(values, kind="stable")
     values, weights = values[order], weights[order]
     cumulative = np.cumsum(weights) / weights.sum()
-    middle = int(np.searchsorted(cumulative, 0.5))
+    # Rescaled weights (3 -> 1/3) round: a half reached exactly in exact
+    # arithmetic can come out just below 0.5, so search with a tolerance.
+    middle = int(np.searchsorted(cumulative, 0.5 * (1.0 - 1e-12)))
     middle = min(middle, len(values) - 1)
     if np.isclose(cumulative[middle], 0.5, rtol=1e-12, atol=0) and middle + 1 < len(
         values

@@ -383,6 +383,19 @@ def test_weighted_median_rank_is_repetition(pair, seed):
     ) == pytest.approx(np.median(np.repeat(ranks, weights)))
 
 
+def test_weighted_median_finds_a_half_lost_to_rounding():
+    """Weights rescaled by 3 (1/3 rounds) still average the two middle values."""
+    from skcrossmodal.metrics import _weighted_median
+
+    ranks = np.array(
+        [19, 7, 11, 17, 15, 1, 1, 5, 11, 19, 11, 16, 4, 9, 3, 12, 11, 10, 1]
+    )
+    weights = np.array([1, 1, 0, 2, 0, 3, 3, 0, 2, 0, 0, 1, 3, 3, 2, 2, 2, 0, 1])
+    assert _weighted_median(ranks.astype(float), weights) == np.median(
+        np.repeat(ranks, weights)
+    )
+
+
 def test_median_rank_scorer_takes_weights():
     """make_retrieval_scorer('median_rank') accepts sample_weight (was TypeError)."""
     rng = np.random.default_rng(10)
