@@ -100,7 +100,9 @@ def test_matches_scipy_orthogonal_procrustes():
     model = CrossModalEmbedding(whiten=False).fit(X, y)
     assert_allclose(model.x_rotations_ @ model.y_rotations_.T, rotation, atol=1e-10)
     # predict adds the least-squares scale of the extended problem (one lstsq).
-    scale = np.linalg.lstsq((Xc @ rotation).reshape(-1, 1), yc.ravel())[0][0]
+    scale = np.linalg.lstsq((Xc @ rotation).reshape(-1, 1), yc.ravel(), rcond=None)[0][
+        0
+    ]
     assert_allclose(model.coef_, scale * rotation, atol=1e-10)
     assert_allclose(model.predict(X), y.mean(0) + scale * Xc @ rotation, atol=1e-9)
 
