@@ -771,6 +771,15 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         finally:
             model.set_generator(None)
+        if (
+            initialize
+            and self.init == "cca"
+            and early_stopping
+            and result["best_epoch"] == first_epoch
+        ):
+            # No trained epoch beat the CCA start: the validation pairs have
+            # done their job, so the kept start is refitted on every pair.
+            self._init_from_cca(model, data, weight, comm, every_row=True)
         if result["diverged"] and not result["losses"]:
             raise FloatingPointError(
                 f"Training diverged in epoch {first_epoch + 1} (non-finite loss or "
@@ -877,18 +886,22 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         return n_validation
 
-    def _init_from_cca(self, model, data, weight, comm):
+    def _init_from_cca(self, model, data, weight, comm, *, every_row=False):
         """Set the linear paths to regularised CCA of the standardised training pairs.
 
         ``CrossModalEmbedding(whiten=True, reg="auto")`` is fitted on the
         training rows (not the validation rows, which judge the start too), in
         float64 on the host; its rotations act on the standardised views the
         encoders see, so before training ``transform`` is the normalised CCA
-        score.
+        score. ``every_row`` fits it on the validation rows too: once the
+        start has been kept, it is the CCA of all the pairs ``fit`` was given.
         """
+        torch, _ = _import_torch()
         from ._procrustes import CrossModalEmbedding
 
         rows = data["train_rows"]
+        if every_row:
+            rows = torch.arange(data["x"].shape[0], device=rows.device)
         x, y = comm.gather(data["x"][rows]), comm.gather(data["y"][rows])
         x, y = _on_host((x, y))
         sample_weight = None

@@ -19,27 +19,26 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
 from ._compat import IntegerInterval, Interval, StrOptions
+from ._procrustes import oas_shrinkage
 from ._streaming import SufficientStatisticsMixin
 from .base import CrossModalEstimator
 
 
 def _scaled_statistics(moments, scale):
-    """Return ``(cxx, cxy, trace_yy, x_std, y_std)`` of the (scaled) centred views.
+    """Return ``(cxx, cxy, cyy, x_std, y_std)`` of the (scaled) centred views.
 
     Co-moments are sums over the weighted rows (not divided by the weight sum),
     so that ``alpha`` weighs against them as in :class:`sklearn.linear_model.Ridge`.
     ``x_std``/``y_std`` are ``None`` unless ``scale``.
     """
-    cxx, cxy, cyy_diag = moments.cross_xx, moments.cross_xy, moments.cross_yy
-    if cyy_diag.ndim == 2:  # statistics gathered for a search may hold all of it
-        cyy_diag = np.diag(cyy_diag)
+    cxx, cxy, cyy = moments.cross_xx, moments.cross_xy, moments.cross_yy
     if not scale:
-        return cxx, cxy, float(cyy_diag.sum()), None, None
+        return cxx, cxy, cyy, None, None
     x_std = _weighted_std(np.diag(cxx), moments.weight_sum)
-    y_std = _weighted_std(cyy_diag, moments.weight_sum)
+    y_std = _weighted_std(np.diag(cyy), moments.weight_sum)
     cxx = cxx / np.outer(x_std, x_std)
     cxy = cxy / np.outer(x_std, y_std)
-    return cxx, cxy, float((cyy_diag / y_std**2).sum()), x_std, y_std
+    return cxx, cxy, cyy / np.outer(y_std, y_std), x_std, y_std
 
 
 def _weighted_std(sum_of_squares, weight_sum):
@@ -231,6 +230,68 @@ def _canonical_axes(Z, W, cxy):
     return Z @ (rotation * signs), W * signs[:, None]
 
 
+def _residual_covariance(cxx, cxy, cyy, coef, weight_sum):
+    """OAS-shrunk covariance of y's training residuals, scaled to mean variance 1.
+
+    ``y - x coef`` has co-moment ``C_yy - C_yx B - B^T C_xy + B^T C_xx B``; it
+    is shrunk like :class:`CrossModalEmbedding`'s whitening (``oas_shrinkage``,
+    as :func:`sklearn.covariance.oas`), since with as many y features as pairs
+    the residuals' covariance is badly estimated. Only its shape matters to
+    the embedding, so it is divided by its mean variance (which also keeps
+    data of any units away from overflow). A perfect fit leaves no residual
+    to measure: every direction then counts the same.
+    """
+    fitted_cross = cxy.T @ coef
+    residual = cyy - fitted_cross - fitted_cross.T + coef.T @ cxx @ coef
+    residual = (residual + residual.T) / 2
+    mean_variance = np.trace(residual) / residual.shape[0]
+    identity = np.eye(residual.shape[0])
+    # Rounding leaves a residual of ~1e-16 of y's spread on an exact fit.
+    floor = 1e-12 * max(np.trace(cyy) / cyy.shape[0], 0.0)
+    if not (np.isfinite(mean_variance) and mean_variance > floor):
+        return identity
+    residual = residual / mean_variance
+    shrinkage = oas_shrinkage(residual / weight_sum, weight_sum)
+    return (1.0 - shrinkage) * residual + shrinkage * identity
+
+
+def _noise_whitened_maps(W, residual_cov):
+    """``(P, M^{1/2}, M^{-1/2})`` of the generalised least-squares latent of y.
+
+    With ``y = z W + e`` and ``cov(e) = S``, the latent read from y by
+    generalised least squares is ``y P M^{-1}`` with ``P = S^{-1} W^T`` and
+    ``M = W S^{-1} W^T``, whose error has covariance ``M^{-1}``. Multiplying
+    both views' latent by ``M^{1/2}`` makes that error isotropic.
+    """
+    values, vectors = linalg.eigh(residual_cov, check_finite=False)
+    values = np.maximum(values, 1e-12 * values[-1])
+    P = (vectors / values) @ (vectors.T @ W.T)
+    M = W @ P
+    values, vectors = linalg.eigh((M + M.T) / 2, check_finite=False)
+    values = np.maximum(values, 1e-12 * values[-1])
+    root = np.sqrt(values)
+    return P, (vectors * root) @ vectors.T, (vectors / root) @ vectors.T
+
+
+def _ordered_embedding(x_rotations, y_rotations, y_loadings, cxx):
+    """Rotate the embedding's axes: largest spread of X's scores first.
+
+    A common rotation of both views' maps changes no cosine similarity and
+    no prediction; ordering by the spread of X's scores (the predicted latent
+    in units of its error) puts the axes with the most signal per unit of
+    noise first. Signs: the largest entry of each loading is positive.
+    """
+    spread = x_rotations.T @ cxx @ x_rotations
+    _, rotation = linalg.eigh((spread + spread.T) / 2)
+    rotation = rotation[:, ::-1]
+    y_loadings = y_loadings @ rotation
+    column = np.arange(y_loadings.shape[1])
+    signs = np.sign(y_loadings[np.argmax(np.abs(y_loadings), axis=0), column])
+    signs[signs == 0] = 1.0
+    rotation = rotation * signs
+    return x_rotations @ rotation, y_rotations @ rotation
+
+
 class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
     """Predict one view from the other through a shared, ridge-penalised latent.
 
@@ -251,6 +312,12 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
     orthogonal Procrustes problem for ``W`` (``Z`` fixed); both steps use only
     the weighted means and co-moment matrices, so an iteration costs
     ``O(d^2 k)`` whatever the number of samples.
+
+    ``transform`` places both views in the latent for retrieval: X by its
+    prediction of the latent, y by the generalised least-squares estimate of
+    its latent under the covariance of the training residuals, both expressed
+    in units of the error between the two (see Notes), so that cosine
+    similarity weighs each latent direction by how reliably X predicts it.
 
     Parameters
     ----------
@@ -305,13 +372,19 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
     y_mean_ : ndarray of shape (n_features_y_in_,)
         Weighted mean of y.
     x_weights_ : ndarray of shape (n_features_in_, n_components_)
-        ``Z`` in X's units: ``X_scores = (X - x_mean_) @ x_weights_``.
+        ``Z`` in X's units: the latent ``z = (X - x_mean_) @ x_weights_``.
     y_weights_ : ndarray of shape (n_features_y_in_, n_components_)
-        ``W^T`` in y's units: ``y_scores = (y - y_mean_) @ y_weights_``. Equal
-        to ``y_loadings_`` unless ``scale=True``.
+        ``W^T`` in y's units: the orthogonal projection of ``y - y_mean_`` on
+        the latent axes. Equal to ``y_loadings_`` unless ``scale=True``.
     y_loadings_ : ndarray of shape (n_features_y_in_, n_components_)
         Reconstruction of y from the latent:
-        ``predict(X) = X_scores @ y_loadings_.T + y_mean_``.
+        ``predict(X) = z @ y_loadings_.T + y_mean_``.
+    x_rotations_ : ndarray of shape (n_features_in_, n_components_)
+        ``transform(X) = (X - x_mean_) @ x_rotations_``: the latent ``z`` in
+        units of its error (``Z M^{1/2}`` in the Notes, axes rotated).
+    y_rotations_ : ndarray of shape (n_features_y_in_, n_components_)
+        ``transform(X, y)[1] = (y - y_mean_) @ y_rotations_``: y's
+        generalised least-squares latent in the same units.
     coef_ : ndarray of shape (n_features_in_, n_features_y_in_)
         ``predict(X) = (X - x_mean_) @ coef_ + y_mean_``; rank ``n_components_``.
     intercept_ : ndarray of shape (n_features_y_in_,)
@@ -350,6 +423,25 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
     solver is a subspace iteration on that matrix, so it converges at the rate
     of the ratio of its ``(k+1)``-th to ``k``-th eigenvalue. The latent axes
     are rotated at the end so that the first explains the most of y.
+
+    ``predict`` needs only ``coef_``; retrieval (``transform``, ``score``)
+    needs a geometry in which to compare the two views' latents. Under the
+    model, ``y = z W + e``: the y side's latent is estimated by generalised
+    least squares, ``z_y = y P M^{-1}`` with ``P = S^{-1} W^T`` and
+    ``M = W S^{-1} W^T``, where ``S`` is the covariance of the training
+    residuals ``e`` (OAS-shrunk, as :class:`CrossModalEmbedding` shrinks its
+    whitening; only its shape matters), and ``z_y - z`` then has covariance
+    ``M^{-1}``. Both latents are multiplied by ``M^{1/2}``, which makes that
+    error isotropic: a latent direction that X predicts to within little
+    residual noise counts more in cosine similarity than one buried in it, and
+    the inner product of the two scores, ``z^T W S^{-1} y``, is the term of
+    the Gaussian log-likelihood of the pair that involves both views. The
+    plain projections ``(z, y W^T)`` would instead weigh directions by y's
+    raw variance, which is how an unwhitened regression loses to CCA on
+    retrieval. At full rank without penalty this is CCA with each canonical
+    axis weighted by ``rho / (1 - rho^2)`` in the inner product. The maps are
+    then rotated together (no cosine or prediction changes) so that the
+    first axis has the largest spread of X's scores.
 
     As the fit needs only the statistics, ``partial_fit`` can stream data that
     does not fit in memory, one chunk at a time (the alternating solver then
@@ -424,7 +516,9 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
         self.n_jobs = n_jobs
 
     def _second_order(self):
-        return "full", "diag"
+        # y's full co-moment gives the covariance of the residuals that
+        # transform whitens.
+        return "full", "full"
 
     def _set_solution(self, moments, n_components, *, warm_start=False):
         """Solve from the sufficient statistics and store the maps.
@@ -434,7 +528,8 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
         little, so a few iterations suffice. Nothing is assigned before the
         solve has succeeded.
         """
-        cxx, cxy, trace_yy, x_std, y_std = _scaled_statistics(moments, self.scale)
+        cxx, cxy, cyy, x_std, y_std = _scaled_statistics(moments, self.scale)
+        trace_yy = float(np.trace(cyy))
         alpha = self.alpha
         if alpha == "auto":
             alpha = gcv_alpha(cxx, cxy, trace_yy, moments.weight_sum)
@@ -455,6 +550,11 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
                     stacklevel=3,
                 )
         Z, W = _canonical_axes(Z, W, cxy)
+        residual_cov = _residual_covariance(cxx, cxy, cyy, Z @ W, moments.weight_sum)
+        P, root, inverse_root = _noise_whitened_maps(W, residual_cov)
+        x_rotations, y_rotations = _ordered_embedding(
+            Z @ root, P @ inverse_root, W.T @ inverse_root, cxx
+        )
 
         self.n_components_ = n_components
         self.alpha_ = alpha
@@ -469,6 +569,11 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
         self.y_loadings_ = W.T if y_std is None else W.T * y_std[:, None]
         self.coef_ = self.x_weights_ @ self.y_loadings_.T
         self.intercept_ = self.y_mean_ - self.x_mean_ @ self.coef_
+        if x_std is None:
+            self.x_rotations_, self.y_rotations_ = x_rotations, y_rotations
+        else:
+            self.x_rotations_ = x_rotations / x_std[:, None]
+            self.y_rotations_ = y_rotations / y_std[:, None]
 
     def _alternate(self, cxy, factor, trace_yy, n_components, warm_start):
         """Alternating least squares, from the previous ``W`` after a new chunk.
@@ -499,10 +604,10 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
         )
 
     def _embed_x(self, X):
-        return (X - self.x_mean_) @ self.x_weights_
+        return (X - self.x_mean_) @ self.x_rotations_
 
     def _embed_y(self, y):
-        return (y - self.y_mean_) @ self.y_weights_
+        return (y - self.y_mean_) @ self.y_rotations_
 
     def _predict_views(self, X):
         return (X - self.x_mean_) @ self.coef_ + self.y_mean_

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
+from sklearn.covariance import oas
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
@@ -16,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skcrossmodal import SharedLatentRegression
+from skcrossmodal.metrics import mean_reciprocal_rank
 
 PROPERTY = settings(max_examples=25, deadline=None)
 
@@ -201,18 +203,103 @@ def test_integer_sample_weight_equals_repeating_rows():
 
 
 def test_fitted_maps_reproduce_transform_and_predict():
-    """Scores use x_weights_/y_weights_; predictions are scores times y_loadings_."""
+    """Scores use x_rotations_/y_rotations_; predictions go through the latent."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(40, 6)) * 4.0 + 2.0
     y = X @ rng.normal(size=(6, 3)) + rng.normal(size=(40, 3)) * 0.5 + 7.0
     model = SharedLatentRegression(2, scale=True).fit(X, y)
     X_scores, y_scores = model.transform(X, y)
     assert X_scores.shape == y_scores.shape == (40, 2)
-    assert_allclose(X_scores, (X - model.x_mean_) @ model.x_weights_)
-    assert_allclose(y_scores, (y - model.y_mean_) @ model.y_weights_)
-    assert_allclose(model.predict(X), X_scores @ model.y_loadings_.T + model.y_mean_)
+    assert_allclose(X_scores, (X - model.x_mean_) @ model.x_rotations_)
+    assert_allclose(y_scores, (y - model.y_mean_) @ model.y_rotations_)
+    latent = (X - model.x_mean_) @ model.x_weights_
+    assert_allclose(model.predict(X), latent @ model.y_loadings_.T + model.y_mean_)
     assert_allclose(model.predict(X), X @ model.coef_ + model.intercept_)
     assert isinstance(model.n_iter_, int) and model.n_iter_ >= 1
+
+
+def _noisy_views(n=300, seed=0):
+    """y = X B + noise whose covariance is far from isotropic."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    mixing = rng.normal(size=(4, 4)) * [0.3, 1.0, 3.0, 0.5]
+    y = X @ rng.normal(size=(5, 4)) + rng.normal(size=(n, 4)) @ mixing
+    return X, y
+
+
+@pytest.mark.parametrize("n_components", [2, 4])
+def test_transform_is_the_noise_whitened_least_squares_latent(n_components):
+    """Score inner products are those of GLS under the OAS-shrunk residuals.
+
+    By hand from the rows: ``S`` is ``sklearn.covariance.oas`` of the training
+    residuals of ``predict`` (scaled to mean variance 1), ``W`` the latent
+    axes in y, ``M = W S^-1 W^T`` and ``z_y = y S^-1 W^T M^-1`` y's latent.
+    Then ``x x^T = yhat S^-1 yhat^T``, ``x y^T = yhat S^-1 y^T`` and
+    ``y y^T = z_y M z_y^T`` for the two views' scores ``x`` and ``y``.
+    """
+    X, y = _noisy_views()
+    model = SharedLatentRegression(n_components, alpha=1.0).fit(X, y)
+    residuals = y - model.predict(X)
+    S = oas(residuals, assume_centered=True)[0]
+    S /= np.trace(S) / len(S)
+    W = model.y_weights_.T  # orthonormal rows: the latent axes in y
+    S_inv = np.linalg.inv(S)
+    M = W @ S_inv @ W.T
+    fitted = model.predict(X) - model.y_mean_
+    yc = y - model.y_mean_
+    gls_latent = yc @ S_inv @ W.T @ np.linalg.inv(M)  # z read from y
+    X_scores, y_scores = model.transform(X, y)
+    assert_allclose(X_scores @ X_scores.T, fitted @ S_inv @ fitted.T, atol=1e-8)
+    assert_allclose(X_scores @ y_scores.T, fitted @ S_inv @ yc.T, atol=1e-8)
+    assert_allclose(y_scores @ y_scores.T, gls_latent @ M @ gls_latent.T, atol=1e-8)
+
+
+def test_full_rank_unshrunk_transform_is_likelihood_weighted_cca(monkeypatch):
+    """Without penalty or shrinkage, scores' inner products are weighted CCA's.
+
+    ``x_scores y_scores^T`` is proportional to ``u diag(rho / (1 - rho^2)) v^T``
+    with ``u, v`` the canonical variates (unit variance) from numpy's SVD, and
+    the error between the two views' scores has covariance ``c I``.
+    """
+    from skcrossmodal import _shared_latent
+
+    monkeypatch.setattr(_shared_latent, "oas_shrinkage", lambda cov, n: 0.0)
+    X, y = _noisy_views(n=200, seed=1)
+    model = SharedLatentRegression(alpha=0.0).fit(X, y)
+    Xc, yc = X - X.mean(0), y - y.mean(0)
+    roots = []
+    for A in (Xc, yc):
+        values, vectors = np.linalg.eigh(A.T @ A / len(A))
+        roots.append(vectors / np.sqrt(values) @ vectors.T)
+    U, rho, Vt = np.linalg.svd(roots[0] @ (Xc.T @ yc / len(X)) @ roots[1])
+    u, v = Xc @ roots[0] @ U[:, :4], yc @ roots[1] @ Vt.T
+    expected = u * (rho / (1 - rho**2)) @ v.T
+    X_scores, y_scores = model.transform(X, y)
+    actual = X_scores @ y_scores.T
+    factor = np.vdot(actual, expected) / np.vdot(expected, expected)
+    assert factor > 0
+    assert_allclose(actual, factor * expected, atol=1e-8 * np.abs(actual).max())
+    # Unshrunk, the error between the views' training scores is isotropic.
+    error = (y_scores - X_scores).T @ (y_scores - X_scores)
+    assert_allclose(error, np.eye(4) * error[0, 0], atol=1e-8 * error[0, 0])
+
+
+def test_noise_whitening_beats_plain_projections_on_held_out_retrieval():
+    """A loud y direction that X cannot predict no longer swamps the cosine."""
+    rng = np.random.default_rng(7)
+    n = 400
+    X = rng.normal(size=(n, 4))
+    signal = X @ rng.normal(size=(4, 3))
+    loud = 20.0 * rng.normal(size=(n, 1))  # y's largest variance, all noise
+    y = np.hstack([signal + 0.3 * rng.normal(size=(n, 3)), loud + X[:, :1]])
+    train, test = slice(0, 300), slice(300, None)
+    model = SharedLatentRegression(alpha=1.0).fit(X[train], y[train])
+    plain = (
+        (X[test] - model.x_mean_) @ model.x_weights_,
+        (y[test] - model.y_mean_) @ model.y_weights_,
+    )
+    whitened = model.transform(X[test], y[test])
+    assert mean_reciprocal_rank(*whitened) > mean_reciprocal_rank(*plain) + 0.1
 
 
 @pytest.mark.parametrize("scale", [False, True])
