@@ -79,10 +79,13 @@ def run(sizes, seeds, epochs, real=True):
             models = {
                 "CCA": CrossModalEmbedding(whiten=True),
                 "aligner random": ContrastiveAligner(
-                    k, max_epochs=epochs, device="cpu", random_state=seed
+                    k, max_epochs=epochs, init="random", device="cpu", random_state=seed
                 ),
                 "aligner cca": ContrastiveAligner(
                     k, max_epochs=epochs, init="cca", device="cpu", random_state=seed
+                ),
+                "aligner auto": ContrastiveAligner(
+                    k, max_epochs=epochs, init="auto", device="cpu", random_state=seed
                 ),
             }
             scores = {}
@@ -91,8 +94,8 @@ def run(sizes, seeds, epochs, real=True):
                 for label, model in models.items():
                     model.fit(X_train, y_train)
                     scores[label] = recall_at_1(model, X_test, y_test)
-                    if label == "aligner cca":
-                        scores["best epoch"] = model.best_epoch_
+                    if label in ("aligner cca", "aligner auto"):
+                        scores[f"{label[8:]} epoch"] = model.best_epoch_
             rows.setdefault(name, []).append(scores)
             print(
                 f"  [{time.perf_counter() - started:6.0f} s] seed {seed} {name}: "
@@ -103,18 +106,23 @@ def run(sizes, seeds, epochs, real=True):
 
 
 def print_table(rows, seeds, epochs):
-    labels = ("CCA", "aligner random", "aligner cca")
+    labels = ("CCA", "aligner random", "aligner cca", "aligner auto")
     print(
         f"\nTest recall@1 (mean over both directions and {seeds} seed(s); "
         f"aligners max_epochs={epochs})"
     )
     header = f"{'data':<28}" + "".join(f"{label:>16}" for label in labels)
-    print(header + f"{'cca best epoch':>16}")
+    print(header + f"{'cca epochs':>16}{'auto epochs':>16}")
     for name, scores in rows.items():
         means = [np.mean([s[label] for s in scores]) for label in labels]
-        epochs_kept = "/".join(str(s["best epoch"]) for s in scores)
+        kept = [
+            "/".join(str(int(s[f"{init} epoch"])) for s in scores)
+            for init in ("cca", "auto")
+        ]
         print(
-            f"{name:<28}" + "".join(f"{m:>16.3f}" for m in means) + f"{epochs_kept:>16}"
+            f"{name:<28}"
+            + "".join(f"{m:>16.3f}" for m in means)
+            + "".join(f"{epochs:>16}" for epochs in kept)
         )
 
 

@@ -44,6 +44,14 @@ def _hand_cca_scores(Xs, ys, k):
     return a * rho, b * rho
 
 
+def _cca_of_all_pairs(model, X, y, k):
+    """Unit rows of CrossModalEmbedding's scores of all standardised pairs."""
+    Xs = (X - model.x_mean_) / model.x_scale_
+    ys = (y - model.y_mean_) / model.y_scale_
+    cca = CrossModalEmbedding(k, whiten=True, reg="auto").fit(Xs, ys)
+    return _unit_rows(cca.transform(Xs))
+
+
 def _untrained(monkeypatch):
     """Make fit skip every epoch, so the model keeps its initial weights."""
 
@@ -122,11 +130,10 @@ def test_a_start_better_than_every_epoch_is_kept(monkeypatch):
     assert len(calls) == 4  # the start, then every epoch
     assert model.best_epoch_ == 0
     assert len(model.validation_scores_) == model.n_iter_ == 3
-    # The kept weights are the start: CCA of the training part.
-    monkeypatch.undo()
-    _untrained(monkeypatch)
-    start = ContrastiveAligner(**model.get_params()).fit(X, y)
-    np.testing.assert_array_equal(model.transform(X), start.transform(X))
+    # The kept start is refitted on every pair, validation pairs included.
+    np.testing.assert_allclose(
+        model.transform(X), _cca_of_all_pairs(model, X, y, 3), atol=2e-5
+    )
 
 
 def test_random_init_does_not_score_its_start(monkeypatch):
@@ -138,6 +145,7 @@ def test_random_init_does_not_score_its_start(monkeypatch):
     )
     model = ContrastiveAligner(
         n_components=3,
+        init="random",
         hidden_layer_sizes=(16,),
         max_epochs=2,
         early_stopping=True,
@@ -165,6 +173,7 @@ def test_auto_early_stopping_selects_among_all_epochs_on_small_data():
     random = ContrastiveAligner(
         n_components=3,
         hidden_layer_sizes=(8,),
+        init="random",
         max_epochs=3,
         device="cpu",
         random_state=0,
@@ -252,3 +261,160 @@ def test_unknown_init_is_rejected(bad):
     with pytest.raises(ValueError, match="init"):
         model.fit(X, y)
     assert not hasattr(model, "model_")
+
+
+def _decide(monkeypatch, keep_trained):
+    """Make the test of trained weights against CCA answer ``keep_trained``."""
+    from skcrossmodal import _contrastive
+
+    asked = []
+
+    def answer(gain, weight):
+        asked.append(len(gain))
+        return keep_trained
+
+    monkeypatch.setattr(_contrastive, "_significant_gain", answer)
+    return asked
+
+
+_AUTO = dict(
+    n_components=3,
+    hidden_layer_sizes=(16,),
+    max_epochs=4,
+    early_stopping=True,
+    device="cpu",
+    random_state=0,
+)
+
+
+def test_auto_trains_exactly_the_random_start(monkeypatch):
+    """init="auto" trains today's aligner; kept, it is that model to the bit."""
+    X, y = _views()
+    asked = _decide(monkeypatch, keep_trained=True)
+    auto = ContrastiveAligner(init="auto", **_AUTO).fit(X, y)
+    random = ContrastiveAligner(init="random", **_AUTO).fit(X, y)
+    assert asked == [12]  # one test, over the 12 validation pairs
+    assert auto.best_epoch_ == random.best_epoch_ >= 1
+    np.testing.assert_array_equal(auto.transform(X), random.transform(X))
+    for linear in (auto.model_.linear_x, auto.model_.linear_y):
+        assert not linear.weight.any() and not linear.weight.requires_grad
+
+
+@pytest.mark.parametrize("init", ["auto", "cca"])
+def test_cca_kept_when_training_is_not_significantly_better(monkeypatch, init):
+    X, y = _views()
+    asked = _decide(monkeypatch, keep_trained=False)
+    model = ContrastiveAligner(init=init, **_AUTO).fit(X, y)
+    if init == "auto" or asked:  # "cca" asks only if a trained epoch won
+        assert asked == [12]
+    assert model.best_epoch_ == 0 and model.n_iter_ == 4
+    np.testing.assert_allclose(
+        model.transform(X), _cca_of_all_pairs(model, X, y, 3), atol=2e-5
+    )
+    # Kept, the linear path trains on from CCA after a warm start.
+    assert model.model_.linear_x.weight.requires_grad
+
+
+def test_significance_of_the_gain_matches_a_hand_z_test():
+    from scipy.stats import norm
+
+    from skcrossmodal._contrastive import _significant_gain
+
+    rng = np.random.default_rng(0)
+    for shift in (0.0, 0.05, 0.1, 0.2, 0.4):
+        gain = rng.normal(shift, 0.3, size=40)
+        weight = rng.uniform(0.5, 2.0, size=40)
+        w = weight / weight.sum()
+        mean = w @ gain
+        se = np.sqrt(w @ (gain - mean) ** 2 * (w**2).sum())
+        expected = mean > norm.isf(0.05) * se
+        assert _significant_gain(torch.tensor(gain), torch.tensor(weight)) == expected
+    # A loss or no change is never significant, a constant gain always is,
+    # except on fewer than 30 (effective) pairs, where the test is not trusted.
+    ones = torch.ones(30, dtype=torch.float64)
+    assert not _significant_gain(-0.1 * ones, ones)
+    assert not _significant_gain(0.0 * ones, ones)
+    assert _significant_gain(0.1 * ones, ones)
+    assert not _significant_gain(0.1 * ones[:29], ones[:29])
+    skewed = ones.clone()
+    skewed[0] = 10.0  # 30 pairs, but about 9 effective ones
+    assert not _significant_gain(0.1 * ones, skewed)
+
+
+def test_validation_reciprocal_ranks_match_the_metric():
+    """Per pair, the mean of both directions' 1/rank, as retrieval_ranks gives."""
+    from skcrossmodal._contrastive import _validation_reciprocal_ranks
+    from skcrossmodal.metrics import retrieval_ranks
+
+    X, y = _views(n=50)
+    model = ContrastiveAligner(
+        n_components=3, hidden_layer_sizes=(8,), max_epochs=1, device="cpu"
+    ).fit(X, y)
+    data = {
+        "val_x": torch.tensor((X - model.x_mean_) / model.x_scale_).float(),
+        "val_y": torch.tensor((y - model.y_mean_) / model.y_scale_).float(),
+    }
+    actual = _validation_reciprocal_ranks(
+        model.model_, data, models.LocalCommunicator()
+    ).numpy()
+    z_x, z_y = model.transform(X, y)
+    expected = 0.5 * sum(
+        1.0 / retrieval_ranks(z_x, z_y, direction=direction)
+        for direction in ("x_to_y", "y_to_x")
+    )
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+    # Training rows join each gallery as distractors, never as partners.
+    data.update(x=data["val_x"], y=data["val_y"])
+    val = torch.arange(10)
+    data.update(
+        val_x=data["x"][val], val_y=data["y"][val], train_rows=torch.arange(10, 50)
+    )
+    actual = _validation_reciprocal_ranks(
+        model.model_, data, models.LocalCommunicator()
+    ).numpy()
+    similarity = z_x[:10] @ z_y.T  # unit rows: cosine; partner i is column i
+    better_xy = (similarity > similarity[np.arange(10), np.arange(10)][:, None]).sum(1)
+    similarity = z_y[:10] @ z_x.T
+    better_yx = (similarity > similarity[np.arange(10), np.arange(10)][:, None]).sum(1)
+    expected = 0.5 * (1.0 / (1.0 + better_xy) + 1.0 / (1.0 + better_yx))
+    np.testing.assert_allclose(actual, expected, rtol=1e-5)
+
+
+def test_auto_keeps_cca_where_training_would_hurt():
+    """56 training pairs of a linear link: validation (6 pairs) cannot show a
+    significant gain, so the default ends at CCA of all pairs, which retrieves
+    held-out pairs at least as well as the trained aligner does."""
+    from skcrossmodal.metrics import mean_reciprocal_rank
+
+    X, y, _ = make_paired_views(136, noise=0.5, random_state=2)
+    X_train, y_train, X_test, y_test = X[:56], y[:56], X[56:], y[56:]
+    params = dict(hidden_layer_sizes=(32,), max_epochs=30, device="cpu")
+    auto = ContrastiveAligner(random_state=0, **params).fit(X_train, y_train)
+    trained = ContrastiveAligner(init="random", random_state=0, **params)
+    trained.fit(X_train, y_train)
+    assert auto.best_epoch_ == 0
+    k = min(X.shape[1], y.shape[1])  # CCA's axes; the wider space pads zeros
+    z_x = auto.transform(X_train)
+    expected = _cca_of_all_pairs(auto, X_train, y_train, k)
+    np.testing.assert_allclose(z_x[:, :k], expected, atol=2e-5)
+    np.testing.assert_array_equal(z_x[:, k:], 0.0)
+    mrr_auto = mean_reciprocal_rank(*auto.transform(X_test, y_test))
+    mrr_trained = mean_reciprocal_rank(*trained.transform(X_test, y_test))
+    assert mrr_auto > mrr_trained
+
+
+def test_auto_keeps_training_that_clearly_beats_cca_on_a_nonlinear_link():
+    """525 pairs of a nonlinear link: 53 validation pairs show the trained
+    aligner's gain, which holds on held-out pairs."""
+    from skcrossmodal.metrics import mean_reciprocal_rank
+
+    X, y, _ = make_paired_views(1000, link="nonlinear", noise=0.1, random_state=0)
+    X_train, y_train, X_test, y_test = X[:525], y[:525], X[525:], y[525:]
+    auto = ContrastiveAligner(
+        hidden_layer_sizes=(128,), max_epochs=40, device="cpu", random_state=0
+    ).fit(X_train, y_train)
+    cca = CrossModalEmbedding().fit(X_train, y_train)
+    assert auto.best_epoch_ >= 1
+    mrr_auto = mean_reciprocal_rank(*auto.transform(X_test, y_test))
+    mrr_cca = mean_reciprocal_rank(*cca.transform(X_test, y_test))
+    assert mrr_auto > mrr_cca + 0.05
