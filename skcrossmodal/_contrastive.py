@@ -66,50 +66,22 @@ def _significant_gain(gain, weight):
     return mean > threshold * math.sqrt(variance / effective_pairs)
 
 
-# Training pairs per rank that serve as distractors when the trained weights
-# are compared with CCA on the validation pairs.
-_MAX_DISTRACTORS = 10_000
-
-
-def _freeze_at_zero(*layers):
-    """Zero ``layers``' weights and biases and keep them out of training."""
-    torch, _ = _import_torch()
-    with torch.no_grad():
-        for layer in layers:
-            for parameter in layer.parameters():
-                parameter.zero_()
-                parameter.requires_grad_(False)
-
-
 def _validation_reciprocal_ranks(model, data, comm):
     """Per validation pair, the mean over both directions of 1 / partner's rank.
 
-    Each validation query is ranked against every validation pair's other
-    view and, as distractors, the other view of up to ``_MAX_DISTRACTORS``
-    training pairs per rank (cosine, ties count half, as
+    Each validation query is ranked against the other view of every
+    validation pair of every rank, like the validation score of the epochs
+    (cosine, ties count half, as
     :func:`~skcrossmodal.metrics.mean_reciprocal_rank`), in blocks of about
-    a million similarities. Among a few validation pairs alone the partner
-    is nearly always first, for CCA and trained weights alike, so their
-    comparison would rest on a handful of misses; the distractors make it
-    as hard as retrieval among all the pairs.
+    a million similarities.
     """
     torch, models = _import_torch()
     model.eval()
-    distractors = data.get("train_rows")
-    if distractors is None:
-        distractors = data["val_x"].new_empty((0,), dtype=torch.long)
-    distractors = distractors[:_MAX_DISTRACTORS]
     with torch.no_grad():
         z_x = comm.gather(models.embed_rows(model.embed_x, data["val_x"]))
         z_y = comm.gather(models.embed_rows(model.embed_y, data["val_y"]))
-        if distractors.numel():
-            d_x = comm.gather(models.embed_rows(model.embed_x, data["x"][distractors]))
-            d_y = comm.gather(models.embed_rows(model.embed_y, data["y"][distractors]))
-            galleries = (torch.cat([z_y, d_y]), torch.cat([z_x, d_x]))
-        else:
-            galleries = (z_y, z_x)
         directions = []
-        for queries, gallery in zip((z_x, z_y), galleries, strict=True):
+        for queries, gallery in ((z_x, z_y), (z_y, z_x)):
             step = max(1, 2**20 // max(gallery.shape[0], 1))
             blocks = []
             for start in range(0, queries.shape[0], step):
@@ -781,7 +753,7 @@ class ContrastiveAligner(CrossModalEstimator):
                 "dropout": float(self.dropout),
                 "normalization": self.normalization,
                 "decoder": self.reconstruction_weight > 0,
-                "linear_path": self.init != "random",
+                "linear_path": self.init == "cca",
                 "loss": self.loss,
             }
             init_generator = torch.Generator(device=device)
@@ -832,10 +804,6 @@ class ContrastiveAligner(CrossModalEstimator):
         )
         if initialize and self.init == "cca":
             self._init_from_cca(model, data, weight, comm)
-        elif initialize and self.init == "auto":
-            # Today's random start: the linear paths stay at zero while the
-            # MLPs train, ready to hold the CCA candidate at the end.
-            _freeze_at_zero(model.linear_x, model.linear_y)
         model.set_generator(generator)
         step = models.TrainingStep(
             model,
@@ -872,7 +840,9 @@ class ContrastiveAligner(CrossModalEstimator):
         finally:
             model.set_generator(None)
         if initialize and self.init != "random" and early_stopping and result["losses"]:
-            self._choose_linear_or_trained(model, optimizer, data, weight, comm, result)
+            optimizer = self._choose_linear_or_trained(
+                model, optimizer, spec, data, weight, comm, result
+            )
         if result["diverged"] and not result["losses"]:
             raise FloatingPointError(
                 f"Training diverged in epoch {first_epoch + 1} (non-finite loss or "
@@ -979,35 +949,57 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         return n_validation
 
-    def _choose_linear_or_trained(self, model, optimizer, data, weight, comm, result):
+    def _choose_linear_or_trained(
+        self, model, optimizer, spec, data, weight, comm, result
+    ):
         """Keep the trained weights only if they beat CCA beyond validation noise.
 
         ``model`` holds the best validated epoch. Unless that is the CCA start
         itself (``init="cca"``, epoch 0), it is compared with the CCA solution
-        of the training rows on the validation pairs, each ranked among all
-        validation pairs and up to ``_MAX_DISTRACTORS`` training pairs: each
-        pair's gain in reciprocal rank (mean of both directions) must have a
-        weighted mean significantly above zero (``_significant_gain``). The
-        best of many epochs, picked on a few pairs, beats CCA by chance
-        alone; the test asks for more than chance. When CCA is kept, it is
-        refitted on every pair (the validation pairs have done their job)
-        and ``best_epoch`` becomes the first epoch of the call.
+        of the training rows on the validation pairs: each pair's gain in
+        reciprocal rank (mean of both directions) must have a weighted mean
+        significantly above zero (``_significant_gain``). The best of many
+        epochs, picked on a few pairs, beats CCA by chance alone; the test
+        asks for more than chance. When CCA is kept, it is refitted on every
+        pair (the validation pairs have done their job), ``best_epoch``
+        becomes the first epoch of the call and, for ``init="auto"``, the
+        model gains the linear paths that hold it (and a fresh optimiser, so
+        that a warm start trains on from CCA as ``init="cca"`` would).
+        Returns the optimiser to keep.
         """
-        _, models = _import_torch()
-        first_epoch = 0
-        if result["best_epoch"] != first_epoch:
-            trained = models.snapshot(model, optimizer)
+        torch, models = _import_torch()
+        trained = models.snapshot(model, optimizer)
+        added = model.linear_x is None
+        if added:  # init="auto": the random start trained without them
+            device = data["x"].device
+            model.linear_x = torch.nn.Linear(
+                data["x"].shape[1], spec["n_components"], device=device
+            )
+            model.linear_y = torch.nn.Linear(
+                data["y"].shape[1], spec["n_components"], device=device
+            )
+            with torch.no_grad():  # zero: the trained embedding is unchanged
+                for linear in (model.linear_x, model.linear_y):
+                    linear.weight.zero_()
+                    linear.bias.zero_()
+        if result["best_epoch"] != 0:
             trained_ranks = _validation_reciprocal_ranks(model, data, comm)
             self._init_from_cca(model, data, weight, comm)
             linear_ranks = _validation_reciprocal_ranks(model, data, comm)
             val_weight = comm.gather(data["val_weight"])
             if _significant_gain(trained_ranks - linear_ranks, val_weight):
+                if added:
+                    model.linear_x = model.linear_y = None
                 models.restore(model, optimizer, trained)
-                return
+                return optimizer
         self._init_from_cca(model, data, weight, comm, every_row=True)
-        for linear in (model.linear_x, model.linear_y):
-            linear.requires_grad_(True)  # a warm start trains from CCA on
-        result["best_epoch"] = first_epoch
+        result["best_epoch"] = 0
+        if added:
+            spec["linear_path"] = True
+            optimizer = models.make_optimizer(
+                model, self.learning_rate, self.weight_decay
+            )
+        return optimizer
 
     def _init_from_cca(self, model, data, weight, comm, *, every_row=False):
         """Set the linear paths to regularised CCA of the standardised training pairs.

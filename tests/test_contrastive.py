@@ -53,6 +53,8 @@ def _small(**params):
         "early_stopping": False,
         "device": "cpu",
         "random_state": 0,
+        # The training loop itself: no CCA candidate (the default init="auto").
+        "init": "random",
     }
     return ContrastiveAligner(**{**defaults, **params})
 

@@ -50,6 +50,8 @@ def _small(**params):
         "early_stopping": False,
         "device": "cpu",
         "random_state": 0,
+        # The training loop itself: no CCA candidate (the default init="auto").
+        "init": "random",
     }
     return ContrastiveAligner(**{**defaults, **params})
 
@@ -100,9 +102,14 @@ def test_defaults_pass_the_checks_that_small_data_used_to_fail():
 def test_default_early_stopping_fits_few_pairs(n_samples):
     """early_stopping='auto' is off on small data: any n >= 2 pairs fits."""
     X, y = _views(n_samples)
-    model = ContrastiveAligner(max_epochs=2, random_state=0).fit(X, y)
+    model = ContrastiveAligner(max_epochs=2, random_state=0, init="random")
+    model.fit(X, y)
     assert model.validation_scores_ is None and model.n_iter_ == 2
     assert np.isfinite(model.transform(X)).all()
+    # The default init="auto" validates when two pairs can be held out.
+    default = ContrastiveAligner(max_epochs=2, random_state=0).fit(X, y)
+    assert (default.validation_scores_ is None) == (n_samples < 11)
+    assert np.isfinite(default.transform(X)).all()
 
 
 def test_early_stopping_auto_turns_on_from_ten_thousand_pairs():
