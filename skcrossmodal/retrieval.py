@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
@@ -539,8 +540,14 @@ class SharedSpaceIndex(BaseEstimator):
 
 def _final_two_view_step(estimator):
     """Unwrap fitted searches and split a pipeline into (preprocessing, last)."""
-    while hasattr(estimator, "best_estimator_"):
-        estimator = estimator.best_estimator_
+    while True:
+        # Frozen (prefit) models and fitted searches: search with what they hold.
+        if isinstance(estimator, FrozenEstimator):
+            estimator = estimator.estimator
+        elif hasattr(estimator, "best_estimator_"):
+            estimator = estimator.best_estimator_
+        else:
+            break
     if hasattr(estimator, "retrieve"):
         return None, estimator
     if hasattr(estimator, "steps"):
