@@ -232,8 +232,9 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         )
         if y is not None:
             y = column_or_1d(y, warn=True)
-            check_classification_targets(y)
+            # NaN and infinity first: the label-type check would cast them.
             y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+            check_classification_targets(y)
             check_consistent_length(X, y)
             if sample_weight is not None:
                 sample_weight = _check_sample_weight(sample_weight, X)
