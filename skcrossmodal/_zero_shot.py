@@ -258,9 +258,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     "temperature='auto' is fitted from labelled data: pass y to "
                     "fit, or give a number for label-free use."
                 )
-            similarities = _similarities(
-                estimator, X, prototypes, self.prototype_view
-            )
+            similarities = _similarities(estimator, X, prototypes, self.prototype_view)
             temperature = _fit_temperature(similarities, classes, y, sample_weight)
         else:
             if prefit:
