@@ -17,9 +17,12 @@ same run (best of ``--repeat``), as ratios to the float32 matrix-product floor
   relative to the exact index (target for a 1e6 gallery: recall >= 0.95 at
   >= 10x the exact speed).
 
-The embeddings are a mixture of Gaussian clusters (shared-space embeddings of
-real data are clustered; an inverted file finds little to exploit in pure
-noise, so its recall there is lower at the same speed).
+The embeddings are a mixture of 1000 Gaussian clusters (shared-space
+embeddings of real data are clustered; an inverted file finds little to
+exploit in pure noise, so its recall there is lower at the same speed).
+``--spread`` sets the within-cluster noise (default 0.5, against centres of
+unit spread per dimension); 1.0 makes neighbours cross cell borders more often
+and is the harder test of the approximate backend.
 
 Run: ``python benchmarks/bench_retrieval.py`` (``--quick`` for a small run;
 ``--million`` adds the 1e6-gallery approximate run, about 1 GB of memory;
