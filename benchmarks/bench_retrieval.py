@@ -207,6 +207,7 @@ def bench_million(repeat, rows, n_queries=1000):
 
 
 def main():
+    global SPREAD
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small size")
     parser.add_argument("--million", action="store_true", help="add a 1e6 gallery")
@@ -224,7 +225,6 @@ def main():
         "--sizes", help="only these configurations, e.g. '20000,2000,64;200000,2000,64'"
     )
     args = parser.parse_args()
-    global SPREAD
     SPREAD = args.spread
     if args.sizes:
         configs = [
