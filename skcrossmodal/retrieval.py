@@ -176,7 +176,7 @@ class SharedSpaceIndex(BaseEstimator):
         gallery row plus ``4 n_gallery`` k-means ones: 47-72 s for 10^6
         rows of 64 dimensions on a loaded 2-core machine, where the previous
         default (``4 sqrt(n)`` cells, up to 128 rows per cell, 25 iterations)
-        took 107-138 s for 2 10^5 rows.
+        took 107-138 s for 2e5 rows.
     n_probe : int or None, default=None
         Cells visited per query by faiss; None picks ``n_lists / 64``, rounded
         up, and at least 8: for large galleries about 1.6% of the gallery is
