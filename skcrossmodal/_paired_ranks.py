@@ -14,6 +14,7 @@ partner (a near or exact tie) is ranked again in float64, exactly as
 ``partner_ranks`` ranks it.
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -26,6 +27,9 @@ _BLOCK_NUMBERS = 2**18
 # Counts are summed in the bytes of 64-bit words, which hold at most 255.
 _BYTE_MAX = 255
 _UNIT_ROUNDOFF_32 = 2.0**-24
+_THREADED_NUMBERS = 2**22
+# How many threads BLAS allowed before _one_blas_thread held it to one.
+_LIMITS = threading.local()
 
 
 def _layout(n_gallery):
@@ -56,54 +60,70 @@ def _block_rows(width):
     return int(min(_BYTE_MAX, max(8, _BLOCK_NUMBERS // width)))
 
 
-def _map_blocks(n_rows, step, work):
+def _map_blocks(n_rows, step, n_columns, work):
     """``work(starts)`` on contiguous runs of block starts, in threads.
 
-    Each worker owns its buffers and one BLAS thread; results come back in
-    order, and every block is computed the same way whatever the number of
-    threads, so the results do not depend on it.
+    Each worker owns its buffers; results come back in order, and every
+    block is computed the same way whatever the number of threads, so the
+    results do not depend on it. Products of fewer than ``_THREADED_NUMBERS``
+    similarities run in the calling thread: starting threads would cost more
+    than they save. Callers hold BLAS to one thread (:func:`_one_blas_thread`).
     """
     starts = list(range(0, n_rows, step))
-    n_workers = _n_workers(len(starts))
+    n_workers = 1
+    if n_rows * n_columns >= _THREADED_NUMBERS:
+        n_workers = min(_cpu_threads(), len(starts))
     if n_workers == 1:
         return [work(starts)]
     runs = [list(run) for run in np.array_split(starts, n_workers)]
-    with _blas_controller().limit(limits=1, user_api="blas"):
-        with ThreadPoolExecutor(max_workers=n_workers) as executor:
-            return list(executor.map(work, runs))
+    with ThreadPoolExecutor(max_workers=n_workers) as executor:
+        return list(executor.map(work, runs))
+
+
+def _one_blas_thread():
+    """Context holding BLAS to one thread, noting first how many it could use.
+
+    Products of a few hundred rows gain nothing from several BLAS threads,
+    and lose much when the cores are busy; the blocks are spread over
+    Python threads instead, as many as BLAS was allowed (so that
+    ``threadpoolctl.threadpool_limits`` and joblib's workers are respected).
+    """
+    _LIMITS.allowed = _n_workers(2**30)
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def _cpu_threads():
+    return getattr(_LIMITS, "allowed", 1)
 
 
 def exact_partner_ranks(queries, gallery, rows=None):
-    """Partner ranks of ``queries[rows]`` as ``partner_ranks`` computes them.
+    """Float64 partner ranks of ``queries[rows]``, as ``partner_ranks`` ranks.
 
     ``queries`` and ``gallery`` are normalised float64 arrays; query ``i``'s
-    partner is gallery row ``i``, and its similarity comes from the same
-    product as the others', so exact ties (duplicate rows) count as ties.
+    partner is gallery row ``i``. Equal gallery rows are one item counted as
+    many times as it occurs: a matrix product may round equal dot products
+    differently (its edge tiles take other paths), which would rank a
+    duplicate of the partner above or below it instead of tying with it.
     """
-    n_gallery = gallery.shape[0]
     rows = np.arange(queries.shape[0]) if rows is None else np.asarray(rows)
-    width, n_chunks = _layout(n_gallery)
-    step = _block_rows(width)
+    # + 0.0 turns -0.0 into 0.0, so that rows equal as numbers are equal bytes.
+    unique, item_of, multiplicity = np.unique(
+        gallery + 0.0, axis=0, return_inverse=True, return_counts=True
+    )
+    item_of = item_of.reshape(-1)
+    n_items = unique.shape[0]
+    step = int(min(_BYTE_MAX, max(8, _BLOCK_NUMBERS // max(n_items, 1))))
     ranks = np.empty(rows.shape[0], dtype=np.float64)
-
-    def work(starts):
-        mask = np.zeros((step, width), dtype=bool)
-        for start in starts:
-            picked = rows[start : start + step]
-            size = picked.shape[0]
-            # A single row would go through a matrix-vector product, whose
-            # rounding differs from the matrix product's: keep two or more.
-            block = queries[np.resize(picked, max(size, 2))] @ gallery.T
-            block = block[:size]
-            partner = block[np.arange(size), picked][:, None]
-            used = mask[:size]
-            np.greater(block, partner, out=used[:, :n_gallery])
-            better = _row_counts(used, n_chunks)
-            np.equal(block, partner, out=used[:, :n_gallery])
-            tied = _row_counts(used, n_chunks) - 1
-            ranks[start : start + size] = 1.0 + better + 0.5 * tied
-
-    _map_blocks(rows.shape[0], step, work)
+    for start in range(0, rows.shape[0], step):
+        picked = rows[start : start + step]
+        size = picked.shape[0]
+        # A single row would go through a matrix-vector product, whose
+        # rounding differs from the matrix product's: keep two or more.
+        block = (queries[np.resize(picked, max(size, 2))] @ unique.T)[:size]
+        partner = block[np.arange(size), item_of[picked]][:, None]
+        better = (block > partner) @ multiplicity
+        tied = (block == partner) @ multiplicity - 1
+        ranks[start : start + size] = 1.0 + better + 0.5 * tied
     return ranks
 
 
@@ -125,6 +145,11 @@ def paired_partner_ranks(X_scores, y_scores, *, x_to_y=True, y_to_x=True):
     """
     queries = normalize_rows(np.asarray(X_scores, dtype=np.float64))
     gallery = normalize_rows(np.asarray(y_scores, dtype=np.float64))
+    with _one_blas_thread():
+        return _paired_ranks(queries, gallery, x_to_y, y_to_x)
+
+
+def _paired_ranks(queries, gallery, x_to_y, y_to_x):
     n_samples, n_components = queries.shape
     if n_components == 1 and np.isfinite(queries).all() and np.isfinite(gallery).all():
         # One axis: every similarity is exactly -1, 0 or 1; count them.
@@ -213,7 +238,7 @@ def _screen(queries, gallery, x_to_y, y_to_x):
                 within_cols += _column_counts(used)
         return above_cols, within_cols
 
-    parts = _map_blocks(n_samples, step, work)
+    parts = _map_blocks(n_samples, step, n_samples, work)
     above_cols = sum(part[0] for part in parts)[:n_samples]
     within_cols = sum(part[1] for part in parts)[:n_samples]
     return above_rows, within_rows, above_cols, within_cols
