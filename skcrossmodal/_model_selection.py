@@ -782,9 +782,14 @@ _SEARCH_NOTES = """
     total. The candidates, fold scores and choice equal those of
     ``GridSearchCV({estimator}(), param_grid, cv=cv, scoring=scoring)`` to
     rounding, without refitting from the rows for every candidate and fold.
-    Retrieval scores still rank every held-out pair against every other, so
-    with large folds scoring dominates the time; ``scoring="r2"`` is
-    computed from statistics alone.
+    Retrieval scores that depend on cosine partner ranks alone (the default
+    MRR, recall@k, median and percentile rank) embed the held-out rows once
+    per shared decomposition (candidates that differ only in
+    ``n_components`` are columns of the widest one's solution) and rank both
+    directions from one float32 similarity product, re-ranking near ties in
+    float64, so the scores are those of the estimator's ``score``. Ranking
+    every held-out pair against every other is still the bulk of the time
+    with large folds; ``scoring="r2"`` is computed from statistics alone.
 
     ``partial_fit`` keeps one set of statistics per fold label (``O(K d^2)``
     memory) and redoes the search after every chunk.

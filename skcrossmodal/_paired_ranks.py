@@ -27,7 +27,7 @@ _BLOCK_NUMBERS = 2**18
 # Counts are summed in the bytes of 64-bit words, which hold at most 255.
 _BYTE_MAX = 255
 _UNIT_ROUNDOFF_32 = 2.0**-24
-_THREADED_NUMBERS = 2**22
+_THREADED_NUMBERS = 2**18
 # How many threads BLAS allowed before _one_blas_thread held it to one.
 _LIMITS = threading.local()
 

@@ -819,8 +819,11 @@ class _RetrievalScorer:
         return scorer
 
     def _rank_reduction(self):
-        """``(reduce_ranks, directions)`` when the score is a function of cosine
-        partner ranks alone, else ``None``; see :meth:`_score_ranks`."""
+        """``(reduce_ranks, directions)``, or None unless cosine ranks suffice.
+
+        A search that computes the partner ranks itself can then score with
+        :meth:`_score_ranks` what ``__call__`` would compute.
+        """
         reduce_ranks = _RANK_REDUCERS.get(self._metric)
         if reduce_ranks is None or self._kwargs["similarity"] != "cosine":
             return None
@@ -828,8 +831,7 @@ class _RetrievalScorer:
         return reduce_ranks, _DIRECTIONS if direction == "both" else (direction,)
 
     def _score_ranks(self, per_direction):
-        """The score from unweighted cosine partner ranks, one array per
-        direction of :meth:`_rank_reduction`, as ``__call__`` computes it."""
+        """The score from unweighted cosine partner ranks, one per direction."""
         reduce_ranks, _ = self._rank_reduction()
         return self._sign * _average_over_directions(
             reduce_ranks, per_direction, None, self._kwargs.get("k")
