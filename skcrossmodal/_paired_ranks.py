@@ -100,29 +100,33 @@ def exact_partner_ranks(queries, gallery, rows=None):
     """Float64 partner ranks of ``queries[rows]``, as ``partner_ranks`` ranks.
 
     ``queries`` and ``gallery`` are normalised float64 arrays; query ``i``'s
-    partner is gallery row ``i``. Equal gallery rows are one item counted as
-    many times as it occurs: a matrix product may round equal dot products
-    differently (its edge tiles take other paths), which would rank a
-    duplicate of the partner above or below it instead of tying with it.
+    partner is gallery row ``i``. A gallery row equal to the partner ties
+    with it: a matrix product may round equal dot products differently (its
+    edge tiles take other paths), so such rows, found among the items within
+    rounding of the partner, are given the partner's similarity.
     """
+    n_gallery, n_components = gallery.shape
     rows = np.arange(queries.shape[0]) if rows is None else np.asarray(rows)
-    # + 0.0 turns -0.0 into 0.0, so that rows equal as numbers are equal bytes.
-    unique, item_of, multiplicity = np.unique(
-        gallery + 0.0, axis=0, return_inverse=True, return_counts=True
-    )
-    item_of = item_of.reshape(-1)
-    n_items = unique.shape[0]
-    step = int(min(_BYTE_MAX, max(8, _BLOCK_NUMBERS // max(n_items, 1))))
+    margin = (2 * n_components + 16) * np.finfo(np.float64).eps
+    width, n_chunks = _layout(n_gallery)
+    step = int(min(_block_rows(width), max(rows.shape[0], 1)))
+    mask = np.zeros((step, width), dtype=bool)
     ranks = np.empty(rows.shape[0], dtype=np.float64)
     for start in range(0, rows.shape[0], step):
         picked = rows[start : start + step]
         size = picked.shape[0]
         # A single row would go through a matrix-vector product, whose
         # rounding differs from the matrix product's: keep two or more.
-        block = (queries[np.resize(picked, max(size, 2))] @ unique.T)[:size]
-        partner = block[np.arange(size), item_of[picked]][:, None]
-        better = (block > partner) @ multiplicity
-        tied = (block == partner) @ multiplicity - 1
+        block = (queries[np.resize(picked, max(size, 2))] @ gallery.T)[:size]
+        partner = block[np.arange(size), picked][:, None]
+        near_row, near_item = np.nonzero(np.abs(block - partner) <= margin)
+        same = np.all(gallery[near_item] == gallery[picked[near_row]], axis=1)
+        block[near_row[same], near_item[same]] = partner[near_row[same], 0]
+        used = mask[:size]
+        np.greater(block, partner, out=used[:, :n_gallery])
+        better = _row_counts(used, n_chunks)
+        np.equal(block, partner, out=used[:, :n_gallery])
+        tied = _row_counts(used, n_chunks) - 1
         ranks[start : start + size] = 1.0 + better + 0.5 * tied
     return ranks
 
