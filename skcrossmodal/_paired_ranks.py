@@ -145,7 +145,7 @@ def paired_partner_ranks(X_scores, y_scores, *, x_to_y=True, y_to_x=True):
     >>> X_scores = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     >>> y_scores = np.array([[1.0, 0.1], [1.0, 0.9], [0.0, 1.0]])
     >>> [r.tolist() for r in paired_partner_ranks(X_scores, y_scores)]
-    [[1.0, 2.0, 3.0], [1.0, 1.0, 3.0]]
+    [[1.0, 2.0, 3.0], [1.0, 3.0, 2.0]]
     """
     queries = normalize_rows(np.asarray(X_scores, dtype=np.float64))
     gallery = normalize_rows(np.asarray(y_scores, dtype=np.float64))
