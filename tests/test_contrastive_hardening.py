@@ -166,8 +166,8 @@ def test_device_validation_mrr_equals_the_metric(seed, n, levels, chunk):
     z_y = axes[rng.integers(0, levels, size=n)]
     weight = rng.uniform(0.1, 2, size=n)
     comm = models.LocalCommunicator()
-    old = models.CHUNK_ROWS
-    models.CHUNK_ROWS = chunk  # blocks of a few query rows
+    old = models.RANK_BLOCK_SIMILARITIES
+    models.RANK_BLOCK_SIMILARITIES = chunk * n  # blocks of a few query rows
     try:
         x_to_y, norm = models.reciprocal_rank_sums(
             torch.tensor(z_x), torch.tensor(z_y), 0, torch.tensor(weight)
@@ -176,7 +176,7 @@ def test_device_validation_mrr_equals_the_metric(seed, n, levels, chunk):
             torch.tensor(z_y), torch.tensor(z_x), 0, torch.tensor(weight)
         )
     finally:
-        models.CHUNK_ROWS = old
+        models.RANK_BLOCK_SIMILARITIES = old
     device_mrr = float(0.5 * (x_to_y + y_to_x) / norm)
     assert comm.any_true(False) is False
     assert_allclose(device_mrr, mean_reciprocal_rank(z_x, z_y, sample_weight=weight))
