@@ -27,7 +27,8 @@ are reported.
 
 "valid %" is the time spent in validation scoring over the whole fit time,
 measured by timing every call of the scoring function; "ratio" is seconds per
-epoch (fixed costs included) over the hand loop's.
+epoch (fixed costs included) over the hand loop's; "steady pairs/s" uses the
+median epoch after the first (compiling and warm-up excluded).
 
 Run: ``python benchmarks/bench_contrastive.py`` (or ``--gpu``; ``--quick`` for
 smaller sizes; ``--threads 1`` for steadier CPU timings on a busy machine).
@@ -56,7 +57,7 @@ def make_views(n_samples, n_features, seed=0):
 def hand_written_epochs(
     torch, X, y, *, hidden, n_components, batch_size, epochs, device, bf16
 ):
-    """The minimal loop; returns seconds spent training (data already on device)."""
+    """The minimal loop; returns each epoch's seconds (data already on device)."""
     from torch import nn
     from torch.nn import functional as F
 
@@ -86,8 +87,9 @@ def hand_written_epochs(
     targets = torch.arange(batch_size, device=device)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    seconds = []
     for _ in range(epochs):
+        start = time.perf_counter()
         permutation = torch.randperm(n, device=device)
         for rows in permutation.split(batch_size):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -103,9 +105,10 @@ def hand_written_epochs(
             optimizer.step()
             with torch.no_grad():
                 logit_scale.clamp_(max=math.log(100))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 class _Timer:
@@ -143,7 +146,7 @@ class _Timer:
 def aligner_fit(
     torch, X, y, *, hidden, n_components, batch_size, epochs, device, **params
 ):
-    """Time a whole ``fit``: (total s, s in epochs, s in validation, model)."""
+    """Time a whole ``fit``: (total s, each epoch's s, s in validation, model)."""
     from skcrossmodal import ContrastiveAligner, _torch_models
 
     defaults = {
@@ -170,7 +173,7 @@ def aligner_fit(
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
     assert model.n_iter_ == epochs, (model.n_iter_, epochs)
-    return elapsed, sum(epochs_timer.seconds), sum(validation_timer.seconds), model
+    return elapsed, epochs_timer.seconds, sum(validation_timer.seconds), model
 
 
 def _peak_memory(torch, device):
@@ -195,7 +198,7 @@ def measure(torch, rows, X, y, *, config, repeat):
         for name, params in rows:
             _reset_peak(torch, dev)
             if params is None:
-                seconds = hand_written_epochs(
+                per_epoch = hand_written_epochs(
                     torch,
                     X,
                     y,
@@ -204,46 +207,55 @@ def measure(torch, rows, X, y, *, config, repeat):
                     device=dev,
                     bf16=dev.type == "cuda",
                 )
-                outcome = (seconds, seconds, 0.0)
+                total, in_validation = sum(per_epoch), 0.0
             else:
-                total, in_epochs, in_validation, _ = aligner_fit(
+                total, per_epoch, in_validation, _ = aligner_fit(
                     torch, X, y, **sizes, epochs=epochs, device=str(dev), **params
                 )
-                outcome = (total, in_epochs, in_validation)
-            results[name].append((*outcome, _peak_memory(torch, dev)))
+            # Steady state: the median epoch after the first (which pays for
+            # warm-up and, with compile=True, for compiling).
+            steady = float(np.median(per_epoch[1:] or per_epoch))
+            results[name].append(
+                (total, sum(per_epoch), in_validation, steady, _peak_memory(torch, dev))
+            )
     return {name: min(values) for name, values in results.items()}
 
 
 def print_table(results, n, epochs, baseline="hand-written loop"):
     print(
         f"{'':36}{'s/epoch':>9}{'pairs/s':>13}{'fixed s':>9}{'ratio':>7}"
-        f"{'valid %':>9}{'peak GiB':>10}"
+        f"{'valid %':>9}{'steady pairs/s':>16}{'peak GiB':>10}"
     )
     floor = results[baseline][0] / epochs
-    for name, (total, in_epochs, in_validation, memory) in results.items():
+    for name, (total, in_epochs, in_validation, steady, memory) in results.items():
         per_epoch = total / epochs
         fixed = total - in_epochs
         memory_text = "-" if math.isnan(memory) else f"{memory:.2f}"
         print(
             f"{name:36}{per_epoch:9.3f}{n / per_epoch:13,.0f}{fixed:9.2f}"
-            f"{per_epoch / floor:7.2f}{in_validation / total:9.1%}{memory_text:>10}"
+            f"{per_epoch / floor:7.2f}{in_validation / total:9.1%}"
+            f"{n / steady:16,.0f}{memory_text:>10}"
         )
 
 
 def print_targets(results, targets, baseline="hand-written loop"):
     """One line per ``(row, kind, bound)``: the measured value, met or not."""
-    floor = results[baseline][0]
+    floor, floor_steady = results[baseline][0], results[baseline][3]
     for name, kind, bound in targets:
         if name not in results:
             continue
-        total, _, in_validation, _ = results[name]
+        total, _, in_validation, steady, _ = results[name]
         if kind == "ratio":
             value, met = total / floor, total / floor <= bound
             text = f"{value:.2f} x the hand loop (target <= {bound} x)"
         elif kind == "speed-up":
-            value = floor / total
+            # The step's speed: steady-state epochs (compiling excluded).
+            value = floor_steady / steady
             met = value >= bound
-            text = f"{value:.2f} x the hand loop's pairs/s (target >= {bound} x)"
+            text = (
+                f"{value:.2f} x the hand loop's steady pairs/s (target >= {bound} x;"
+                f" {floor / total:.2f} x counting the whole fit)"
+            )
         else:
             value, met = in_validation / total, in_validation / total <= bound
             text = f"validation {value:.1%} of fit time (target <= {bound:.0%})"
