@@ -290,6 +290,9 @@ def main():
     parser.add_argument(
         "--large-epochs", type=int, default=3, help="epochs of that table"
     )
+    parser.add_argument(
+        "--large-repeat", type=int, default=1, help="runs of that table (best of)"
+    )
     args = parser.parse_args()
     import torch
 
@@ -375,7 +378,8 @@ def main():
     }
     X, y = make_views(config["n"], config["d"])
     print(
-        f"\nn={config['n']}, {config['epochs']} epochs, one run: the defaults "
+        f"\nn={config['n']}, {config['epochs']} epochs, best of "
+        f"{args.large_repeat}: the defaults "
         "(early stopping, validation every epoch) against none"
     )
     rows = [
@@ -387,7 +391,7 @@ def main():
             {"early_stopping": "auto", "max_validation_size": 10_000},
         ),
     ]
-    results = measure(torch, rows, X, y, config=config, repeat=1)
+    results = measure(torch, rows, X, y, config=config, repeat=args.large_repeat)
     print_table(results, config["n"], config["epochs"])
     print("targets:")
     print_targets(

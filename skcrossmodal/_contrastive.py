@@ -199,15 +199,15 @@ class ContrastiveAligner(CrossModalEstimator):
         split must leave at least 2 pairs on each side.
     max_validation_size : "auto", int or None, default="auto"
         Most pairs held out for early stopping, at least 2 (None: no cap).
-        Scoring ``m`` pairs ranks each against all ``m`` (``2 m**2``
-        similarities), so the cost grows quadratically with the cap while an
-        epoch grows linearly with the data. ``"auto"`` caps at 10 000 pairs
-        when training on a GPU, where that scoring takes milliseconds, and at
-        2 000 on the CPU, where 10 000 pairs cost several percent of an epoch
-        of 200 000 pairs (and more of smaller epochs) while 2 000 cost well
-        under 1 %. A fixed held-out set of 2 000 pairs still ranks the epochs
-        like 10 000 do: its MRR varies by about 0.01 between splits, but the
-        epochs are compared on the same pairs (see the performance guide).
+        Scoring ``m`` pairs compares each with all ``m`` (``2 m**2``
+        similarities), so its cost grows quadratically with the cap while an
+        epoch's grows linearly with the data. ``"auto"`` is 10 000 when
+        training on a GPU (or another accelerator), where these products are
+        cheap, and 2 000 on the CPU, where 10 000 pairs cost about a tenth of
+        a 200 000-pair epoch of the default model on one thread and 2 000
+        pairs under 1 %. Every epoch is scored on the same held-out pairs, so
+        2 000 of them keep about the epoch that 10 000 would (measured in the
+        performance guide).
     validation_interval : int, default=1
         Score the validation pairs every this many epochs (and after the last
         epoch); the patience still counts epochs.
