@@ -430,9 +430,11 @@ def weighted_ridge(z, target, weight, alpha, comm):
 
 
 # -------------------------------------------------------------- validation ---
-# Similarities per block of validation scoring: 2**18 float32 (1 MiB) stay in
-# a CPU core's L2 cache between the product and the count.
+# Similarities per block of validation scoring. On the CPU, 2**18 float32
+# (1 MiB) stay in a core's L2 cache between the product and the count; on a
+# GPU, blocks of 2**24 (64 MiB) keep the number of kernel launches small.
 RANK_BLOCK_SIMILARITIES = 2**18
+RANK_BLOCK_SIMILARITIES_ACCELERATOR = 2**24
 
 
 @torch.no_grad()
@@ -442,8 +444,9 @@ def reciprocal_rank_sums(queries, gallery, offset, weight):
     Row i of ``queries`` is partnered with row ``offset + i`` of ``gallery``;
     cosine similarity of unit rows; ties count half (as in
     :func:`skcrossmodal.metrics.mean_reciprocal_rank`). Blockwise: about
-    ``RANK_BLOCK_SIMILARITIES`` similarities at a time, in one reused buffer,
-    never the full matrix.
+    ``RANK_BLOCK_SIMILARITIES`` similarities at a time on the CPU (else
+    ``RANK_BLOCK_SIMILARITIES_ACCELERATOR``), in one reused buffer, never the
+    full matrix.
 
     With ``B`` gallery rows more similar than the partner, ``W`` less similar
     and ``T`` as similar (the partner included), the rank is
@@ -456,7 +459,12 @@ def reciprocal_rank_sums(queries, gallery, offset, weight):
     n_gallery = gallery.shape[0]
     # Sums of up to n_gallery signs are exact integers in float32 below 2**24.
     sum_dtype = torch.float32 if n_gallery < 2**24 else torch.float64
-    step = max(1, RANK_BLOCK_SIMILARITIES // max(n_gallery, 1))
+    block_size = (
+        RANK_BLOCK_SIMILARITIES
+        if queries.device.type == "cpu"
+        else RANK_BLOCK_SIMILARITIES_ACCELERATOR
+    )
+    step = max(1, block_size // max(n_gallery, 1))
     buffer = queries.new_empty((min(step, queries.shape[0]), n_gallery))
     total = torch.zeros((), dtype=torch.float64, device=queries.device)
     for start in range(0, queries.shape[0], step):

@@ -705,6 +705,23 @@ def test_cuda_fit_with_validation_and_float32_output():
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_rank_sums_equal_the_metric():
+    """The GPU's larger blocks count ranks like the metric, exact ties included."""
+    rng = np.random.default_rng(0)
+    pool_x, pool_y = _exact_unit_rows(rng, 300), _exact_unit_rows(rng, 300)
+    z_x = pool_x[rng.integers(0, 300, size=5000)]
+    z_y = pool_y[rng.integers(0, 300, size=5000)]
+    weight = rng.uniform(0.1, 2, size=5000)
+    device_mrr = _device_mrr(
+        torch.tensor(z_x, dtype=torch.float32, device="cuda"),
+        torch.tensor(z_y, dtype=torch.float32, device="cuda"),
+        torch.tensor(weight, device="cuda"),
+    )
+    assert_allclose(device_mrr, mean_reciprocal_rank(z_x, z_y, sample_weight=weight))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_auto_validation_size_is_ten_thousand(monkeypatch):
     """On a GPU the default cap holds out 10 000 pairs, scored on the device."""
     seen = _validation_sizes(monkeypatch)
