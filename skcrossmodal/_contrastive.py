@@ -206,8 +206,9 @@ class ContrastiveAligner(CrossModalEstimator):
         cheap, and 2 000 on the CPU, where 10 000 pairs cost about a tenth of
         a 200 000-pair epoch of the default model on one thread and 2 000
         pairs under 1 %. Every epoch is scored on the same held-out pairs, so
-        2 000 of them keep about the epoch that 10 000 would (measured in the
-        performance guide).
+        with the default patience 2 000 of them keep about the epoch that
+        10 000 would; with a short ``n_iter_no_change`` they stop on an early
+        plateau more often (measured in the performance guide).
     validation_interval : int, default=1
         Score the validation pairs every this many epochs (and after the last
         epoch); the patience still counts epochs.
