@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score
 from sklearn.model_selection import train_test_split
@@ -56,9 +57,13 @@ space = TwoViewPipeline(
 # --------------------------
 # One prototype caption per class. The classifier embeds them with the
 # caption side of the pipeline and each test image with the image side.
+# ``FrozenEstimator`` marks the space as prefit: the classifier uses it as it
+# is (without it, ``fit`` would refit the space from labelled pairs).
 names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 prototypes = [f"a handwritten {name}" for name in names]
-zero_shot = ZeroShotClassifier(space, prototypes, classes=np.arange(10))
+zero_shot = ZeroShotClassifier(
+    FrozenEstimator(space), prototypes=prototypes, classes=np.arange(10)
+)
 zero_shot.fit(images_train)  # embeds the prototypes; still no label
 zero_shot_accuracy = accuracy_score(digits_test, zero_shot.predict(images_test))
 
@@ -92,7 +97,10 @@ fig.tight_layout()
 # probabilities do. With a few labelled images, ``temperature="auto"`` fits it
 # by maximum likelihood; here 100 labelled images suffice.
 calibrated = ZeroShotClassifier(
-    space, prototypes, classes=np.arange(10), temperature="auto"
+    FrozenEstimator(space),
+    prototypes=prototypes,
+    classes=np.arange(10),
+    temperature="auto",
 ).fit(images_train[:100], digits_train[:100])
 proba = calibrated.predict_proba(images_test[:4])
 print(f"fitted temperature: {calibrated.temperature_:.3f}")

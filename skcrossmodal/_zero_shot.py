@@ -4,8 +4,12 @@ A two-view estimator fitted on pairs (images and their captions) places both
 views in one space. A class can then be described in the second view (the
 caption "a handwritten seven") instead of by labelled examples of the first:
 an image is assigned the class whose description is most similar to it. No
-label is needed to train; labels, when available, only tune how confident the
-probabilities are (the temperature).
+label is needed to train such a model; labels, when available, only tune how
+confident the probabilities are (the temperature).
+
+The same classifier also learns from labels when its model is not prefit: it
+fits the two-view model on the pairs (row, prototype of the row's class),
+which with one-hot prototypes and CCA is Fisher's discriminant analysis.
 """
 
 import numbers
@@ -13,13 +17,17 @@ import numbers
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.multiclass import type_of_target
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import _safe_indexing
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _check_sample_weight,
     check_array,
     check_consistent_length,
     check_is_fitted,
+    column_or_1d,
 )
 
 from ._compat import Interval, StrOptions, _fit_context
@@ -31,26 +39,42 @@ __all__ = ["ZeroShotClassifier"]
 class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     """Classify rows of one view by their similarity to class prototypes.
 
-    Each class is described by one row of the other view (its prototype: the
-    caption of its name, a spoken name, a typical example). A query is
-    embedded with a fitted two-view ``estimator``, compared by cosine
-    similarity in the shared space with every embedded prototype, and given
-    the most similar prototype's class; ``predict_proba`` is the softmax of
-    the similarities divided by a temperature.
+    Each class is described by one row of the other view, its prototype: the
+    caption of its name, a spoken name, a typical example, or (by default) its
+    one-hot indicator. A query is embedded with a two-view ``estimator``,
+    compared by cosine similarity in the shared space with every embedded
+    prototype, and given the most similar prototype's class;
+    ``predict_proba`` is the softmax of the similarities divided by a
+    temperature.
+
+    The two-view model is used in one of two ways, as scikit-learn treats
+    prefit estimators:
+
+    - **Zero-shot** (no label used to learn the space): wrap a fitted model
+      in :class:`sklearn.frozen.FrozenEstimator`. :meth:`fit` then never
+      refits it, needs no ``y`` (unless ``temperature="auto"``), and the model
+      stays fitted through ``clone`` (``cross_val_score``, ``GridSearchCV``).
+    - **Supervised**: any other ``estimator`` is cloned and the clone is
+      fitted in :meth:`fit` on the pairs ``(X[i], prototypes[class of
+      y[i]])``. With the default one-hot prototypes and a CCA model this is a
+      linear discriminant (see Notes).
 
     Parameters
     ----------
     estimator : object
-        A fitted two-view estimator, a fitted ``Pipeline`` or
-        ``TwoViewPipeline`` ending in one, or a fitted ``GridSearchCV`` over
-        them. It is used as it is and never refitted; wrap it in
-        :class:`sklearn.frozen.FrozenEstimator` to keep it fitted through
-        ``clone`` (``cross_val_score``, ``GridSearchCV``).
-    prototypes : array-like of shape (n_classes, n_features_of_prototype_view)
+        A two-view estimator, a ``Pipeline`` or ``TwoViewPipeline`` ending in
+        one, or a ``FrozenEstimator`` around a fitted one (or around a fitted
+        ``GridSearchCV`` over them).
+    prototypes : array-like of shape (n_classes, n_features_of_prototype_view), \
+            default=None
         One row of the prototype view per class, raw (before any
-        preprocessing of the pipeline).
+        preprocessing of the pipeline: texts for a text pipeline). None uses
+        the one-hot indicators of the classes (the identity matrix), which
+        needs a model fitted here, from labels.
     classes : array-like of shape (n_classes,), default=None
-        The class of each prototype; None numbers them ``0..n_classes-1``.
+        The class of each prototype, in order. None numbers the given
+        prototypes ``0..n_classes-1``, or, with ``prototypes=None``, takes
+        the sorted distinct labels of ``y``.
     prototype_view : {"y", "X"}, default="y"
         The view the prototypes belong to; queries belong to the other one.
     temperature : float or "auto", default=0.05
@@ -60,24 +84,66 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
+    estimator_ : object
+        The two-view model that embeds queries and prototypes: the
+        ``FrozenEstimator`` given, or the clone fitted in :meth:`fit`.
+    prototypes_ : array-like of shape (n_classes, n_features_of_prototype_view)
+        The prototypes, one per class in the order of ``classes_``.
     classes_ : ndarray of shape (n_classes,)
-        Class labels, in the order of ``prototypes``.
+        Class labels.
     temperature_ : float
         The temperature used by ``predict_proba``.
+    n_features_in_ : int
+        Number of features of the query view seen by the model, when it
+        reports it.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the query view's features, when the model reports them.
 
     See Also
     --------
     skcrossmodal.retrieval.retrieve : The search this classifier runs.
+    sklearn.discriminant_analysis.LinearDiscriminantAnalysis : Fisher's
+        discriminant, whose space the supervised default learns.
+
+    Notes
+    -----
+    With ``prototypes=None`` the second view of the pairs is the class
+    indicator matrix, and canonical correlation analysis of a view against
+    class indicators is Fisher's linear discriminant analysis (Bartlett,
+    1938): the canonical directions of X are the discriminant directions and
+    the squared canonical correlations ``rho_j^2`` are the shares of
+    between-class variance along them. For :class:`CrossModalEmbedding`
+    (``whiten=True``, negligible shrinkage) the embedded indicator of class
+    ``c`` is the mean of class ``c`` in canonical variates ``u``, and a query
+    scores ``cos(rho * u(x), mean_c(u))``: nearest class mean by angle in
+    the discriminant space, weighting each axis by how well it separates
+    the classes. This is a linear classifier; it equals LDA's rule for two
+    balanced classes and agrees with it wherever classes are well separated,
+    but unlike LDA it uses no class priors nor within-class variances.
 
     Examples
     --------
+    Supervised: the model is fitted here, on (row, class indicator) pairs.
+
     >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
     >>> from skcrossmodal import CrossModalEmbedding, ZeroShotClassifier
+    >>> X, labels = make_blobs(n_samples=150, centers=3, random_state=0)
+    >>> clf = ZeroShotClassifier(CrossModalEmbedding()).fit(X, labels)
+    >>> clf.classes_
+    array([0, 1, 2])
+    >>> bool(clf.score(X, labels) > 0.9)
+    True
+
+    Zero-shot: a fitted model, frozen, and one prototype per class.
+
+    >>> from sklearn.frozen import FrozenEstimator
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 4)); y = X @ rng.normal(size=(4, 3))
     >>> model = CrossModalEmbedding().fit(X, y)
-    >>> prototypes = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    >>> clf = ZeroShotClassifier(model, prototypes, classes=["a", "b", "c"]).fit(X)
+    >>> clf = ZeroShotClassifier(
+    ...     FrozenEstimator(model), prototypes=np.eye(3), classes=["a", "b", "c"]
+    ... ).fit(X)
     >>> clf.predict(X[:4]).shape
     (4,)
     >>> bool(np.allclose(clf.predict_proba(X[:4]).sum(axis=1), 1.0))
@@ -86,7 +152,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "estimator": "no_validation",  # checked in fit, with a clear message
-        "prototypes": ["array-like"],
+        "prototypes": ["array-like", None],
         "classes": ["array-like", None],
         "prototype_view": [StrOptions({"X", "y"})],
         "temperature": [
@@ -98,8 +164,8 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         estimator,
-        prototypes,
         *,
+        prototypes=None,
         classes=None,
         prototype_view="y",
         temperature=0.05,
@@ -110,100 +176,193 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.prototype_view = prototype_view
         self.temperature = temperature
 
-    def _similarities(self, X):
-        """Cosine of each query to each prototype, columns in class order."""
-        prototypes = self._prototypes
-        n_classes = len(prototypes)
-        query_view = "X" if self.prototype_view == "y" else "y"
-        scores, indices = retrieve(
-            self.estimator,
-            X,
-            prototypes,
-            query_view=query_view,
-            n_neighbors=n_classes,
-        )
-        similarities = np.empty_like(scores, dtype=np.float64)
-        np.put_along_axis(similarities, indices, scores, axis=1)
-        return similarities
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None):
-        """Embed the prototypes' classes; with labels, fit the temperature.
+        """Fit the model on labelled pairs (unless frozen) and the temperature.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_of_query_view)
-            Raw rows of the query view. Only used (with ``y``) to fit
-            ``temperature="auto"``; otherwise checked and ignored.
+            Raw rows of the query view.
         y : array-like of shape (n_samples,), default=None
-            Classes of ``X``; not needed unless ``temperature="auto"``.
+            Classes of ``X``. Required unless ``estimator`` is a
+            ``FrozenEstimator`` and ``temperature`` is a number.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the rows when fitting the temperature.
+            Weights of the rows, in the model's fit and the temperature's.
 
         Returns
         -------
         self : ZeroShotClassifier
         """
-        # A clear TypeError if it is not two-view, a clear error if unfitted.
+        # Everything is computed into locals: a call that raises leaves the
+        # classifier as it was.
+        prefit = isinstance(self.estimator, FrozenEstimator)
+        # A clear TypeError for anything that is not two-view.
         _, final = _final_two_view_step(self.estimator)
-        try:
-            check_is_fitted(final)
-        except NotFittedError as error:
-            raise NotFittedError(
-                "ZeroShotClassifier uses a fitted two-view estimator and never "
-                "fits it; fit it first. Cloning (cross_val_score, GridSearchCV) "
-                "unfits it: wrap it in sklearn.frozen.FrozenEstimator."
-            ) from error
-        prototypes = self.prototypes
-        # Raw rows of any type the pipeline takes (texts, DataFrames): the
-        # wrapped estimator validates them.
-        if not hasattr(prototypes, "shape"):
-            prototypes = np.asarray(prototypes)
-        n_classes = len(prototypes)
-        if n_classes < 2:
+        if prefit:
+            try:
+                check_is_fitted(final)
+            except NotFittedError as error:
+                raise NotFittedError(
+                    "The FrozenEstimator given to ZeroShotClassifier wraps an "
+                    "unfitted model: fit it before freezing it."
+                ) from error
+        elif y is None:
             raise ValueError(
-                f"ZeroShotClassifier needs at least 2 prototypes; got {n_classes}."
+                "ZeroShotClassifier requires y to be passed, but the target y is "
+                "None: a model that is not frozen is fitted here on (row, class "
+                "prototype) pairs. For zero-shot use without labels, wrap the "
+                "fitted model in sklearn.frozen.FrozenEstimator."
             )
-        if self.classes is None:
-            classes = np.arange(n_classes)
-        else:
-            classes = np.asarray(self.classes)
-            if classes.ndim != 1 or len(classes) != n_classes:
+        if prefit and self.prototypes is None:
+            raise ValueError(
+                "A frozen (prefit) model needs prototypes: one row of the "
+                f"{self.prototype_view!r} view per class. One-hot prototypes "
+                "(prototypes=None) only make sense for a model fitted here."
+            )
+        # Rows of any type the model takes (texts, DataFrames) pass through
+        # to it; this only refuses an empty X with scikit-learn's message.
+        check_array(
+            X,
+            accept_sparse=True,
+            dtype=None,
+            ensure_2d=False,
+            allow_nd=True,
+            ensure_all_finite=False,
+        )
+        if y is not None:
+            y = column_or_1d(y, warn=True)
+            # NaN and infinity first: the label-type check would cast them.
+            y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+            check_classification_targets(y)
+            check_consistent_length(X, y)
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X)
+        classes = self._check_classes(y, sample_weight)
+        prototypes = self._check_prototypes(classes, prefit)
+        if y is not None:
+            unknown = np.setdiff1d(y, classes)
+            if unknown.size:
                 raise ValueError(
-                    f"classes must name each of the {n_classes} prototypes; got "
-                    f"shape {classes.shape}."
+                    f"y holds labels that are not among the classes "
+                    f"{classes.tolist()[:10]}: {unknown[:5].tolist()}."
                 )
-            if len(np.unique(classes)) != n_classes:
-                raise ValueError("classes must be distinct, one per prototype.")
-        self._prototypes = prototypes
-        similarities = self._similarities(X)
-        if y is None:
-            if self.temperature == "auto":
+
+        if prefit:
+            estimator = self.estimator
+        else:
+            estimator = self._fit_on_pairs(X, y, sample_weight, classes, prototypes)
+        if self.temperature == "auto":
+            if y is None:
                 raise ValueError(
                     "temperature='auto' is fitted from labelled data: pass y to "
                     "fit, or give a number for label-free use."
                 )
-            self.temperature_ = float(self.temperature)
+            similarities = _similarities(estimator, X, prototypes, self.prototype_view)
+            temperature = _fit_temperature(similarities, classes, y, sample_weight)
         else:
-            y = np.asarray(y)
-            if type_of_target(y) not in ("binary", "multiclass"):
-                raise ValueError(
-                    "y must hold one class per row of X; got a target of type "
-                    f"{type_of_target(y)!r}."
-                )
-            check_consistent_length(similarities, y)
-            unknown = np.setdiff1d(y, classes)
-            if unknown.size:
-                raise ValueError(
-                    f"y holds classes without a prototype: {unknown[:5].tolist()}."
-                )
-            self.temperature_ = (
-                float(self.temperature)
-                if self.temperature != "auto"
-                else _fit_temperature(similarities, classes, y, sample_weight)
-            )
+            if prefit:
+                # Embeds X and the prototypes once: a model that cannot take
+                # them fails here, not at the first prediction.
+                _similarities(estimator, X, prototypes, self.prototype_view)
+            temperature = float(self.temperature)
+
+        self.estimator_ = estimator
+        self.prototypes_ = prototypes
         self.classes_ = classes
+        self.temperature_ = temperature
+        self._set_input_attributes(estimator)
         return self
+
+    def _check_classes(self, y, sample_weight):
+        """The classes, in prototype order, checked against the labels."""
+        if self.classes is None:
+            if self.prototypes is None:
+                classes = np.unique(y)
+            else:
+                classes = np.arange(len(self.prototypes))
+        else:
+            classes = column_or_1d(np.asarray(self.classes))
+            if len(np.unique(classes)) != len(classes):
+                raise ValueError("classes must be distinct, one per prototype.")
+        if self.prototypes is None and y is not None:
+            # One-hot prototypes are learnt from the rows of each class: every
+            # class needs rows of positive weight.
+            weights = np.ones(len(y)) if sample_weight is None else sample_weight
+            present = np.unique(y[weights > 0])
+            absent = np.setdiff1d(classes, present)
+            if len(present) < 2 or absent.size:
+                raise ValueError(
+                    "ZeroShotClassifier with one-hot prototypes learns each "
+                    "class from its rows and needs at least 2 classes, each with "
+                    f"rows of positive weight; got {len(present)} class(es)"
+                    + (f", none for {absent[:5].tolist()}." if absent.size else ".")
+                )
+        if len(classes) < 2:
+            raise ValueError(
+                f"ZeroShotClassifier needs at least 2 classes; got {len(classes)}."
+            )
+        return classes
+
+    def _check_prototypes(self, classes, prefit):
+        """The prototype rows, one per class; numeric ones must be finite."""
+        if self.prototypes is None:
+            return np.eye(len(classes))
+        prototypes = self.prototypes
+        # Raw rows of any type the pipeline takes (texts, DataFrames): the
+        # model validates them; numeric rows are checked here for a clear
+        # message naming the prototypes.
+        if not hasattr(prototypes, "shape"):
+            prototypes = np.asarray(prototypes)
+        if len(prototypes) != len(classes):
+            raise ValueError(
+                f"classes must name each of the {len(prototypes)} prototypes; got "
+                f"{len(classes)} classes."
+            )
+        if isinstance(prototypes, np.ndarray) and prototypes.dtype.kind in "biuf":
+            prototypes = check_array(prototypes, input_name="prototypes")
+            width = _view_width(self.estimator, self.prototype_view)
+            if prefit and width is not None and prototypes.shape[1] != width:
+                raise ValueError(
+                    f"prototypes have {prototypes.shape[1]} columns but the model's "
+                    f"{self.prototype_view!r} view has {width}."
+                )
+        return prototypes
+
+    def _fit_on_pairs(self, X, y, sample_weight, classes, prototypes):
+        """Clone the model and fit it on (row, prototype of its class) pairs."""
+        positions = np.searchsorted(classes, y, sorter=np.argsort(classes))
+        positions = np.argsort(classes)[positions]
+        in_class = len(np.unique(positions))
+        if in_class < 2:
+            raise ValueError(
+                "ZeroShotClassifier fits its model on (row, class prototype) "
+                "pairs and needs rows of at least 2 classes; y holds 1 class."
+            )
+        partners = _safe_indexing(prototypes, positions)
+        first, second = (X, partners) if self.prototype_view == "y" else (partners, X)
+        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return clone(self.estimator).fit(first, second, **fit_params)
+
+    def _set_input_attributes(self, estimator):
+        """Report the query view's width and names, as the model knows them."""
+        if self.prototype_view == "y":
+            values = {
+                "n_features_in_": getattr(estimator, "n_features_in_", None),
+                "feature_names_in_": getattr(estimator, "feature_names_in_", None),
+            }
+        else:
+            values = {"n_features_in_": _view_width(estimator, "y")}
+        for name in ("n_features_in_", "feature_names_in_"):
+            value = values.get(name)
+            if value is not None:
+                setattr(self, name, value)
+            elif name in self.__dict__:
+                delattr(self, name)
+
+    def _scores(self, X):
+        check_is_fitted(self)
+        return _similarities(self.estimator_, X, self.prototypes_, self.prototype_view)
 
     def decision_function(self, X):
         """Cosine similarity of each row to each class prototype.
@@ -215,10 +374,16 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        similarities : ndarray of shape (n_samples, n_classes)
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Cosine to each class's prototype, columns in the order of
+            ``classes_``. With two classes, scikit-learn's binary convention:
+            the cosine to ``classes_[1]`` minus that to ``classes_[0]``
+            (positive means ``classes_[1]``).
         """
-        check_is_fitted(self)
-        return self._similarities(X)
+        similarities = self._scores(X)
+        if len(self.classes_) == 2:
+            return similarities[:, 1] - similarities[:, 0]
+        return similarities
 
     def predict_proba(self, X):
         """Softmax of the similarities divided by ``temperature_``.
@@ -233,7 +398,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        return softmax(self.decision_function(X) / self.temperature_, axis=1)
+        return softmax(self._scores(X) / self.temperature_, axis=1)
 
     def predict(self, X):
         """Class of the most similar prototype.
@@ -247,18 +412,39 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        similarities = self._scores(X)
+        return self.classes_[np.argmax(similarities, axis=1)]
+
+
+def _view_width(estimator, view):
+    """Columns the prefit model expects in ``view``, when it says."""
+    if view == "X":
+        return getattr(estimator, "n_features_in_", None)
+    # A Pipeline passes y to its last step as it is.
+    _, final = _final_two_view_step(estimator)
+    return getattr(final, "n_features_y_in_", None)
+
+
+def _similarities(estimator, X, prototypes, prototype_view):
+    """Cosine of each query to each prototype, columns in class order."""
+    n_classes = len(prototypes)
+    scores, indices = retrieve(
+        estimator,
+        X,
+        prototypes,
+        query_view="X" if prototype_view == "y" else "y",
+        n_neighbors=n_classes,
+    )
+    similarities = np.empty_like(scores, dtype=np.float64)
+    np.put_along_axis(similarities, indices, scores, axis=1)
+    return similarities
 
 
 def _fit_temperature(similarities, classes, y, sample_weight):
     """Temperature maximising the (weighted) likelihood of the true classes."""
-    columns = np.searchsorted(classes, y, sorter=np.argsort(classes))
-    columns = np.argsort(classes)[columns]
-    weights = (
-        np.ones(len(y))
-        if sample_weight is None
-        else check_array(sample_weight, ensure_2d=False, input_name="sample_weight")
-    )
+    order = np.argsort(classes)
+    columns = order[np.searchsorted(classes, y, sorter=order)]
+    weights = np.ones(len(y)) if sample_weight is None else sample_weight
     rows = np.arange(len(y))
 
     def negative_log_likelihood(log_temperature):

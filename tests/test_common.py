@@ -14,6 +14,7 @@ from skcrossmodal import (
     SharedLatentRegressionCV,
     SharedSpaceIndex,
     TwoViewPipeline,
+    ZeroShotClassifier,
 )
 from skcrossmodal.estimator_checks import all_two_view_checks
 
@@ -25,9 +26,14 @@ ESTIMATORS = [
     CrossModalEmbeddingCV(cv=3),
     SharedLatentRegressionCV(cv=3),
 ]
-# Not a two-view estimator (it indexes one view's embeddings): scikit-learn's
+# Not two-view estimators (an index of one view's embeddings; a classifier that
+# fits its two-view model on (row, class indicator) pairs): scikit-learn's
 # checks only.
-SKLEARN_ONLY = [SharedSpaceIndex()]
+SKLEARN_ONLY = [
+    SharedSpaceIndex(),
+    ZeroShotClassifier(CrossModalEmbedding()),
+    ZeroShotClassifier(SharedLatentRegression()),
+]
 # torch is an optional extra (CI installs it): without it the aligner cannot fit.
 if importlib.util.find_spec("torch") is not None:
     # A small training budget keeps the checks fast; the seed makes them repeatable.
