@@ -8,6 +8,7 @@ inverse of Chan et al.'s merge); every candidate is solved from them and scored
 on the held-out rows. Only the scoring looks at the rows again.
 """
 
+import functools
 import numbers
 import time
 import warnings
@@ -22,13 +23,16 @@ from sklearn.utils import _safe_indexing
 
 from ._compat import _fit_context
 from ._dask import holds_dask_array
+from ._paired_ranks import paired_partner_ranks
 from ._procrustes import CrossModalEmbedding
 from ._shared_latent import SharedLatentRegression
 from ._stats import TwoViewMoments, shifted_two_view_moments
-from .base import CrossModalEstimator
-from .metrics import RETRIEVAL_SCORERS
+from .base import CrossModalEstimator, resolve_n_components
+from .metrics import RETRIEVAL_SCORERS, _RetrievalScorer, make_retrieval_scorer
 
 _ORDER_LEVELS = (None, "diag", "full")
+# Failures of one candidate on one fold, scored error_score as GridSearchCV does.
+_CANDIDATE_ERRORS = (ValueError, np.linalg.LinAlgError, ArithmeticError)
 
 
 def remove_sample(total, part):
@@ -129,6 +133,31 @@ def _absolute(moments, shifts):
     )
 
 
+def _row_moments(X, y, sample_weight, rows, shifts, order):
+    """Moments of the pairs ``rows`` (all when None), relative to ``shifts``."""
+    if rows is not None:
+        X, y = X[rows], y[rows]
+        sample_weight = None if sample_weight is None else sample_weight[rows]
+    return shifted_two_view_moments(
+        X,
+        y,
+        sample_weight,
+        shift_x=shifts[0],
+        shift_y=shifts[1],
+        second_order_x=order[0],
+        second_order_y=order[1],
+    )
+
+
+def _statistics_r2(fold_moments, shifts):
+    """``score(fitted, k)``: held-out R^2 on test fold k from its statistics."""
+
+    def score(fitted, k):
+        return held_out_r2(fitted, _absolute(fold_moments[k], shifts))
+
+    return score
+
+
 def _rank_scores(means):
     """``rank_test_score`` as :class:`~sklearn.model_selection.GridSearchCV` ranks.
 
@@ -202,7 +231,6 @@ class _StatisticsSearchCV(CrossModalEstimator):
             X, y, sample_weight, reset=True
         )
         candidates, estimators = self._candidates()
-        score_rows = self._row_scorer(estimators[0])
         n_samples = X_valid.shape[0]
         cv = check_cv(self.cv)
         tests = [
@@ -213,15 +241,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
         shifts = (X_valid[0].astype(np.float64), y_valid[0].astype(np.float64))
         fold_moments = []
         for k, test in enumerate(tests):
-            moments = shifted_two_view_moments(
-                X_valid[test],
-                y_valid[test],
-                None if sample_weight is None else sample_weight[test],
-                shift_x=shifts[0],
-                shift_y=shifts[1],
-                second_order_x=order[0],
-                second_order_y=order[1],
-            )
+            moments = _row_moments(X_valid, y_valid, sample_weight, test, shifts, order)
             if moments is None:
                 raise ValueError(
                     f"Every pair of test fold {k} has zero sample_weight, so it "
@@ -231,29 +251,10 @@ class _StatisticsSearchCV(CrossModalEstimator):
         if _is_partition(tests, n_samples):
             total = _merge_all(fold_moments)
         else:  # overlapping test folds (repeated splits): one more pass
-            total = shifted_two_view_moments(
-                X_valid,
-                y_valid,
-                sample_weight,
-                shift_x=shifts[0],
-                shift_y=shifts[1],
-                second_order_x=order[0],
-                second_order_y=order[1],
-            )
-
-        def score(estimator, k):
-            if score_rows is None:
-                return held_out_r2(estimator, _absolute(fold_moments[k], shifts))
-            rows = tests[k]
-            if hasattr(self, "feature_names_in_"):  # score with the column names
-                return score_rows(
-                    estimator, _safe_indexing(X, rows), _safe_indexing(y, rows)
-                )
-            y_rows = y_valid[rows]
-            return score_rows(
-                estimator, X_valid[rows], y_rows.ravel() if self._y_is_1d else y_rows
-            )
-
+            total = _row_moments(X_valid, y_valid, sample_weight, None, shifts, order)
+        score_fold = self._fold_scorer(
+            estimators, (X, y), (X_valid, y_valid), tests, fold_moments, shifts
+        )
         counts = [n_samples - len(test) for test in tests]
         self._search(
             candidates,
@@ -263,7 +264,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
             n_samples,
             total,
             shifts,
-            score,
+            score_fold,
         )
         self.n_samples_seen_ = n_samples
 
@@ -336,15 +337,8 @@ class _StatisticsSearchCV(CrossModalEstimator):
             statistics = dict(self._fold_statistics)
         for label in np.unique(labels):
             rows = labels == label
-            moments = shifted_two_view_moments(
-                X[rows],
-                y[rows],
-                None if sample_weight is None else sample_weight[rows],
-                shift_x=shifts[0],
-                shift_y=shifts[1],
-                second_order_x="full",
-                second_order_y="full",
-            )
+            # Full co-moments: any later grid can be solved from them.
+            moments = _row_moments(X, y, sample_weight, rows, shifts, ("full", "full"))
             if moments is None:
                 continue
             key = label.item()
@@ -360,10 +354,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
         if len(keys) >= 2 and min(counts) >= 2:
             candidates, estimators = self._candidates()
             total = _merge_all(fold_moments)
-
-            def score(estimator, k):
-                return held_out_r2(estimator, _absolute(fold_moments[k], shifts))
-
+            score_fold = self._each_candidate(_statistics_r2(fold_moments, shifts))
             self._search(
                 candidates,
                 estimators,
@@ -372,7 +363,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 n_samples,
                 total,
                 shifts,
-                score,
+                score_fold,
             )
         self._fold_statistics = statistics
         self._fold_shifts = shifts
@@ -399,13 +390,171 @@ class _StatisticsSearchCV(CrossModalEstimator):
                     )
         return candidates, [clone(base).set_params(**p) for p in candidates]
 
-    def _row_scorer(self, estimator):
-        """The scorer of held-out rows, or ``None`` for the statistics' R^2."""
+    def _fold_scorer(self, estimators, rows, valid_rows, tests, fold_moments, shifts):
+        """``score_fold(k, train, count, shifts, estimators, scores, errors)``.
+
+        It fills ``scores[i]`` with candidate i's score on test fold ``k``,
+        solved from the training statistics ``train`` of ``count`` rows, and
+        appends ``(i, error)`` to ``errors`` for a candidate that failed.
+        ``"r2"`` comes from the fold's statistics; retrieval scores that are
+        functions of cosine partner ranks take the shared fast path of
+        :meth:`_rank_scores_of_fold`; any other scorer is called on each
+        candidate as ``GridSearchCV`` calls it.
+        """
+        (X, y), (X_valid, y_valid) = rows, valid_rows
         if self.scoring == "r2":
-            return None
+            return self._each_candidate(_statistics_r2(fold_moments, shifts))
+        rank_scorer = self._rank_scorer(estimators[0])
+        if rank_scorer is not None:
+            return functools.partial(
+                self._rank_scores_of_fold,
+                rank_scorer=rank_scorer,
+                held_out=[(X_valid[test], y_valid[test]) for test in tests],
+                groups=self._nested_groups(estimators),
+            )
         if isinstance(self.scoring, str) and self.scoring in RETRIEVAL_SCORERS:
-            return RETRIEVAL_SCORERS[self.scoring]
-        return check_scoring(estimator, scoring=self.scoring)
+            score_rows = RETRIEVAL_SCORERS[self.scoring]
+        else:
+            score_rows = check_scoring(estimators[0], scoring=self.scoring)
+
+        def score(fitted, k):
+            test = tests[k]
+            if hasattr(self, "feature_names_in_"):  # score with the column names
+                return score_rows(
+                    fitted, _safe_indexing(X, test), _safe_indexing(y, test)
+                )
+            y_rows = y_valid[test]
+            return score_rows(
+                fitted, X_valid[test], y_rows.ravel() if self._y_is_1d else y_rows
+            )
+
+        return self._each_candidate(score)
+
+    def _rank_scorer(self, estimator):
+        """The retrieval scorer when it depends on cosine partner ranks alone."""
+        scoring = self.scoring
+        if scoring is None:
+            # GridSearchCV would call the estimator's own score: the MRR.
+            if type(estimator).score is not CrossModalEstimator.score:
+                return None
+            scorer = make_retrieval_scorer("mrr")
+        elif isinstance(scoring, str):
+            scorer = RETRIEVAL_SCORERS.get(scoring)
+        else:
+            scorer = scoring
+        if isinstance(scorer, _RetrievalScorer) and scorer._rank_reduction():
+            return scorer
+        return None
+
+    def _nested_groups(self, estimators):
+        """Candidates solved from one decomposition, as ``(indices, widths)``.
+
+        Candidates that differ only in ``n_components`` share their axes when
+        the estimator's ``k``-component solution is the first ``k`` axes of a
+        wider one (:meth:`_nested_axes`): their shared spaces are then columns
+        of the widest one's, which is solved once per fold. Any other
+        candidate (or one whose ``n_components`` is invalid, which must fail
+        on its own) forms a group of one.
+        """
+        keys, groups, widths = [], [], {}
+        for index, estimator in enumerate(estimators):
+            params = estimator.get_params()
+            try:
+                widths[index] = resolve_n_components(
+                    params.pop("n_components"),
+                    self.n_features_in_,
+                    self.n_features_y_in_,
+                )
+            except ValueError:
+                widths[index] = None
+            if widths[index] is None or not self._nested_axes(estimator):
+                keys.append(None)
+                groups.append([index])
+                continue
+            for key, group in zip(keys, groups, strict=True):
+                if key == params:
+                    group.append(index)
+                    break
+            else:
+                keys.append(params)
+                groups.append([index])
+        return [(group, widths) for group in groups]
+
+    def _nested_axes(self, estimator):
+        """Whether the solution's axes nest across ``n_components``."""
+        return False
+
+    def _rank_scores_of_fold(
+        self,
+        k,
+        train,
+        count,
+        shifts,
+        estimators,
+        scores,
+        errors,
+        *,
+        rank_scorer,
+        held_out,
+        groups,
+    ):
+        """Retrieval scores of every candidate on test fold ``k``, from ranks.
+
+        The held-out rows are embedded once per shared decomposition, and each
+        candidate's partner ranks of both directions come from one product
+        (:func:`~skcrossmodal._paired_ranks.paired_partner_ranks`); the score
+        is reduced from the ranks as the scorer itself reduces them.
+        """
+        X_rows, y_rows = held_out[k]
+        _, directions = rank_scorer._rank_reduction()
+        for group, widths in groups:
+            shared = None
+            if len(group) > 1:
+                widest = clone(estimators[group[0]]).set_params(
+                    n_components=max(widths[index] for index in group)
+                )
+                try:
+                    widest = self._solved(widest, train, count, shifts)
+                    shared = (widest._embed_x(X_rows), widest._embed_y(y_rows))
+                except _CANDIDATE_ERRORS:
+                    shared = None  # solve each candidate, to report its own error
+            for index in group:
+                try:
+                    if shared is None:
+                        fitted = self._solved(
+                            clone(estimators[index]), train, count, shifts
+                        )
+                        X_scores = fitted._embed_x(X_rows)
+                        y_scores = fitted._embed_y(y_rows)
+                    else:
+                        X_scores = shared[0][:, : widths[index]]
+                        y_scores = shared[1][:, : widths[index]]
+                    ranks = paired_partner_ranks(
+                        X_scores,
+                        y_scores,
+                        x_to_y="x_to_y" in directions,
+                        y_to_x="y_to_x" in directions,
+                    )
+                    scores[index] = rank_scorer._score_ranks(
+                        [r for r in ranks if r is not None]
+                    )
+                except _CANDIDATE_ERRORS as error:
+                    scores[index] = self.error_score
+                    errors.append((index, error))
+
+    def _each_candidate(self, score):
+        """``score_fold`` that solves every candidate and calls ``score(fitted, k)``."""
+
+        def score_fold(k, train, count, shifts, estimators, scores, errors):
+            for index, estimator in enumerate(estimators):
+                try:
+                    fitted = self._solved(clone(estimator), train, count, shifts)
+                    scores[index] = score(fitted, k)
+                except _CANDIDATE_ERRORS as error:
+                    scores[index] = self.error_score
+                    errors.append((index, error))
+
+        return score_fold
 
     def _solved(self, estimator, moments, n_samples, shifts):
         """``estimator`` fitted from statistics kept relative to ``shifts``."""
@@ -426,7 +575,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
         n_samples,
         total,
         shifts,
-        score,
+        score_fold,
     ):
         n_splits = len(fold_moments)
         scores = np.full((len(candidates), n_splits), np.nan)
@@ -434,13 +583,13 @@ class _StatisticsSearchCV(CrossModalEstimator):
         start = time.perf_counter()
         for k, moments in enumerate(fold_moments):
             train = remove_sample(total, moments)
-            for index, estimator in enumerate(estimators):
-                try:
-                    fitted = self._solved(clone(estimator), train, counts[k], shifts)
-                    scores[index, k] = score(fitted, k)
-                except (ValueError, np.linalg.LinAlgError, ArithmeticError) as error:
-                    scores[index, k] = self.error_score
-                    errors.append(f"{candidates[index]}: {error}")
+            fold_scores = np.full(len(candidates), np.nan)
+            fold_errors = []
+            score_fold(
+                k, train, counts[k], shifts, estimators, fold_scores, fold_errors
+            )
+            scores[:, k] = fold_scores
+            errors += [f"{candidates[i]}: {error}" for i, error in sorted(fold_errors)]
         if np.isnan(scores).all():
             raise ValueError(
                 f"No candidate of param_grid could be fitted and scored on any of "
@@ -633,9 +782,14 @@ _SEARCH_NOTES = """
     total. The candidates, fold scores and choice equal those of
     ``GridSearchCV({estimator}(), param_grid, cv=cv, scoring=scoring)`` to
     rounding, without refitting from the rows for every candidate and fold.
-    Retrieval scores still rank every held-out pair against every other, so
-    with large folds scoring dominates the time; ``scoring="r2"`` is
-    computed from statistics alone.
+    Retrieval scores that depend on cosine partner ranks alone (the default
+    MRR, recall@k, median and percentile rank) embed the held-out rows once
+    per shared decomposition (candidates that differ only in
+    ``n_components`` are columns of the widest one's solution) and rank both
+    directions from one float32 similarity product, re-ranking near ties in
+    float64, so the scores are those of the estimator's ``score``. Ranking
+    every held-out pair against every other is still the bulk of the time
+    with large folds; ``scoring="r2"`` is computed from statistics alone.
 
     ``partial_fit`` keeps one set of statistics per fold label (``O(K d^2)``
     memory) and redoes the search after every chunk.
@@ -679,6 +833,10 @@ class CrossModalEmbeddingCV(_StatisticsSearchCV):
     )
 
     _estimator_class = CrossModalEmbedding
+
+    def _nested_axes(self, estimator):
+        # Axes are singular vectors in order, each weighted on its own.
+        return True
 
 
 class SharedLatentRegressionCV(_StatisticsSearchCV):
@@ -730,3 +888,9 @@ class SharedLatentRegressionCV(_StatisticsSearchCV):
     )
 
     _estimator_class = SharedLatentRegression
+
+    def _nested_axes(self, estimator):
+        # The closed form keeps the top eigenvectors of y's fitted co-moment
+        # (the canonical rotation only orders them); alternating least squares
+        # stops at a tolerance, so its candidates are solved one by one.
+        return estimator.solver == "closed_form"

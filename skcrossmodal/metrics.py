@@ -137,6 +137,30 @@ def _weighted_median(values, sample_weight):
     return float(values[middle])
 
 
+# Rank-based metrics, from the partner ranks of one direction. Kept apart from
+# the public functions so that a search that computes the ranks itself (the
+# cross-validation of _model_selection) reduces them with the same arithmetic.
+def _recall_of_ranks(ranks, sample_weight, k):
+    return _weighted_mean(ranks <= k, sample_weight)
+
+
+def _reciprocal_of_ranks(ranks, sample_weight, k=None):
+    return _weighted_mean(1.0 / ranks, sample_weight)
+
+
+def _median_of_ranks(ranks, sample_weight, k=None):
+    return _weighted_median(ranks, sample_weight)
+
+
+def _percentile_of_ranks(ranks, sample_weight, k=None):
+    scale = max(len(ranks) - 1, 1)
+    return _weighted_mean((ranks - 1) / scale, sample_weight)
+
+
+def _average_over_directions(reduce_ranks, per_direction, sample_weight, k=None):
+    return float(np.mean([reduce_ranks(r, sample_weight, k) for r in per_direction]))
+
+
 @validate_params(
     {**_COMMON_CONSTRAINTS, "direction": [StrOptions(set(_DIRECTIONS))]},
     prefer_skip_nested_validation=True,
@@ -241,9 +265,7 @@ def recall_at_k(
     per_direction = _ranks_by_direction(
         X_scores, y_scores, direction, similarity, csls_k
     )
-    return float(
-        np.mean([_weighted_mean(r <= k, sample_weight) for r in per_direction])
-    )
+    return _average_over_directions(_recall_of_ranks, per_direction, sample_weight, k)
 
 
 @validate_params(_AVERAGED_CONSTRAINTS, prefer_skip_nested_validation=True)
@@ -292,9 +314,7 @@ def mean_reciprocal_rank(
     per_direction = _ranks_by_direction(
         X_scores, y_scores, direction, similarity, csls_k
     )
-    return float(
-        np.mean([_weighted_mean(1.0 / r, sample_weight) for r in per_direction])
-    )
+    return _average_over_directions(_reciprocal_of_ranks, per_direction, sample_weight)
 
 
 @validate_params(_AVERAGED_CONSTRAINTS, prefer_skip_nested_validation=True)
@@ -340,7 +360,7 @@ def median_rank(
     per_direction = _ranks_by_direction(
         X_scores, y_scores, direction, similarity, csls_k
     )
-    return float(np.mean([_weighted_median(r, sample_weight) for r in per_direction]))
+    return _average_over_directions(_median_of_ranks, per_direction, sample_weight)
 
 
 @validate_params(_AVERAGED_CONSTRAINTS, prefer_skip_nested_validation=True)
@@ -394,11 +414,7 @@ def mean_percentile_rank(
     per_direction = _ranks_by_direction(
         X_scores, y_scores, direction, similarity, csls_k
     )
-    n_gallery = len(per_direction[0])
-    scale = max(n_gallery - 1, 1)
-    return float(
-        np.mean([_weighted_mean((r - 1) / scale, sample_weight) for r in per_direction])
-    )
+    return _average_over_directions(_percentile_of_ranks, per_direction, sample_weight)
 
 
 # ---------------------------------------------------------------------------
@@ -797,6 +813,30 @@ class _RetrievalScorer:
         X_scores, y_scores = _shared_space_pair(estimator, X, y)
         return self._sign * self._metric(X_scores, y_scores, **kwargs)
 
+    def _copy(self):
+        scorer = _RetrievalScorer(self._metric, self._sign, dict(self._kwargs))
+        scorer._requests = dict(self._requests)
+        return scorer
+
+    def _rank_reduction(self):
+        """``(reduce_ranks, directions)``, or None unless cosine ranks suffice.
+
+        A search that computes the partner ranks itself can then score with
+        :meth:`_score_ranks` what ``__call__`` would compute.
+        """
+        reduce_ranks = _RANK_REDUCERS.get(self._metric)
+        if reduce_ranks is None or self._kwargs["similarity"] != "cosine":
+            return None
+        direction = self._kwargs["direction"]
+        return reduce_ranks, _DIRECTIONS if direction == "both" else (direction,)
+
+    def _score_ranks(self, per_direction):
+        """The score from unweighted cosine partner ranks, one per direction."""
+        reduce_ranks, _ = self._rank_reduction()
+        return self._sign * _average_over_directions(
+            reduce_ranks, per_direction, None, self._kwargs.get("k")
+        )
+
     def set_score_request(self, **requests):
         """Request metadata (``sample_weight``, ``labels``) under routing.
 
@@ -852,6 +892,12 @@ _METRICS = {
     "ndcg": (ndcg_at_k, 1),
 }
 _LABEL_METRICS = (precision_at_k, mean_average_precision, ndcg_at_k)
+_RANK_REDUCERS = {
+    mean_reciprocal_rank: _reciprocal_of_ranks,
+    recall_at_k: _recall_of_ranks,
+    median_rank: _median_of_ranks,
+    mean_percentile_rank: _percentile_of_ranks,
+}
 _METRICS_WITH_K = (recall_at_k, precision_at_k, ndcg_at_k)
 
 
@@ -922,13 +968,47 @@ def make_retrieval_scorer(
     return _RetrievalScorer(function, sign, kwargs)
 
 
+class _ScorerTable(dict):
+    """A dict of scorers that hands out a fresh copy at every lookup.
+
+    ``set_score_request`` changes the scorer it is called on; were the table's
+    own scorers handed out, one caller's request would reach every later user
+    of the module-level table. Lookups (``[]``, ``get``, ``items``,
+    ``values``, ``dict(table)``) therefore return copies.
+    """
+
+    def __getitem__(self, name):
+        return super().__getitem__(name)._copy()
+
+    def __iter__(self):
+        # Defined here so that dict(table) and {**table} look values up with
+        # __getitem__ instead of copying the stored scorers directly.
+        return super().__iter__()
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def items(self):
+        return [(name, self[name]) for name in self]
+
+    def values(self):
+        return [self[name] for name in self]
+
+    def copy(self):
+        return dict(self.items())
+
+
 #: Ready scorers by name, e.g. ``GridSearchCV(..., scoring=RETRIEVAL_SCORERS)``.
-RETRIEVAL_SCORERS = {
-    "mrr": make_retrieval_scorer("mrr"),
-    "mrr_csls": make_retrieval_scorer("mrr", similarity="csls"),
-    "recall@1": make_retrieval_scorer("recall", k=1),
-    "recall@5": make_retrieval_scorer("recall", k=5),
-    "recall@10": make_retrieval_scorer("recall", k=10),
-    "neg_median_rank": make_retrieval_scorer("median_rank"),
-    "neg_mean_percentile_rank": make_retrieval_scorer("mean_percentile_rank"),
-}
+#: Every lookup returns a new scorer, so ``set_score_request`` on one leaves
+#: the table unchanged.
+RETRIEVAL_SCORERS = _ScorerTable(
+    {
+        "mrr": make_retrieval_scorer("mrr"),
+        "mrr_csls": make_retrieval_scorer("mrr", similarity="csls"),
+        "recall@1": make_retrieval_scorer("recall", k=1),
+        "recall@5": make_retrieval_scorer("recall", k=5),
+        "recall@10": make_retrieval_scorer("recall", k=10),
+        "neg_median_rank": make_retrieval_scorer("median_rank"),
+        "neg_mean_percentile_rank": make_retrieval_scorer("mean_percentile_rank"),
+    }
+)

@@ -249,6 +249,26 @@ def test_mean_of_top_k_matches_sorting(seed, n_rows, n_cols, k, with_ties):
     assert_allclose(_similarity.mean_of_top_k_per_row(block, k), expected, rtol=1e-6)
 
 
+def test_scorer_table_hands_out_fresh_scorers():
+    """A request set on a looked-up scorer does not reach the module's table."""
+    with sklearn.config_context(enable_metadata_routing=True):
+        mine = RETRIEVAL_SCORERS["mrr"].set_score_request(sample_weight=True)
+        for fresh in (
+            RETRIEVAL_SCORERS["mrr"],
+            RETRIEVAL_SCORERS.get("mrr"),
+            dict(RETRIEVAL_SCORERS)["mrr"],
+            {**RETRIEVAL_SCORERS}["mrr"],
+            dict(RETRIEVAL_SCORERS.items())["mrr"],
+            RETRIEVAL_SCORERS.copy()["mrr"],
+        ):
+            assert fresh is not mine
+            assert fresh.get_metadata_routing().score.requests == {}
+        assert mine.get_metadata_routing().score.requests == {"sample_weight": True}
+    assert RETRIEVAL_SCORERS["mrr"] is not RETRIEVAL_SCORERS["mrr"]
+    assert isinstance(RETRIEVAL_SCORERS, dict)  # GridSearchCV(scoring=...) takes it
+    assert RETRIEVAL_SCORERS.get("no such scorer") is None
+
+
 def test_scorer_works_in_nested_cross_validation():
     """A retrieval scorer scores a fitted GridSearchCV through its best model."""
     from sklearn.model_selection import cross_val_score

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
+from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, PredefinedSplit, ShuffleSplit
@@ -22,6 +23,7 @@ from skcrossmodal._model_selection import held_out_r2, remove_sample
 from skcrossmodal._stats import two_view_moments
 from skcrossmodal.datasets import make_paired_views
 from skcrossmodal.estimator_checks import all_two_view_checks
+from skcrossmodal.metrics import make_retrieval_scorer
 
 
 def _views(n_samples=120, seed=0, **kwargs):
@@ -93,7 +95,17 @@ def test_removing_a_fold_equals_the_statistics_of_the_rest(seed, n, cut, weighte
         assert_allclose(getattr(rest, name), getattr(expected, name), atol=1e-9 * scale)
 
 
-@pytest.mark.parametrize("scoring", [None, "recall@1"])
+@pytest.mark.parametrize(
+    "scoring",
+    [
+        None,
+        "recall@1",
+        "neg_median_rank",
+        "neg_mean_percentile_rank",
+        "mrr_csls",  # not a function of cosine ranks: scored row by row
+        make_retrieval_scorer("recall", k=5, direction="y_to_x"),
+    ],
+)
 def test_embedding_search_equals_grid_search(scoring):
     """Scores, ranks and choice equal GridSearchCV's over the same grid and folds."""
     X, y = _views()
@@ -111,7 +123,7 @@ def test_embedding_search_equals_grid_search(scoring):
         CrossModalEmbedding(),
         grid,
         cv=cv,
-        scoring=None if scoring is None else RETRIEVAL_SCORERS[scoring],
+        scoring=RETRIEVAL_SCORERS[scoring] if isinstance(scoring, str) else scoring,
     ).fit(X, y)
     _assert_same_search(ours, theirs, 4)
     assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9, atol=1e-9)
@@ -133,6 +145,47 @@ def test_shared_latent_search_equals_grid_search(scoring):
     )
     _assert_same_search(ours, theirs, 3)
     assert_allclose(ours.coef_, theirs.best_estimator_.coef_, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "search, params",
+    [
+        (CrossModalEmbeddingCV(), {"whiten": True, "reg": 0.1}),
+        (CrossModalEmbeddingCV(), {"whiten": False, "scale": True}),
+        (CrossModalEmbeddingCV(), {"whiten": True, "reg": "auto", "scale": True}),
+        (SharedLatentRegressionCV(), {"solver": "closed_form", "alpha": 3.0}),
+        (
+            SharedLatentRegressionCV(),
+            {"solver": "closed_form", "alpha": "auto", "scale": True},
+        ),
+    ],
+)
+def test_shared_decomposition_gives_each_candidates_shared_space(search, params):
+    """Where the search declares nested axes, the first k axes of the widest
+    solution give the k-component solution's cosine similarities."""
+    X, y = _views(seed=3)
+    estimator = search._estimator_class(**params)
+    assert search._nested_axes(estimator)
+    widest = clone(estimator).set_params(n_components=6).fit(X, y)
+    X_wide, y_wide = widest.transform(X[:40], y[:40])
+    for k in (1, 2, 4):
+        alone = clone(estimator).set_params(n_components=k).fit(X, y)
+        X_k, y_k = alone.transform(X[:40], y[:40])
+        assert_allclose(
+            _cosines(X_wide[:, :k], y_wide[:, :k]), _cosines(X_k, y_k), atol=1e-10
+        )
+
+
+def test_alternating_solver_is_solved_candidate_by_candidate():
+    """ALS stops at a tolerance, so its candidates share no decomposition."""
+    search = SharedLatentRegressionCV()
+    assert not search._nested_axes(SharedLatentRegression(solver="als"))
+
+
+def _cosines(X_scores, y_scores):
+    X_unit = X_scores / np.linalg.norm(X_scores, axis=1, keepdims=True)
+    y_unit = y_scores / np.linalg.norm(y_scores, axis=1, keepdims=True)
+    return X_unit @ y_unit.T
 
 
 def test_held_out_r2_equals_r2_score_on_the_rows():
