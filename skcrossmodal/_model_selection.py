@@ -890,7 +890,7 @@ class SharedLatentRegressionCV(_StatisticsSearchCV):
     _estimator_class = SharedLatentRegression
 
     def _nested_axes(self, estimator):
-        # The closed form keeps the top eigenvectors of y's fitted co-moment
-        # (the canonical rotation only orders them); alternating least squares
-        # stops at a tolerance, so its candidates are solved one by one.
-        return estimator.solver == "closed_form"
+        # The closed form's latent axes nest across ranks, but transform
+        # whitens them by the covariance of the rank-k fit's residuals, which
+        # changes with k: every candidate is solved on its own.
+        return False
