@@ -314,11 +314,12 @@ class ContrastiveAligner(CrossModalEstimator):
         How ``fit`` starts, and whether the linear solution competes with the
         trained weights. ``"random"``: torch's default initialisation of the
         MLPs, nothing else. ``"auto"``: the same random start and training,
-        but regularised CCA of the training pairs
+        but below 10 000 pairs regularised CCA of the training pairs
         (``CrossModalEmbedding(whiten=True, reg="auto")`` of the standardised
-        views) is a candidate too: the trained weights are kept only if they
-        retrieve the validation pairs significantly better (see Notes), else
-        the aligner *is* that CCA, refitted on all pairs. ``"cca"``: each
+        views) is a candidate too (from 10 000 pairs it is ``"random"``):
+        the trained weights are kept only if they retrieve the validation
+        pairs significantly better (see Notes), else the aligner *is* that
+        CCA, refitted on all pairs. ``"cca"``: each
         encoder gets a linear path next to its MLP, set to that CCA, and the
         MLP's last layer starts at zero, so training starts from the CCA
         embedding and learns a nonlinear residual; the start competes in the
@@ -419,7 +420,10 @@ class ContrastiveAligner(CrossModalEstimator):
     recall@1 0.39 against CCA's 0.13); at 500 pairs the 35 validation pairs
     often cannot show a real gain, so the default can stay at CCA where the
     random start is better. The CCA candidate is fitted from a float64 copy
-    of the training rows on the host (over several ranks, gathered on each).
+    of the training rows on the host (over several ranks, gathered on each),
+    so ``"auto"`` considers it only below 10 000 pairs, where it can win: from
+    there on, training beat CCA on every set measured (50 000 pairs: recall@1
+    0.79 against 0.60 on a linear link), and the fit stays on the device.
 
     A model trained on a GPU pickles with its weights on the CPU and loads on a
     machine without CUDA (with a warning), where it runs on the CPU.
@@ -645,13 +649,31 @@ class ContrastiveAligner(CrossModalEstimator):
                 models.restore(self.model_, self._optimizer, training_state)
             raise
 
+    def _pairs_in_group(self, n_samples):
+        """The number of pairs of every rank (``n_samples`` outside a group)."""
+        comm = self._communicator()
+        if comm.world_size > 1:
+            torch, _ = _import_torch()
+            n_samples = int(comm.all_reduce_sum(torch.tensor(n_samples)))
+        return n_samples
+
+    def _cca_competes(self, n_pairs):
+        """Whether the CCA solution is a candidate for the fitted model.
+
+        ``init="auto"`` asks for it only below ``AUTO_EARLY_STOPPING_PAIRS``
+        pairs, where a trained model can lose to the linear one (measured in
+        :doc:`/model_selection`); above, training won on every set measured,
+        and the candidate would cost a float64 CCA fit of every training row
+        on the host.
+        """
+        if self.init == "auto":
+            return n_pairs < AUTO_EARLY_STOPPING_PAIRS
+        return self.init == "cca"
+
     def _early_stopping_for(self, n_samples):
         if self.early_stopping == "auto":
-            comm = self._communicator()
-            if comm.world_size > 1:  # the pairs of every rank
-                torch, _ = _import_torch()
-                n_samples = int(comm.all_reduce_sum(torch.tensor(n_samples)))
-            if self.init != "random":
+            n_samples = self._pairs_in_group(n_samples)
+            if self._cca_competes(n_samples):
                 # The CCA solution must compete with the trained weights:
                 # score it whenever the pairs allow a split of two and two.
                 n_validation = self._n_validation(
@@ -661,17 +683,17 @@ class ContrastiveAligner(CrossModalEstimator):
             return n_samples >= AUTO_EARLY_STOPPING_PAIRS
         return bool(self.early_stopping)
 
-    def _patience_for(self, n_train):
+    def _patience_for(self, n_train, cca_competes):
         """Patience of the stopping rule, in epochs.
 
         Below ``AUTO_EARLY_STOPPING_PAIRS``, ``early_stopping="auto"`` with
-        ``init="cca"`` validates only to choose the epoch to keep (the CCA
-        start among them): an epoch of few pairs is a step or two, too few for
-        patience to mean anything, so every epoch is run.
+        the CCA solution as a candidate validates only to choose the epoch to
+        keep: an epoch of few pairs is a step or two, too few for patience to
+        mean anything, so every epoch is run.
         """
         selects_only = (
             self.early_stopping == "auto"
-            and self.init != "random"
+            and cca_competes
             and n_train < AUTO_EARLY_STOPPING_PAIRS
         )
         return self.max_epochs if selects_only else self.n_iter_no_change
@@ -766,6 +788,9 @@ class ContrastiveAligner(CrossModalEstimator):
         torch, models = _import_torch()
         comm = self._communicator()
         device = _resolve_device(self.device)
+        cca_competes = initialize and self._cca_competes(
+            self._pairs_in_group(X.shape[0]) if self.init == "auto" else 0
+        )
         if initialize:
             self._random_state = check_random_state(self.random_state)
             spec = {
@@ -854,7 +879,9 @@ class ContrastiveAligner(CrossModalEstimator):
                     "early_stopping": early_stopping,
                     "validation_interval": self.validation_interval,
                     "tol": self.tol,
-                    "n_iter_no_change": self._patience_for(data["n_train"]),
+                    "n_iter_no_change": self._patience_for(
+                        data["n_train"], cca_competes
+                    ),
                     "batch_size": self.batch_size,
                     "score_initial": initialize and self.init == "cca",
                 },
@@ -863,7 +890,7 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         finally:
             model.set_generator(None)
-        if initialize and self.init != "random" and early_stopping and result["losses"]:
+        if cca_competes and early_stopping and result["losses"]:
             optimizer = self._choose_linear_or_trained(
                 model, optimizer, spec, data, weight, comm, result
             )

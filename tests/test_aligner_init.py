@@ -301,6 +301,26 @@ def test_auto_trains_exactly_the_random_start(monkeypatch):
     assert auto.model_.linear_x is None and auto.model_.linear_y is None
 
 
+def test_auto_is_random_from_the_auto_early_stopping_size(monkeypatch):
+    """From AUTO_EARLY_STOPPING_PAIRS pairs "auto" fits no CCA candidate."""
+    import skcrossmodal._contrastive as contrastive
+
+    X, y = _views()
+    monkeypatch.setattr(contrastive, "AUTO_EARLY_STOPPING_PAIRS", len(X))
+
+    def no_cca(*args, **kwargs):
+        raise AssertionError("the CCA candidate was fitted")
+
+    monkeypatch.setattr(ContrastiveAligner, "_init_from_cca", no_cca)
+    auto = ContrastiveAligner(init="auto", **_AUTO).fit(X, y)
+    random = ContrastiveAligner(init="random", **_AUTO).fit(X, y)
+    assert auto.best_epoch_ == random.best_epoch_
+    np.testing.assert_array_equal(auto.transform(X), random.transform(X))
+    # One pair fewer and the candidate is back.
+    with pytest.raises(AssertionError, match="CCA candidate"):
+        ContrastiveAligner(init="auto", **_AUTO).fit(X[1:], y[1:])
+
+
 @pytest.mark.parametrize("init", ["auto", "cca"])
 def test_cca_kept_when_training_is_not_significantly_better(monkeypatch, init):
     X, y = _views()
