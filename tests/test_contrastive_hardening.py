@@ -128,14 +128,7 @@ def test_early_stopping_auto_turns_on_from_ten_thousand_pairs():
 
 def test_validation_cap(monkeypatch):
     """At most max_validation_size pairs are scored; a cap below 2 is an error."""
-    seen = []
-    original = models.validation_mrr
-
-    def recording(model, x, y, weight, comm):
-        seen.append(x.shape[0])
-        return original(model, x, y, weight, comm)
-
-    monkeypatch.setattr(models, "validation_mrr", recording)
+    seen = _validation_sizes(monkeypatch)
     X, y = _views(200)
     _small(early_stopping=True, max_validation_size=7, max_epochs=2).fit(X, y)
     assert seen == [7, 7]
