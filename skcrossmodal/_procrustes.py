@@ -80,10 +80,22 @@ def _apply(matrix, transform):
 
 
 def _axis_moments(rotations, second_order):
-    """``diag(R^T C R)``: the co-moment of the data along each column of ``R``."""
+    """``diag(R^T C R)``: the co-moment of the data along each column of ``R``.
+
+    A moment below the rounding error of its own computation is set to 0: a
+    column in the null space of ``C`` (a constant combination of features,
+    blown up by whitening) would otherwise get a spread, and a correlation
+    as a ratio of two rounding errors, that varies with the BLAS.
+    """
+    squared_norms = np.einsum("ij,ij->j", rotations, rotations)
     if second_order.ndim == 1:
-        return np.einsum("ij,ij,i->j", rotations, rotations, second_order)
-    return np.einsum("ij,ij->j", rotations, second_order @ rotations)
+        moments = np.einsum("ij,ij,i->j", rotations, rotations, second_order)
+        norm = np.max(np.abs(second_order), initial=0.0)
+    else:
+        moments = np.einsum("ij,ij->j", rotations, second_order @ rotations)
+        norm = np.max(np.abs(second_order).sum(axis=1), initial=0.0)
+    rounding = np.finfo(float).eps * len(second_order) * squared_norms * norm
+    return np.where(np.abs(moments) <= rounding, 0.0, moments)
 
 
 def _safe_ratio(numerator, denominator):

@@ -335,3 +335,22 @@ def test_non_numeric_input_is_rejected():
     X = np.array([["a", "b"], ["c", "d"], ["e", "f"]])
     with pytest.raises(ValueError, match="could not convert string to float"):
         CrossModalEmbedding(whiten=False).fit(X, np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_null_direction_of_a_view_gets_no_correlation(seed):
+    """A combination of y's features that is constant has no canonical axis.
+
+    Its spread after whitening is a rounding error, and so would be a
+    correlation computed as a ratio of two of them (0.12 on numpy 1.24 for
+    one-hot class indicators): it must be exactly 0 and carry no weight.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(100, 4))
+    y2 = X[:, :2] @ rng.normal(size=(2, 2)) + 0.5 * rng.normal(size=(100, 2))
+    y = np.column_stack([y2, 0.1 * y2[:, 0] + 0.3 * y2[:, 1]])
+    model = CrossModalEmbedding(reg=1e-9).fit(X, y)
+    assert model.singular_values_[2] == 0.0
+    assert model.singular_values_[1] > 0.1
+    X_scores, y_scores = model.transform(X, y)
+    assert not X_scores[:, 2].any() and not y_scores[:, 2].any()
