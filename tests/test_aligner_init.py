@@ -14,6 +14,18 @@ torch = pytest.importorskip("torch")
 from skcrossmodal import _torch_models as models  # noqa: E402
 
 
+def _aligner(**params):
+    """A small CPU aligner started at CCA, seeded; ``params`` override."""
+    defaults = dict(
+        n_components=3,
+        hidden_layer_sizes=(8,),
+        init="cca",
+        device="cpu",
+        random_state=0,
+    )
+    return ContrastiveAligner(**{**defaults, **params})
+
+
 def _views(n=120, seed=0):
     X, y, _ = make_paired_views(
         n, n_features_x=6, n_features_y=5, n_latent=3, random_state=seed
@@ -72,13 +84,9 @@ def _untrained(monkeypatch):
 def test_start_is_the_closed_form_regularised_cca(monkeypatch):
     X, y = _views()
     _untrained(monkeypatch)
-    model = ContrastiveAligner(
-        n_components=3,
+    model = _aligner(
         hidden_layer_sizes=(16,),
-        init="cca",
         early_stopping=False,
-        device="cpu",
-        random_state=0,
     ).fit(X, y)
     Xs = (X - model.x_mean_) / model.x_scale_
     ys = (y - model.y_mean_) / model.y_scale_
@@ -96,13 +104,10 @@ def test_start_is_the_closed_form_regularised_cca(monkeypatch):
 def test_wider_shared_space_pads_the_cca_start_with_zeros(monkeypatch):
     X, y = _views()
     _untrained(monkeypatch)
-    model = ContrastiveAligner(
+    model = _aligner(
         n_components=8,
         hidden_layer_sizes=(16,),
-        init="cca",
-        device="cpu",
         early_stopping=False,
-        random_state=0,
     ).fit(X, y)
     z_x = model.transform(X)
     # Only min(6, 5) canonical axes exist; the residual adds nothing yet.
@@ -120,14 +125,10 @@ def test_a_start_better_than_every_epoch_is_kept(monkeypatch):
         return real(*args) * 0 + 1.0 / len(calls)  # the first score is best
 
     monkeypatch.setattr(models, "validation_mrr", falling_scores)
-    model = ContrastiveAligner(
-        n_components=3,
+    model = _aligner(
         hidden_layer_sizes=(16,),
-        init="cca",
         max_epochs=3,
         early_stopping=True,
-        device="cpu",
-        random_state=0,
     ).fit(X, y)
     assert len(calls) == 4  # the start, then every epoch
     assert model.best_epoch_ == 0
@@ -145,14 +146,11 @@ def test_random_init_does_not_score_its_start(monkeypatch):
     monkeypatch.setattr(
         models, "validation_mrr", lambda *a: calls.append(1) or real(*a)
     )
-    model = ContrastiveAligner(
-        n_components=3,
+    model = _aligner(
         init="random",
         hidden_layer_sizes=(16,),
         max_epochs=2,
         early_stopping=True,
-        device="cpu",
-        random_state=0,
     ).fit(X, y)
     assert len(calls) == 2
     assert model.model_.linear_x is None and model.best_epoch_ >= 1
@@ -160,41 +158,27 @@ def test_random_init_does_not_score_its_start(monkeypatch):
 
 def test_auto_early_stopping_selects_among_all_epochs_on_small_data():
     X, y = _views(n=40)
-    model = ContrastiveAligner(
-        n_components=3,
-        hidden_layer_sizes=(8,),
-        init="cca",
+    model = _aligner(
         max_epochs=25,
         n_iter_no_change=2,
-        device="cpu",
-        random_state=0,
     ).fit(X, y)
     # Validated (4 of 40 pairs held out) but not stopped by the patience.
     assert model.validation_scores_ is not None
     assert model.n_iter_ == 25
-    random = ContrastiveAligner(
-        n_components=3,
-        hidden_layer_sizes=(8,),
+    random = _aligner(
         init="random",
         max_epochs=3,
-        device="cpu",
-        random_state=0,
     ).fit(X, y)
     assert random.validation_scores_ is None
 
 
 def test_linear_paths_learn_slowly_without_decay_also_after_warm_start():
     X, y = _views()
-    model = ContrastiveAligner(
-        n_components=3,
-        hidden_layer_sizes=(8,),
-        init="cca",
+    model = _aligner(
         max_epochs=1,
         learning_rate=1e-2,
         weight_decay=0.5,
         warm_start=True,
-        device="cpu",
-        random_state=0,
     ).fit(X, y)
     model.set_params(learning_rate=2e-2).fit(X, y)
     linear = {id(model.model_.linear_x.weight), id(model.model_.linear_y.weight)}
@@ -208,13 +192,8 @@ def test_linear_paths_learn_slowly_without_decay_also_after_warm_start():
 
 def test_cca_start_round_trips_through_joblib(tmp_path):
     X, y = _views()
-    model = ContrastiveAligner(
-        n_components=3,
-        hidden_layer_sizes=(8,),
-        init="cca",
+    model = _aligner(
         max_epochs=2,
-        device="cpu",
-        random_state=0,
     ).fit(X, y)
     joblib.dump(model, tmp_path / "m.joblib")
     loaded = joblib.load(tmp_path / "m.joblib")
