@@ -147,7 +147,8 @@ def aligner_fit(
     torch, X, y, *, hidden, n_components, batch_size, epochs, device, **params
 ):
     """Time a whole ``fit``: (total s, each epoch's s, s in validation, model)."""
-    from skcrossmodal import ContrastiveAligner, _torch_models
+    from skcrossmodal import ContrastiveAligner
+    from skcrossmodal._torch import modules as _torch_models
 
     defaults = {
         "hidden_layer_sizes": (hidden,),

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 import numpy as np
 from sklearn.model_selection import GridSearchCV, KFold
 
-import skcrossmodal._model_selection as model_selection
+import skcrossmodal._model_selection.search as model_selection
 import skcrossmodal.metrics as metrics
 from skcrossmodal import (
     CrossModalEmbedding,

@@ -62,7 +62,7 @@ def train(X, y, *, global_batch, steps, hidden, n_components, comm=None):
     """``steps`` timed steps (after 3 warm-up steps); returns the timings."""
     import torch
 
-    from skcrossmodal._torch_models import TwoViewEncoder, symmetric_info_nce
+    from skcrossmodal._torch.modules import TwoViewEncoder, symmetric_info_nce
 
     rank, world = (0, 1) if comm is None else (comm.rank, comm.world_size)
     device = (
@@ -125,7 +125,7 @@ def train(X, y, *, global_batch, steps, hidden, n_components, comm=None):
 def _rank_benchmark(X, y, options):
     import torch.distributed as dist
 
-    from skcrossmodal._distributed import ProcessGroupCommunicator
+    from skcrossmodal._torch.communicator import ProcessGroupCommunicator
 
     comm = ProcessGroupCommunicator()
     comm.backend = dist.get_backend()

@@ -35,7 +35,7 @@ import time
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from skcrossmodal import _similarity
+from skcrossmodal._numerics import similarity as _similarity
 from skcrossmodal.metrics import mean_reciprocal_rank
 from skcrossmodal.retrieval import SharedSpaceIndex, search_top_k
 

@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from skcrossmodal import CrossModalEmbedding, SelfLearningAligner
-from skcrossmodal._self_learning import mutual_nearest_neighbours
+from skcrossmodal._meta.self_learning import mutual_nearest_neighbours
 from skcrossmodal.datasets import load_digit_views, load_sensor_views, make_paired_views
 from skcrossmodal.metrics import recall_at_k
 

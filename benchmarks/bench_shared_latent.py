@@ -31,7 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from skcrossmodal import SharedLatentRegression
-from skcrossmodal._stats import two_view_moments
+from skcrossmodal._numerics.moments import two_view_moments
 
 
 def timed(function, repeat):

@@ -65,7 +65,8 @@ def main():
     args = parser.parse_args()
     import torch
 
-    from skcrossmodal import ContrastiveAligner, _torch_models
+    from skcrossmodal import ContrastiveAligner
+    from skcrossmodal._torch import modules as _torch_models
 
     torch.set_num_threads(args.threads)
     n_samples, noise, fraction, params = SCENARIOS[args.scenario]

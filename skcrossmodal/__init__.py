@@ -7,13 +7,13 @@ other. Importing this package never imports torch.
 """
 
 from . import datasets, metrics, retrieval
-from ._compose import TwoViewPipeline
-from ._contrastive import ContrastiveAligner
-from ._model_selection import CrossModalEmbeddingCV, SharedLatentRegressionCV
-from ._procrustes import CrossModalEmbedding
-from ._self_learning import SelfLearningAligner
-from ._shared_latent import SharedLatentRegression
-from ._zero_shot import ZeroShotClassifier
+from ._contrastive.aligner import ContrastiveAligner
+from ._linear.embedding import CrossModalEmbedding
+from ._linear.shared_latent import SharedLatentRegression
+from ._meta.compose import TwoViewPipeline
+from ._meta.self_learning import SelfLearningAligner
+from ._meta.zero_shot import ZeroShotClassifier
+from ._model_selection.search import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from .retrieval import SharedSpaceIndex
 
 __version__ = "0.1.0.dev0"

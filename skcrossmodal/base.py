@@ -32,8 +32,8 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import _check_sample_weight, _fit_context, _wrap_data_with_container
-from ._similarity import SIMILARITIES
-from .metrics import mean_reciprocal_rank
+from ._numerics.similarity import SIMILARITIES
+from .metrics._ranking import mean_reciprocal_rank
 from .retrieval import search_top_k
 
 __all__ = [

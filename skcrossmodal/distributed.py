@@ -48,7 +48,7 @@ def run(function, *args, n_processes=2, backend="gloo", timeout=300.0, n_threads
         not in ``__main__`` of an interactive session): the spawned processes
         import it. It runs after ``torch.distributed.init_process_group``, so
         it may use ``torch.distributed`` directly or through
-        ``skcrossmodal._distributed.ProcessGroupCommunicator``.
+        ``skcrossmodal._torch.communicator.ProcessGroupCommunicator``.
     *args
         Positional arguments, pickled once per rank.
     n_processes : int, default=2
@@ -357,7 +357,7 @@ def _process_context(multiprocessing):
     # "__main__" makes the forkserver import the launching script (guarded by
     # ``if __name__ == "__main__"``, as with spawn), so functions defined in
     # it can run on the ranks.
-    context.set_forkserver_preload(["__main__", "skcrossmodal._rank_preload"])
+    context.set_forkserver_preload(["__main__", "skcrossmodal._torch.rank_preload"])
     return context
 
 

@@ -16,8 +16,12 @@ from ._compat import (
     check_matplotlib_support,
     validate_params,
 )
-from ._similarity import SIMILARITIES
-from .metrics import _check_paired_embeddings, _shared_space_pair, retrieval_ranks
+from ._numerics.similarity import SIMILARITIES
+from .metrics._ranking import (
+    _check_paired_embeddings,
+    _shared_space_pair,
+    retrieval_ranks,
+)
 
 __all__ = ["RecallAtKDisplay", "SharedSpaceDisplay"]
 

@@ -19,7 +19,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
-from ._similarity import (
+from ._numerics.similarity import (
     _BLOCK_NUMBERS,
     SIMILARITIES,
     map_similarity_blocks,

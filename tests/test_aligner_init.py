@@ -11,7 +11,7 @@ from skcrossmodal import ContrastiveAligner, CrossModalEmbedding
 from skcrossmodal.datasets import make_paired_views
 
 torch = pytest.importorskip("torch")
-from skcrossmodal import _torch_models as models  # noqa: E402
+from skcrossmodal._torch import modules as models  # noqa: E402
 
 
 def _aligner(**params):
@@ -246,7 +246,7 @@ def test_unknown_init_is_rejected(bad):
 
 def _decide(monkeypatch, keep_trained):
     """Make the test of trained weights against CCA answer ``keep_trained``."""
-    from skcrossmodal import _contrastive
+    from skcrossmodal._contrastive import aligner as _contrastive
 
     asked = []
 
@@ -282,7 +282,7 @@ def test_auto_trains_exactly_the_random_start(monkeypatch):
 
 def test_auto_is_random_from_the_auto_early_stopping_size(monkeypatch):
     """From AUTO_EARLY_STOPPING_PAIRS pairs "auto" fits no CCA candidate."""
-    import skcrossmodal._contrastive as contrastive
+    import skcrossmodal._contrastive.aligner as contrastive
 
     X, y = _views()
     monkeypatch.setattr(contrastive, "AUTO_EARLY_STOPPING_PAIRS", len(X))
@@ -321,7 +321,7 @@ def test_cca_kept_when_training_is_not_significantly_better(monkeypatch, init):
 def test_significance_of_the_gain_matches_a_hand_z_test():
     from scipy.stats import norm
 
-    from skcrossmodal._contrastive import _significant_gain
+    from skcrossmodal._contrastive.aligner import _significant_gain
 
     rng = np.random.default_rng(0)
     for shift in (0.0, 0.05, 0.1, 0.2, 0.4):
@@ -346,7 +346,7 @@ def test_significance_of_the_gain_matches_a_hand_z_test():
 
 def test_validation_reciprocal_ranks_match_the_metric():
     """Per pair, the mean of both directions' 1/rank, as retrieval_ranks gives."""
-    from skcrossmodal._contrastive import _validation_reciprocal_ranks
+    from skcrossmodal._contrastive.aligner import _validation_reciprocal_ranks
     from skcrossmodal.metrics import retrieval_ranks
 
     X, y = _views(n=50)

@@ -11,7 +11,7 @@ from skcrossmodal import (
     SharedLatentRegression,
     TwoViewPipeline,
 )
-from skcrossmodal._streaming import SufficientStatisticsMixin
+from skcrossmodal._linear.sufficient_statistics import SufficientStatisticsMixin
 from skcrossmodal.base import CrossModalEstimator, CrossModalTags
 
 LINEAR = [

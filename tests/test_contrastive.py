@@ -21,7 +21,7 @@ from sklearn.metrics import r2_score
 from skcrossmodal import ContrastiveAligner, CrossModalEmbedding
 
 torch = pytest.importorskip("torch")
-models = pytest.importorskip("skcrossmodal._torch_models")
+models = pytest.importorskip("skcrossmodal._torch.modules")
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -24,7 +24,7 @@ from skcrossmodal import ContrastiveAligner
 from skcrossmodal.metrics import mean_reciprocal_rank
 
 torch = pytest.importorskip("torch")
-models = pytest.importorskip("skcrossmodal._torch_models")
+models = pytest.importorskip("skcrossmodal._torch.modules")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -292,7 +292,7 @@ def _validation_sizes(monkeypatch):
 
 def test_auto_validation_size_is_smaller_on_the_cpu(monkeypatch):
     """max_validation_size='auto' (the default) holds out 2 000 pairs on the CPU."""
-    from skcrossmodal import _contrastive
+    from skcrossmodal._contrastive import aligner as _contrastive
 
     assert ContrastiveAligner().max_validation_size == "auto"
     seen = _validation_sizes(monkeypatch)

@@ -21,15 +21,15 @@ if not dist.is_available():
 
 from skcrossmodal import ContrastiveAligner  # noqa: E402
 from skcrossmodal import distributed as launcher  # noqa: E402
-from skcrossmodal._distributed import (  # noqa: E402
+from skcrossmodal._torch.communicator import (  # noqa: E402
     ProcessGroupCommunicator,
     active_communicator,
     check_same_on_every_rank,
     describe_fit,
     raise_together,
 )
-from skcrossmodal._losses import sigmoid_pairwise_loss  # noqa: E402
-from skcrossmodal._torch_models import symmetric_info_nce  # noqa: E402
+from skcrossmodal._torch.losses import sigmoid_pairwise_loss  # noqa: E402
+from skcrossmodal._torch.modules import symmetric_info_nce  # noqa: E402
 
 WORLD = 2
 TIMEOUT = 30.0  # seconds any collective may wait; far above what they need

@@ -22,7 +22,7 @@ if not dist.is_available():
 
 from skcrossmodal import ContrastiveAligner  # noqa: E402
 from skcrossmodal import distributed as launcher  # noqa: E402
-from skcrossmodal._losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE  # noqa: E402
+from skcrossmodal._torch.losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE  # noqa: E402
 
 WORLD = 2
 TIMEOUT = 60.0  # seconds any collective may wait; far above what they need

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
-losses = pytest.importorskip("skcrossmodal._losses")
+losses = pytest.importorskip("skcrossmodal._torch.losses")
 
 
 def _normalised(rng, n, d):

@@ -9,7 +9,8 @@ from numpy.testing import assert_allclose
 from sklearn.metrics import average_precision_score, ndcg_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
-from skcrossmodal import CrossModalEmbedding, _similarity
+from skcrossmodal import CrossModalEmbedding
+from skcrossmodal._numerics import similarity as _similarity
 from skcrossmodal.metrics import (
     RETRIEVAL_SCORERS,
     make_retrieval_scorer,
@@ -405,7 +406,7 @@ def test_weighted_median_rank_is_repetition(pair, seed):
 
 def test_weighted_median_finds_a_half_lost_to_rounding():
     """Weights rescaled by 3 (1/3 rounds) still average the two middle values."""
-    from skcrossmodal.metrics import _weighted_median
+    from skcrossmodal.metrics._ranking import _weighted_median
 
     ranks = np.array(
         [19, 7, 11, 17, 15, 1, 1, 5, 11, 19, 11, 16, 4, 9, 3, 12, 11, 10, 1]

@@ -19,8 +19,8 @@ from skcrossmodal import (
     SharedLatentRegression,
     SharedLatentRegressionCV,
 )
-from skcrossmodal._model_selection import held_out_r2, remove_sample
-from skcrossmodal._stats import two_view_moments
+from skcrossmodal._model_selection.search import held_out_r2, remove_sample
+from skcrossmodal._numerics.moments import two_view_moments
 from skcrossmodal.datasets import make_paired_views
 from skcrossmodal.estimator_checks import all_two_view_checks
 from skcrossmodal.metrics import make_retrieval_scorer

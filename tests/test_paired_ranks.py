@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from threadpoolctl import threadpool_limits
 
-from skcrossmodal import _paired_ranks
-from skcrossmodal._paired_ranks import exact_partner_ranks, paired_partner_ranks
+from skcrossmodal._numerics import ranks as _paired_ranks
+from skcrossmodal._numerics.ranks import exact_partner_ranks, paired_partner_ranks
 
 
 def _views_with_duplicates(rng, n, d, n_distinct):
@@ -61,7 +61,7 @@ def test_duplicate_and_zero_rows_tie_exactly(n, d, n_distinct, seed):
 @pytest.mark.parametrize("d", [1, 2, 12])
 def test_ranks_equal_partner_ranks_of_continuous_embeddings(n, d):
     """The float32 screen gives the float64 ranks of partner_ranks exactly."""
-    from skcrossmodal._similarity import partner_ranks
+    from skcrossmodal._numerics.similarity import partner_ranks
 
     rng = np.random.default_rng(n + d)
     X = rng.normal(size=(n, d))

@@ -19,8 +19,8 @@ from skcrossmodal import (
     SharedLatentRegression,
     TwoViewPipeline,
 )
-from skcrossmodal._missing_views import split_views
-from skcrossmodal._self_learning import mutual_nearest_neighbours
+from skcrossmodal._meta.missing_views import split_views
+from skcrossmodal._meta.self_learning import mutual_nearest_neighbours
 from skcrossmodal.estimator_checks import all_two_view_checks
 
 CHECKED = SelfLearningAligner(CrossModalEmbedding(), random_state=0)

@@ -261,7 +261,7 @@ def test_full_rank_unshrunk_transform_is_likelihood_weighted_cca(monkeypatch):
     with ``u, v`` the canonical variates (unit variance) from numpy's SVD, and
     the error between the two views' scores has covariance ``c I``.
     """
-    from skcrossmodal import _shared_latent
+    from skcrossmodal._linear import shared_latent as _shared_latent
 
     monkeypatch.setattr(_shared_latent, "oas_shrinkage", lambda cov, n: 0.0)
     X, y = _noisy_views(n=200, seed=1)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from skcrossmodal._stats import shrunk_covariance_roots, two_view_moments
+from skcrossmodal._numerics.moments import shrunk_covariance_roots, two_view_moments
 
 
 def _direct_moments(X, y, weights):
@@ -98,7 +98,7 @@ def test_shrunk_roots_invert_each_other():
 @given(seed=st.integers(0, 2**32 - 1), n_threads=st.integers(2, 4))
 def test_threaded_blocks_equal_serial_blocks(seed, n_threads):
     """Sharing blocks among threads gives the serial result, every time."""
-    from skcrossmodal._stats import _blockwise_moments
+    from skcrossmodal._numerics.moments import _blockwise_moments
 
     rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(97, 4)) + 5.0, rng.normal(size=(97, 3))
@@ -203,7 +203,7 @@ def pool_sizes(monkeypatch):
     """Record the size of every thread pool the statistics open."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import skcrossmodal._stats as stats
+    import skcrossmodal._numerics.moments as stats
 
     sizes = []
 

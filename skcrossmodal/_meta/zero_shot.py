@@ -30,8 +30,8 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._compat import Interval, StrOptions, _fit_context
-from .retrieval import _final_two_view_step, retrieve
+from .._compat import Interval, StrOptions, _fit_context
+from ..retrieval import _final_two_view_step, retrieve
 
 __all__ = ["ZeroShotClassifier"]
 

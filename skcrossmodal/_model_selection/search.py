@@ -21,14 +21,18 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing
 
-from ._compat import _fit_context
-from ._dask import holds_dask_array
-from ._paired_ranks import paired_partner_ranks
-from ._procrustes import CrossModalEmbedding
-from ._shared_latent import SharedLatentRegression
-from ._stats import TwoViewMoments, shifted_two_view_moments
-from .base import CrossModalEstimator, resolve_n_components
-from .metrics import RETRIEVAL_SCORERS, _RetrievalScorer, make_retrieval_scorer
+from .._compat import _fit_context
+from .._linear.dask_arrays import holds_dask_array
+from .._linear.embedding import CrossModalEmbedding
+from .._linear.shared_latent import SharedLatentRegression
+from .._numerics.moments import TwoViewMoments, shifted_two_view_moments
+from .._numerics.ranks import paired_partner_ranks
+from ..base import CrossModalEstimator, resolve_n_components
+from ..metrics._ranking import (
+    RETRIEVAL_SCORERS,
+    _RetrievalScorer,
+    make_retrieval_scorer,
+)
 
 _ORDER_LEVELS = (None, "diag", "full")
 # Failures of one candidate on one fold, scored error_score as GridSearchCV does.
@@ -502,7 +506,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
 
         The held-out rows are embedded once per shared decomposition, and each
         candidate's partner ranks of both directions come from one product
-        (:func:`~skcrossmodal._paired_ranks.paired_partner_ranks`); the score
+        (:func:`~skcrossmodal._numerics.ranks.paired_partner_ranks`); the score
         is reduced from the ranks as the scorer itself reduces them.
         """
         X_rows, y_rows = held_out[k]

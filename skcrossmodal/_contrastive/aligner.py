@@ -22,8 +22,8 @@ from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
-from .base import CrossModalEstimator
+from .._compat import IntegerInterval, Interval, StrOptions, _fit_context
+from ..base import CrossModalEstimator
 
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
@@ -104,7 +104,7 @@ def _import_torch():
     try:
         import torch
 
-        from . import _torch_models
+        from .._torch import modules as _torch_models
     except ImportError as error:
         raise ImportError(_INSTALL_HINT) from error
     return torch, _torch_models
@@ -707,7 +707,7 @@ class ContrastiveAligner(CrossModalEstimator):
         import happens here otherwise.
         """
         if "torch.distributed" in sys.modules:
-            from ._distributed import active_communicator
+            from .._torch.communicator import active_communicator
 
             comm = active_communicator()
             if comm is not None:
@@ -725,7 +725,7 @@ class ContrastiveAligner(CrossModalEstimator):
         comm = self._communicator()
         if comm.world_size == 1:
             return self._validate_paired_views(X, y, sample_weight, reset=reset)
-        from ._distributed import check_same_on_every_rank, raise_together
+        from .._torch.communicator import check_same_on_every_rank, raise_together
 
         error = None
         try:
@@ -815,7 +815,7 @@ class ContrastiveAligner(CrossModalEstimator):
             x_standardization = _shift_and_unit(X)
             y_standardization = _shift_and_unit(y)
             if comm.world_size > 1:
-                from ._distributed import common_shift_and_unit
+                from .._torch.communicator import common_shift_and_unit
 
                 x_standardization = common_shift_and_unit(comm, X, *x_standardization)
                 y_standardization = common_shift_and_unit(comm, y, *y_standardization)
@@ -933,7 +933,7 @@ class ContrastiveAligner(CrossModalEstimator):
         device = x.device
         data = {"x": x, "y": y, "generator": generator}
         if comm.world_size > 1 and early_stopping:
-            from ._distributed import raise_together
+            from .._torch.communicator import raise_together
 
             error = None
             try:
@@ -1073,7 +1073,7 @@ class ContrastiveAligner(CrossModalEstimator):
         start has been kept, it is the CCA of all the pairs ``fit`` was given.
         """
         torch, _ = _import_torch()
-        from ._procrustes import CrossModalEmbedding
+        from .._linear.embedding import CrossModalEmbedding
 
         rows = data["train_rows"]
         if every_row:

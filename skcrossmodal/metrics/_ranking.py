@@ -12,8 +12,13 @@ import sklearn
 from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import check_array, check_consistent_length
 
-from ._compat import IntegerInterval, StrOptions, validate_params
-from ._similarity import SIMILARITIES, SimilarityBlocks, partner_ranks, top_k_of_block
+from .._compat import IntegerInterval, StrOptions, validate_params
+from .._numerics.similarity import (
+    SIMILARITIES,
+    SimilarityBlocks,
+    partner_ranks,
+    top_k_of_block,
+)
 
 __all__ = [
     "make_retrieval_scorer",

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE, sigmoid_pairwise_loss
+from .losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE, sigmoid_pairwise_loss
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 

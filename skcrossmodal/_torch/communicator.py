@@ -1,7 +1,7 @@
 """Collectives of the aligner's training loop on a ``torch.distributed`` group.
 
 :class:`ProcessGroupCommunicator` has exactly the methods of the single-process
-``LocalCommunicator`` in ``_torch_models`` (the training loop is written once
+``LocalCommunicator`` in ``modules`` (the training loop is written once
 and calls them at fixed points), implemented with ``torch.distributed`` on a
 process group that the caller has already initialised (``torchrun``,
 :func:`skcrossmodal.distributed.run`, or ``init_process_group`` by hand).

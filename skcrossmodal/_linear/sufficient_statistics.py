@@ -1,8 +1,9 @@
 """Learning from running sufficient statistics: ``partial_fit`` and dask arrays.
 
 The linear estimators are functions of a few weighted means and co-moment
-matrices (:class:`~skcrossmodal._stats.TwoViewMoments`, O(d^2) numbers whatever
-the number of rows). This mixin keeps those statistics after every fit, so that
+matrices (:class:`~skcrossmodal._numerics.moments.TwoViewMoments`, O(d^2)
+numbers whatever the number of rows). This mixin keeps those statistics after
+every fit, so that
 
 - ``partial_fit`` merges one more chunk into them (Chan et al.'s update, the
   same merge ``fit`` uses between its blocks) and re-solves: after any split of
@@ -11,7 +12,7 @@ the number of rows). This mixin keeps those statistics after every fit, so that
   (``shifted_two_view_moments``), so that merging chunks loses no precision
   when the mean is large next to the spread;
 - ``fit`` on ``dask.array`` inputs has dask reduce the chunks to one set of
-  statistics on the workers (see ``_dask.py``), then solves as usual.
+  statistics on the workers (see ``dask_arrays.py``), then solves as usual.
 
 The subclass lists the parameters the statistics depend on in
 ``_statistics_params``, says which within-view co-moments it needs in
@@ -25,9 +26,9 @@ import dataclasses
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._dask import holds_dask_array
-from ._stats import shifted_two_view_moments
-from .base import atomic_fit, resolve_n_components
+from .._numerics.moments import shifted_two_view_moments
+from ..base import atomic_fit, resolve_n_components
+from .dask_arrays import holds_dask_array
 
 # The solution needs a spread of rows, as ``fit`` does (``ensure_min_samples=2``).
 _MIN_SAMPLES_TO_SOLVE = 2
@@ -100,7 +101,7 @@ class SufficientStatisticsMixin:
     def _fit_dask(self, X, y, sample_weight):
         # Imported here: dask is optional, and importing the package must not
         # import it (a dask array can only reach this point if dask is loaded).
-        from ._dask import dask_two_view_moments
+        from .dask_arrays import dask_two_view_moments
 
         self._discard_statistics()
         second_order_x, second_order_y = self._second_order()
@@ -193,7 +194,7 @@ default=None
         """
         if holds_dask_array(X, y):
             check_is_fitted(self)
-            from ._dask import dask_transform
+            from .dask_arrays import dask_transform
 
             return dask_transform(
                 self, X, y, embed_x=self._embed_x, embed_y=self._embed_y
@@ -216,7 +217,7 @@ default=None
         """
         if holds_dask_array(X):
             check_is_fitted(self)
-            from ._dask import dask_predict
+            from .dask_arrays import dask_predict
 
             return dask_predict(self, X, predict_views=self._predict_views)
         return super().predict(X)

@@ -18,10 +18,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
-from ._compat import IntegerInterval, Interval, StrOptions
-from ._procrustes import oas_shrinkage
-from ._streaming import SufficientStatisticsMixin
-from .base import CrossModalEstimator
+from .._compat import IntegerInterval, Interval, StrOptions
+from ..base import CrossModalEstimator
+from .embedding import oas_shrinkage
+from .sufficient_statistics import SufficientStatisticsMixin
 
 
 def _scaled_statistics(moments, scale):
@@ -90,7 +90,7 @@ def gcv_alpha(cxx, cxy, trace_yy, n_samples):
     Examples
     --------
     >>> import numpy as np
-    >>> from skcrossmodal._shared_latent import gcv_alpha
+    >>> from skcrossmodal._linear.shared_latent import gcv_alpha
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(50, 10)); signal = X[:, :1]
     >>> def penalty(noise):

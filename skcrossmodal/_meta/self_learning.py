@@ -26,7 +26,7 @@ from sklearn.linear_model import Ridge
 from sklearn.utils import Bunch, Tags, check_random_state, get_tags
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._compat import (
+from .._compat import (
     HasMethods,
     IntegerInterval,
     Interval,
@@ -34,10 +34,10 @@ from ._compat import (
     _fit_context,
     _wrap_data_with_container,
 )
-from ._missing_views import _rows_missing, embed_x_rows, embed_y_rows, split_views
-from ._similarity import SimilarityBlocks
-from .base import CrossModalTags, TwoViewTags
-from .metrics import mean_reciprocal_rank
+from .._numerics.similarity import SimilarityBlocks
+from ..base import CrossModalTags, TwoViewTags
+from ..metrics._ranking import mean_reciprocal_rank
+from .missing_views import _rows_missing, embed_x_rows, embed_y_rows, split_views
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 

@@ -6,10 +6,10 @@ import numpy as np
 from scipy import linalg
 from sklearn.utils.extmath import svd_flip
 
-from ._compat import IntegerInterval, Interval, StrOptions
-from ._stats import shrunk_covariance_roots
-from ._streaming import SufficientStatisticsMixin
-from .base import CrossModalEstimator
+from .._compat import IntegerInterval, Interval, StrOptions
+from .._numerics.moments import shrunk_covariance_roots
+from ..base import CrossModalEstimator
+from .sufficient_statistics import SufficientStatisticsMixin
 
 
 def oas_shrinkage(cov, n_samples):
@@ -25,7 +25,7 @@ def oas_shrinkage(cov, n_samples):
     --------
     >>> import numpy as np
     >>> from sklearn.covariance import oas
-    >>> from skcrossmodal._procrustes import oas_shrinkage
+    >>> from skcrossmodal._linear.embedding import oas_shrinkage
     >>> X = np.random.default_rng(0).normal(size=(30, 5))
     >>> cov = np.cov(X, rowvar=False, bias=True)
     >>> bool(np.isclose(oas_shrinkage(cov, 30), oas(X)[1]))

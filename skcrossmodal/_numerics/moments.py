@@ -272,7 +272,7 @@ def two_view_moments(
     Examples
     --------
     >>> import numpy as np
-    >>> from skcrossmodal._stats import two_view_moments
+    >>> from skcrossmodal._numerics.moments import two_view_moments
     >>> X = np.array([[0.0], [2.0]]); y = np.array([[1.0], [5.0]])
     >>> m = two_view_moments(X, y, second_order_x="full")
     >>> float(m.cross_xy[0, 0]), float(m.cross_xx[0, 0]), m.mean_y.tolist()
@@ -330,7 +330,7 @@ def shifted_two_view_moments(
     Examples
     --------
     >>> import numpy as np
-    >>> from skcrossmodal._stats import shifted_two_view_moments
+    >>> from skcrossmodal._numerics.moments import shifted_two_view_moments
     >>> X = np.array([[1e6], [1e6 + 2.0]]); y = np.array([[1.0], [5.0]])
     >>> m = shifted_two_view_moments(X, y, shift_x=X[0], shift_y=y[0])
     >>> float(m.cross_xy[0, 0]), m.mean_x.tolist(), m.mean_y.tolist()
@@ -443,7 +443,7 @@ def thread_count(n_jobs):
     Examples
     --------
     >>> from threadpoolctl import threadpool_limits
-    >>> from skcrossmodal._stats import thread_count
+    >>> from skcrossmodal._numerics.moments import thread_count
     >>> with threadpool_limits(limits=1, user_api="blas"):
     ...     thread_count(None)
     1
@@ -478,7 +478,7 @@ def shrunk_covariance_roots(cov, shrinkage, *, view_name):
     Examples
     --------
     >>> import numpy as np
-    >>> from skcrossmodal._stats import shrunk_covariance_roots
+    >>> from skcrossmodal._numerics.moments import shrunk_covariance_roots
     >>> inv_root, root = shrunk_covariance_roots(
     ...     np.diag([4.0, 1.0]), 0.0, view_name="X")
     >>> bool(np.allclose(inv_root, np.diag([0.5, 1.0])))

@@ -41,7 +41,7 @@ def normalize_rows(embeddings):
     Examples
     --------
     >>> import numpy as np
-    >>> from skcrossmodal._similarity import normalize_rows
+    >>> from skcrossmodal._numerics.similarity import normalize_rows
     >>> normalize_rows(np.array([[3e200, 4e200], [0.0, 0.0]])).tolist()
     [[0.6, 0.8], [0.0, 0.0]]
     """

@@ -50,7 +50,7 @@ def sigmoid_pairwise_loss(
     divided by the batch size). With weights it equals the batch mean of
     :math:`w_i` times the pair's own loss, averaged over its row (pair i
     against every y) and its column (every x against pair i) -- the same
-    per-pair weighting as the symmetric InfoNCE loss of ``_torch_models``.
+    per-pair weighting as the symmetric InfoNCE loss of ``modules``.
     No softmax couples the rows, so the global batch of several ranks only
     needs their embeddings (``comm.gather_with_grad``), exactly like InfoNCE.
 
@@ -79,7 +79,7 @@ def sigmoid_pairwise_loss(
     Examples
     --------
     >>> import torch
-    >>> from skcrossmodal._losses import sigmoid_pairwise_loss
+    >>> from skcrossmodal._torch.losses import sigmoid_pairwise_loss
     >>> z = torch.nn.functional.normalize(torch.randn(6, 3), dim=1)
     >>> t, b = torch.tensor(2.0), torch.tensor(-1.0)
     >>> whole = sigmoid_pairwise_loss(z, z, t, b)

@@ -2,8 +2,9 @@
 
 Only imported when a dask array is passed in (dask is an optional extra). The
 statistics are a tree reduction: each aligned block of rows of X, y and the
-weights becomes one :class:`~skcrossmodal._stats.TwoViewMoments` on the worker
-that holds it (validated there: a NaN raises the same error as numpy input),
+weights becomes one
+:class:`~skcrossmodal._numerics.moments.TwoViewMoments` on the worker that
+holds it (validated there: a NaN raises the same error as numpy input),
 and those are merged ``split_every`` at a time with Chan et al.'s update up to
 one result. Only these O(d^2) summaries travel; no worker ever holds more than
 one block of rows, whatever the size of the arrays.
@@ -17,9 +18,9 @@ import sys
 import numpy as np
 from sklearn.utils.validation import check_array
 
-from ._compat import _check_sample_weight
-from ._stats import shifted_two_view_moments
-from .base import FLOAT_DTYPES, _check_same_rows
+from .._compat import _check_sample_weight
+from .._numerics.moments import shifted_two_view_moments
+from ..base import FLOAT_DTYPES, _check_same_rows
 
 
 def holds_dask_array(*arrays):
@@ -31,7 +32,7 @@ def holds_dask_array(*arrays):
     Examples
     --------
     >>> import numpy as np
-    >>> from skcrossmodal._dask import holds_dask_array
+    >>> from skcrossmodal._linear.dask_arrays import holds_dask_array
     >>> holds_dask_array(np.ones(3), None)
     False
     """

@@ -9,6 +9,7 @@ import torch
 import torch._dynamo  # noqa: F401  (torch's optimisers import it on first use)
 import torch.distributed  # noqa: F401
 
-from . import _distributed, _losses, _torch_models, distributed  # noqa: F401
+from .. import distributed  # noqa: F401
+from . import communicator, losses, modules  # noqa: F401
 
 __all__ = ["torch"]

@@ -14,8 +14,8 @@ from sklearn.utils import get_tags
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, StrOptions
-from .base import CrossModalEstimator, atomic_fit
+from .._compat import HasMethods, StrOptions
+from ..base import CrossModalEstimator, atomic_fit
 
 
 def _is_text_or_object(y):

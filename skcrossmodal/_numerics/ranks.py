@@ -2,7 +2,7 @@
 
 Scoring a cross-validation candidate by retrieval ranks every held-out pair
 against every other, both ways, which is the bulk of a retrieval-scored
-search. :func:`~skcrossmodal._similarity.partner_ranks` does it with one
+search. :func:`~skcrossmodal._numerics.similarity.partner_ranks` does it with one
 float64 product per direction and two comparison passes per product. Here one
 float32 product serves both directions (the x-to-y ranks count along its
 rows, the y-to-x ranks along its columns) and the counts are packed eight to
@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._similarity import _blas_controller, _n_workers, normalize_rows
+from .similarity import _blas_controller, _n_workers, normalize_rows
 
 # Similarities per block: 1 MiB of float32, so that the comparisons made on a
 # block run from cache.
@@ -141,7 +141,7 @@ def paired_partner_ranks(X_scores, y_scores, *, x_to_y=True, y_to_x=True):
     Examples
     --------
     >>> import numpy as np
-    >>> from skcrossmodal._paired_ranks import paired_partner_ranks
+    >>> from skcrossmodal._numerics.ranks import paired_partner_ranks
     >>> X_scores = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     >>> y_scores = np.array([[1.0, 0.1], [1.0, 0.9], [0.0, 1.0]])
     >>> [r.tolist() for r in paired_partner_ranks(X_scores, y_scores)]

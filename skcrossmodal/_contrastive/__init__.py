@@ -1,0 +1,1 @@
+"""The contrastive aligner: the estimator side (no torch import at import time)."""

@@ -1,0 +1,1 @@
+"""The linear estimators, fitted from sufficient statistics (numpy or dask)."""

@@ -1,0 +1,1 @@
+"""Meta-estimators on the two-view contract: pipelines, self-learning, zero-shot."""

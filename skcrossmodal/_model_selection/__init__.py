@@ -1,0 +1,1 @@
+"""Hyper-parameter searches solved from per-fold sufficient statistics."""

@@ -1,0 +1,1 @@
+"""Numerical kernels shared by the estimators: moments, similarities, partner ranks."""
