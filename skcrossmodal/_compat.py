@@ -1,7 +1,8 @@
 """The one place that touches scikit-learn's private names.
 
 scikit-learn offers no public API for parameter constraints, the ``_fit_context``
-decorator, its ``set_output`` wrappers or its sample-weight check, yet every
+decorator, its ``set_output`` wrappers, its sample-weight check or its row
+indexing of any container (``_safe_indexing``), yet every
 estimator here needs them to behave like scikit-learn's own. Importing them from
 one module means a renamed private name breaks one file, not thirteen, and that
 version differences are handled here alone.
@@ -11,6 +12,7 @@ import inspect
 from numbers import Integral
 
 from sklearn.base import _fit_context
+from sklearn.utils import _safe_indexing
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -28,6 +30,7 @@ __all__ = [
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
+    "_safe_indexing",
     "_safe_set_output",
     "_wrap_data_with_container",
     "check_matplotlib_support",

@@ -17,8 +17,6 @@ across estimators, whatever they compute inside:
   ``two_view_tags`` that :mod:`skcrossmodal.estimator_checks` reads.
 """
 
-import functools
-import numbers
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -33,6 +31,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import _check_sample_weight, _fit_context, _wrap_data_with_container
 from ._numerics.similarity import SIMILARITIES
+from ._utils.failure_safe import FailureSafeMixin, failure_safe, restored_on_error
+from ._utils.validation import check_count, check_query_view, check_same_rows
 from .metrics._ranking import mean_reciprocal_rank
 from .retrieval import search_top_k
 
@@ -41,6 +41,7 @@ __all__ = [
     "CrossModalTags",
     "TwoViewTags",
     "atomic_fit",
+    "restored_on_error",
     "resolve_n_components",
 ]
 
@@ -91,38 +92,21 @@ class CrossModalTags(Tags):
     two_view_tags: TwoViewTags = field(default_factory=TwoViewTags)
 
 
-def _restore_on_failure(method):
-    """Run ``method`` so that an exception leaves ``self`` as it was.
-
-    The attributes are snapshotted (a shallow copy: fitting code rebinds
-    attributes to new arrays rather than writing into fitted ones) and put back
-    when the call raises, so a first fit that fails leaves the estimator
-    unfitted and a failed refit or ``partial_fit`` keeps the previous model.
-    """
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        before = dict(self.__dict__)
-        try:
-            return method(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
-
-    return wrapper
-
-
-def atomic_fit(method):
+def atomic_fit(method=None, *, prefer_skip_nested_validation=True):
     """Decorate a ``fit``/``partial_fit`` method: validated, and atomic on failure.
 
-    Parameter validation (scikit-learn's ``_fit_context``) runs first; then an
-    exception anywhere in the call restores every attribute of the estimator.
+    Parameter validation (scikit-learn's ``_fit_context``) runs first; then the
+    call runs inside :func:`restored_on_error`, so an exception anywhere in it
+    restores the estimator (through its ``_snapshot_state`` and
+    ``_restore_state`` hooks) as it was.
 
     Parameters
     ----------
     method : callable
         ``fit`` or ``partial_fit`` of a :class:`CrossModalEstimator`.
+    prefer_skip_nested_validation : bool, default=True
+        As for scikit-learn's ``_fit_context``: False for a meta-estimator,
+        whose inner estimators validate their own parameters.
 
     Returns
     -------
@@ -141,11 +125,22 @@ def atomic_fit(method):
     >>> hasattr(model, "n_features_in_")
     False
     """
-    return _fit_context(prefer_skip_nested_validation=True)(_restore_on_failure(method))
+
+    def decorate(method):
+        validated = _fit_context(
+            prefer_skip_nested_validation=prefer_skip_nested_validation
+        )
+        return validated(failure_safe(method))
+
+    return decorate if method is None else decorate(method)
 
 
 class CrossModalEstimator(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, MultiOutputMixin, BaseEstimator
+    FailureSafeMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    MultiOutputMixin,
+    BaseEstimator,
 ):
     """Base class of two-view estimators: the contract, implemented once.
 
@@ -168,8 +163,9 @@ class CrossModalEstimator(
     tag ``two_view_tags.n_components_bounded_by_views``.
 
     Rows of ``X`` (or of ``y``) that are entirely NaN are *single-view* rows,
-    which only :class:`SelfLearningAligner` learns from; the others refuse them
-    with a ``ValueError`` that says so. A NaN among finite values is refused as
+    which only an estimator with ``_accepts_single_view_rows = True``
+    (:class:`SelfLearningAligner`) learns from; the others refuse them with a
+    ``ValueError`` that says so. A NaN among finite values is refused as
     missing data, as scikit-learn does.
 
     Examples
@@ -202,6 +198,10 @@ class CrossModalEstimator(
 
     # Linear maps cannot have more shared dimensions than the narrower view.
     _shared_space_bounded_by_views = True
+
+    # The switch for estimators that learn from single-view rows (entirely NaN
+    # in the missing view): validation lets NaN through to them.
+    _accepts_single_view_rows = False
 
     # ----------------------------------------------------------- hooks ---
     def _fit_views(self, X, y, sample_weight):
@@ -246,27 +246,49 @@ class CrossModalEstimator(
         return self
 
     def _validate_paired_views(self, X, y, sample_weight, *, reset, min_samples=2):
+        single_view = self._accepts_single_view_rows
         if y is None:
+            where = " with NaN rows where it was not observed" if single_view else ""
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is "
-                "None. Pass the second view (modality) as y."
+                f"None. Pass the second view (modality) as y{where}."
             )
-        _refuse_single_view_rows(X, "X", self)
-        _refuse_single_view_rows(y, "y", self)
+        if not single_view:
+            _refuse_single_view_rows(X, "X", self)
+            _refuse_single_view_rows(y, "y", self)
         X = validate_data(
-            self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=min_samples
+            self,
+            X,
+            reset=reset,
+            dtype=FLOAT_DTYPES,
+            ensure_min_samples=min_samples,
+            ensure_all_finite=self._finite_rule(),
         )
         y = self._validate_y_view(y, reset=reset)
-        _check_same_rows(X, y)
+        self._check_paired_rows(X, y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         return X, y, sample_weight
 
+    def _finite_rule(self):
+        # Single-view rows are entirely NaN; the estimator that accepts them
+        # sorts them out (and refuses partly NaN rows) itself.
+        return "allow-nan" if self._accepts_single_view_rows else True
+
+    def _check_paired_rows(self, X, y):
+        """Refuse validated views that cannot be read row by row as pairs."""
+        check_same_rows(X, y)
+
     def _validate_y_view(self, y, *, reset):
         y_array = check_array(
-            y, ensure_2d=False, dtype=FLOAT_DTYPES, input_name="y", ensure_min_samples=1
+            y,
+            ensure_2d=False,
+            dtype=FLOAT_DTYPES,
+            input_name="y",
+            ensure_min_samples=1,
+            ensure_all_finite=self._finite_rule(),
         )
         y_is_1d = y_array.ndim == 1
         if y_is_1d:
@@ -283,7 +305,13 @@ class CrossModalEstimator(
 
     def _check_x_view(self, X):
         """Validate new rows of the first view for the fitted estimator."""
-        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        return validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=FLOAT_DTYPES,
+            ensure_all_finite=self._finite_rule(),
+        )
 
     def _check_y_view(self, y):
         """Validate new rows of the second view (returned 2-D)."""
@@ -314,7 +342,7 @@ class CrossModalEstimator(
         if y is None:
             return X_scores
         y_checked = self._check_y_view(y)
-        _check_same_rows(X_checked, y_checked)
+        self._check_paired_rows(X_checked, y_checked)
         # scikit-learn's automatic output wrapping only covers the first array.
         y_scores = _wrap_data_with_container(
             "transform", self._embed_y(y_checked), y, self
@@ -401,20 +429,26 @@ class CrossModalEstimator(
             Row indices into ``gallery``.
         """
         check_is_fitted(self)
-        if query_view not in ("X", "y"):
-            raise ValueError(f"query_view must be 'X' or 'y'; got {query_view!r}.")
+        check_query_view(query_view)
         if similarity not in SIMILARITIES:
             raise ValueError(
                 f"similarity must be one of {SIMILARITIES}; got {similarity!r}."
             )
-        for name, value in (("n_neighbors", n_neighbors), ("csls_k", csls_k)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Integral)
-                or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        check_count("n_neighbors", n_neighbors)
+        check_count("csls_k", csls_k)
         X_rows, y_rows = (queries, gallery) if query_view == "X" else (gallery, queries)
+        return self._retrieve_rows(
+            X_rows,
+            y_rows,
+            query_view=query_view,
+            n_neighbors=n_neighbors,
+            similarity=similarity,
+            csls_k=csls_k,
+        )
+
+    def _retrieve_rows(self, X_rows, y_rows, *, query_view, **search):
+        """The search of :meth:`retrieve`, once its options are checked."""
+        n_neighbors = search["n_neighbors"]
         X_scores = self._embed_x(self._check_x_view(X_rows))
         y_scores = self._embed_y(self._check_y_view(y_rows))
         query_scores, gallery_scores = (
@@ -427,13 +461,7 @@ class CrossModalEstimator(
             )
         # The validated search: embeddings with NaN or of another width fail
         # with a named error.
-        return search_top_k(
-            query_scores,
-            gallery_scores,
-            n_neighbors=n_neighbors,
-            similarity=similarity,
-            csls_k=csls_k,
-        )
+        return search_top_k(query_scores, gallery_scores, **search)
 
     @property
     def _n_features_out(self):
@@ -475,14 +503,6 @@ def _refuse_single_view_rows(view, name, estimator):
             f"view was observed); {type(estimator).__name__} needs both views of "
             "every row. Single-view rows are only used by SelfLearningAligner; "
             "drop them (or their pairs) here."
-        )
-
-
-def _check_same_rows(X, y):
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(
-            "X and y must have the same number of rows, since row i of each is the "
-            f"same event; got {X.shape[0]} rows in X and {y.shape[0]} in y."
         )
 
 

@@ -17,11 +17,8 @@ from ._compat import (
     validate_params,
 )
 from ._numerics.similarity import SIMILARITIES
-from .metrics._ranking import (
-    _check_paired_embeddings,
-    _shared_space_pair,
-    retrieval_ranks,
-)
+from ._utils.validation import check_paired_embeddings, transform_pair
+from .metrics import retrieval_ranks
 
 __all__ = ["RecallAtKDisplay", "SharedSpaceDisplay"]
 
@@ -168,7 +165,7 @@ class RecallAtKDisplay:
         display : RecallAtKDisplay
         """
         _validate_recall_options(k_max, similarity, csls_k)
-        X_scores, y_scores = _check_paired_embeddings(X_scores, y_scores)
+        X_scores, y_scores = check_paired_embeddings(X_scores, y_scores)
         if k_max > X_scores.shape[0]:
             raise ValueError(
                 f"k_max={k_max} is larger than the number of pairs "
@@ -236,7 +233,7 @@ class RecallAtKDisplay:
         display : RecallAtKDisplay
         """
         _validate_recall_options(k_max, similarity, csls_k)
-        X_scores, y_scores = _shared_space_pair(estimator, X, y)
+        X_scores, y_scores = transform_pair(estimator, X, y)
         return cls.from_predictions(
             np.asarray(X_scores),
             np.asarray(y_scores),
@@ -397,7 +394,7 @@ class SharedSpaceDisplay:
         display : SharedSpaceDisplay
         """
         _validate_picture_options(n_pairs, random_state)
-        X_scores, y_scores = _check_paired_embeddings(X_scores, y_scores)
+        X_scores, y_scores = check_paired_embeddings(X_scores, y_scores)
         n_samples, n_components = X_scores.shape
         if n_components < 2:
             raise ValueError(
@@ -469,7 +466,7 @@ class SharedSpaceDisplay:
         display : SharedSpaceDisplay
         """
         _validate_picture_options(n_pairs, random_state)
-        X_scores, y_scores = _shared_space_pair(estimator, X, y)
+        X_scores, y_scores = transform_pair(estimator, X, y)
         return cls.from_predictions(
             np.asarray(X_scores),
             np.asarray(y_scores),

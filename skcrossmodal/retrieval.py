@@ -15,7 +15,6 @@ import numbers
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
@@ -28,15 +27,17 @@ from ._numerics.similarity import (
     top_k,
     top_k_of_block,
 )
+from ._utils.failure_safe import FailureSafeMixin, failure_safe
+from ._utils.validation import (
+    check_count,
+    check_query_view,
+    check_two_view,
+    unwrap_two_view,
+)
 
 __all__ = ["SharedSpaceIndex", "retrieve", "search_top_k"]
 
 HUBNESS_CORRECTIONS = ("none", "csls", "inverted_softmax", "qb_norm")
-
-
-def _check_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
 
 
 def search_top_k(
@@ -77,8 +78,8 @@ def search_top_k(
     >>> indices.tolist()
     [[0, 2]]
     """
-    _check_count("n_neighbors", n_neighbors)
-    _check_count("csls_k", csls_k)
+    check_count("n_neighbors", n_neighbors)
+    check_count("csls_k", csls_k)
     if similarity not in SIMILARITIES:
         raise ValueError(
             f"similarity must be one of {SIMILARITIES}; got {similarity!r}."
@@ -119,7 +120,7 @@ def _logsumexp_rows(block, beta):
     return logsumexp(beta * block.astype(np.float64), axis=1)
 
 
-class SharedSpaceIndex(BaseEstimator):
+class SharedSpaceIndex(FailureSafeMixin, BaseEstimator):
     """Nearest-neighbour search over a gallery of shared-space embeddings.
 
     Fit on the gallery (the ``y_scores`` or ``X_scores`` of a fitted two-view
@@ -269,8 +270,11 @@ class SharedSpaceIndex(BaseEstimator):
         self.shortlist_factor = shortlist_factor
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @failure_safe
     def fit(self, X, y=None, *, reference_queries=None):
         """Store the gallery and the reference statistics of the corrections.
+
+        A call that raises leaves the index exactly as it was.
 
         Parameters
         ----------
@@ -430,7 +434,7 @@ class SharedSpaceIndex(BaseEstimator):
         """
         check_is_fitted(self)
         n_neighbors = self.n_neighbors if n_neighbors is None else n_neighbors
-        _check_count("n_neighbors", n_neighbors)
+        check_count("n_neighbors", n_neighbors)
         hubness = self.hubness if hubness is None else hubness
         self._check_correction(hubness)
         if n_neighbors > self.n_gallery_:
@@ -568,33 +572,6 @@ class SharedSpaceIndex(BaseEstimator):
         return tags
 
 
-def _final_two_view_step(estimator):
-    """Unwrap fitted searches and split a pipeline into (preprocessing, last)."""
-    while True:
-        # Frozen (prefit) models and fitted searches: search with what they hold.
-        if isinstance(estimator, FrozenEstimator):
-            estimator = estimator.estimator
-        elif hasattr(estimator, "best_estimator_"):
-            estimator = estimator.best_estimator_
-        else:
-            break
-    if hasattr(estimator, "retrieve"):
-        return None, estimator
-    if hasattr(estimator, "steps"):
-        preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
-        inner, last = _final_two_view_step(estimator.steps[-1][1])
-        if inner is not None:
-            raise TypeError(
-                "Nested pipelines with preprocessing at two levels are not "
-                "supported; flatten the pipeline."
-            )
-        return preprocessing, last
-    raise TypeError(
-        f"{type(estimator).__name__} is not a two-view estimator, a Pipeline "
-        "ending in one, or a fitted search over them: it has no retrieve method."
-    )
-
-
 def retrieve(
     estimator,
     queries,
@@ -656,10 +633,10 @@ def retrieve(
     >>> indices.shape
     (3, 2)
     """
-    _check_count("n_neighbors", n_neighbors)
-    if query_view not in ("X", "y"):
-        raise ValueError(f"query_view must be 'X' or 'y'; got {query_view!r}.")
-    preprocessing, final = _final_two_view_step(estimator)
+    check_count("n_neighbors", n_neighbors)
+    check_query_view(query_view)
+    preprocessing, final = unwrap_two_view(estimator)
+    check_two_view(final)
     if preprocessing is not None:
         if query_view == "X":
             queries = preprocessing.transform(queries)

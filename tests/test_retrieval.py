@@ -316,3 +316,17 @@ def test_retrieve_refuses_what_cannot_retrieve(raw_views):
         retrieve(model, X, y, query_view="z")
     with pytest.raises(ValueError, match="positive integer"):
         retrieve(model, X, y, n_neighbors=True)
+
+
+def test_failed_refit_keeps_the_fitted_index():
+    """A refit on 7 columns that fails leaves the 4-column index fully usable."""
+    rng = np.random.default_rng(0)
+    gallery, queries = rng.normal(size=(30, 4)), rng.normal(size=(12, 4))
+    index = SharedSpaceIndex(hubness_k=3).fit(gallery, reference_queries=queries)
+    expected = index.kneighbors(queries, 5, hubness="csls")
+    with pytest.raises(ValueError, match="reference_queries have 4 columns"):
+        index.fit(rng.normal(size=(30, 7)), reference_queries=queries)
+    assert index.n_features_in_ == 4
+    found = index.kneighbors(queries, 5, hubness="csls")
+    assert_array_equal(found[0], expected[0])
+    assert_array_equal(found[1], expected[1])

@@ -363,3 +363,24 @@ def test_failed_fit_leaves_the_estimator_as_it_was():
         model.fit(X_bad, y_bad)
     assert_array_equal(model.estimator_.coef_, coef)
     assert model.induced_pairs_ is induced
+
+
+def test_failed_refit_on_other_columns_keeps_the_fitted_model():
+    """A refit on 7 columns that fails leaves the 5-column model fully usable."""
+    X, y, _ = _planted(n_pairs=12, n_singles=40)
+    model = SelfLearningAligner(CrossModalEmbedding(), max_iter=2, random_state=0)
+    model.fit(X, y)
+    pairs = slice(0, 12)
+    before = model.transform(X[pairs], y[pairs])
+    predicted = model.predict(X[pairs])
+    wide = np.random.default_rng(1).normal(size=(X.shape[0], 7))
+    wide[np.isnan(X).all(axis=1)] = np.nan
+    wide[1:12] = np.nan  # one pair left: too few to start from
+    with pytest.raises(ValueError, match="needs at least 2 pairs"):
+        model.fit(wide, y)
+    assert model.n_features_in_ == 5
+    after = model.transform(X[pairs], y[pairs])
+    assert_array_equal(after[0], before[0])
+    assert_array_equal(after[1], before[1])
+    assert_array_equal(model.predict(X[pairs]), predicted)
+    assert model.retrieve(X[:3], y[pairs], n_neighbors=2)[1].shape == (3, 2)

@@ -9,7 +9,6 @@ the validation split and score, the ridge read-out and every embedding are
 computed by torch on the training device.
 """
 
-import contextlib
 import copy
 import io
 import math
@@ -23,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .._compat import IntegerInterval, Interval, StrOptions, _fit_context
-from ..base import CrossModalEstimator
+from ..base import CrossModalEstimator, restored_on_error
 
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
@@ -569,8 +568,7 @@ class ContrastiveAligner(CrossModalEstimator):
         self : object
             The fitted estimator.
         """
-        continuing = self.warm_start and hasattr(self, "model_")
-        with self._rollback_on_error(continuing):
+        with restored_on_error(self):
             X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=True
             )
@@ -611,7 +609,7 @@ class ContrastiveAligner(CrossModalEstimator):
             The updated estimator.
         """
         first_call = not hasattr(self, "model_")
-        with self._rollback_on_error(not first_call):
+        with restored_on_error(self):
             X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=first_call
             )
@@ -625,29 +623,30 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         return self
 
-    @contextlib.contextmanager
-    def _rollback_on_error(self, continuing):
-        """Undo every change to the estimator if the block raises."""
+    # The failure-safe hooks of base.restored_on_error: training changes the
+    # weights and the optimiser in place, so they are saved beside the
+    # attributes (lists copied, the random state deep-copied for the same reason).
+    def _snapshot_state(self):
         saved = {
             key: copy.copy(value) if isinstance(value, list) else value
-            for key, value in self.__dict__.items()
+            for key, value in super()._snapshot_state().items()
         }
         if "_random_state" in saved:
             saved["_random_state"] = copy.deepcopy(saved["_random_state"])
         training_state = None
-        if continuing:
+        if hasattr(self, "model_"):
             _, models = _import_torch()
             training_state = models.snapshot(self.model_, self._optimizer)
-            device = next(self.model_.parameters()).device
-        try:
-            yield
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if training_state is not None:
-                self.model_.to(device)
-                models.restore(self.model_, self._optimizer, training_state)
-            raise
+            training_state += (next(self.model_.parameters()).device,)
+        return saved, training_state
+
+    def _restore_state(self, snapshot):
+        saved, training_state = snapshot
+        super()._restore_state(saved)
+        if training_state is not None:
+            _, models = _import_torch()
+            self.model_.to(training_state[2])
+            models.restore(self.model_, self._optimizer, training_state[:2])
 
     def _pairs_in_group(self, n_samples):
         """The number of pairs of every rank (``n_samples`` outside a group)."""

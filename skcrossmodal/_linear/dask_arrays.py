@@ -20,7 +20,8 @@ from sklearn.utils.validation import check_array
 
 from .._compat import _check_sample_weight
 from .._numerics.moments import shifted_two_view_moments
-from ..base import FLOAT_DTYPES, _check_same_rows
+from .._utils.validation import check_same_rows
+from ..base import FLOAT_DTYPES
 
 
 def holds_dask_array(*arrays):
@@ -99,7 +100,7 @@ def aligned_views(X, y, sample_weight, estimator_name):
     if y_is_1d:
         y = y[:, None]
     _check_matrix(y, "y", estimator_name, min_samples=1)
-    _check_same_rows(X, y)
+    check_same_rows(X, y)
     X = _single_column_chunk(X, X.chunks[0])
     y = _single_column_chunk(y, X.chunks[0])
     if sample_weight is not None:
@@ -287,7 +288,7 @@ def dask_transform(estimator, X, y=None, *, embed_x, embed_y):
     if y.ndim == 1:
         y = y[:, None]
     _check_n_features(y, estimator.n_features_y_in_, "y", estimator)
-    _check_same_rows(X, y)
+    check_same_rows(X, y)
     y = _single_column_chunk(y, X.chunks[0])
     return X_scores, _lazy_view(y, embed_y, "y", n_out)
 

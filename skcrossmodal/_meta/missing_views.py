@@ -12,7 +12,7 @@ both views holds nothing.
 import numpy as np
 
 
-def _rows_missing(view, name):
+def rows_missing(view, name):
     """Boolean mask of the rows of ``view`` that are entirely NaN.
 
     Raises a ValueError naming the first row that is only partly NaN.
@@ -52,8 +52,8 @@ def split_views(X, y):
     ValueError
         If a row is NaN in only some of its columns, or NaN in both views.
     """
-    x_missing = _rows_missing(X, "X")
-    y_missing = _rows_missing(y, "y")
+    x_missing = rows_missing(X, "X")
+    y_missing = rows_missing(y, "y")
     both = np.flatnonzero(x_missing & y_missing)
     if both.size:
         raise ValueError(

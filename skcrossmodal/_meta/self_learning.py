@@ -11,35 +11,19 @@ under CSLS.
 
 import numbers
 from copy import copy
-from dataclasses import fields
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    MetaEstimatorMixin,
-    MultiOutputMixin,
-    TransformerMixin,
-    clone,
-)
+from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.linear_model import Ridge
-from sklearn.utils import Bunch, Tags, check_random_state, get_tags
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils import Bunch, check_random_state, get_tags
+from sklearn.utils.validation import check_is_fitted
 
-from .._compat import (
-    HasMethods,
-    IntegerInterval,
-    Interval,
-    _check_sample_weight,
-    _fit_context,
-    _wrap_data_with_container,
-)
+from .._compat import HasMethods, IntegerInterval, Interval, _check_sample_weight
 from .._numerics.similarity import SimilarityBlocks
-from ..base import CrossModalTags, TwoViewTags
-from ..metrics._ranking import mean_reciprocal_rank
-from .missing_views import _rows_missing, embed_x_rows, embed_y_rows, split_views
-
-_FLOAT_DTYPES = (np.float64, np.float32)
+from .._utils.validation import check_same_rows
+from ..base import CrossModalEstimator, TwoViewTags, atomic_fit
+from ..metrics import mean_reciprocal_rank
+from .missing_views import embed_x_rows, embed_y_rows, rows_missing, split_views
 
 
 def mutual_nearest_neighbours(x_scores, y_scores, csls_k):
@@ -75,13 +59,7 @@ def mutual_nearest_neighbours(x_scores, y_scores, csls_k):
     return x_index, row_best[x_index], row_score[x_index]
 
 
-class SelfLearningAligner(
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    MultiOutputMixin,
-    MetaEstimatorMixin,
-    BaseEstimator,
-):
+class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
     """Learn a shared space from a few pairs and many single-view rows.
 
     Rows observed in one view only are marked with NaN: a row whose ``X`` is
@@ -270,13 +248,16 @@ class SelfLearningAligner(
         self.reverse_alpha = reverse_alpha
         self.random_state = random_state
 
+    # Rows holding one view are what self-learning learns from.
+    _accepts_single_view_rows = True
+
     # ----------------------------------------------------------------- fit ---
-    @_fit_context(
-        # The wrapped estimator validates its own parameters.
-        prefer_skip_nested_validation=False
-    )
+    # The wrapped estimator validates its own parameters.
+    @atomic_fit(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit on the pairs, then induce pairs among single-view rows and refit.
+
+        A call that raises leaves the estimator exactly as it was.
 
         Parameters
         ----------
@@ -295,25 +276,14 @@ class SelfLearningAligner(
         self : object
             The fitted estimator.
         """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None. Pass the second view (modality) as y, with NaN rows "
-                "where it was not observed."
-            )
-        X = validate_data(
-            self,
-            X,
-            reset=True,
-            dtype=_FLOAT_DTYPES,
-            ensure_all_finite="allow-nan",
-            ensure_min_samples=2,
+        X, y, sample_weight = self._validate_paired_views(
+            X, y, sample_weight, reset=True
         )
-        y, y_is_1d = self._validate_y(y, reset=True)
-        _check_same_rows(X, y)
-        weights = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        self._fit_views(X, y, sample_weight)
+        return self
+
+    def _fit_views(self, X, y, sample_weight):
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
         pairs, x_only, y_only = split_views(X, y)
         self._check_enough_pairs(pairs, x_only, y_only, weights)
 
@@ -378,10 +348,7 @@ class SelfLearningAligner(
         self.n_iter_ = 1 + len(history)
         self.termination_condition_ = termination
         self.pair_rows_, self.x_only_rows_, self.y_only_rows_ = pairs, x_only, y_only
-        self.n_features_y_in_ = y.shape[1]
-        self._y_is_1d = y_is_1d
         self._anchor_x = anchor_x
-        return self
 
     def _induce(self, estimator, X, y, x_candidates, y_candidates, anchor_x, keep, rng):
         """One round of dictionary induction among the single-view rows."""
@@ -427,28 +394,9 @@ class SelfLearningAligner(
                 "estimator's n_components."
             )
 
-    def _validate_y(self, y, *, reset):
-        y = check_array(
-            y,
-            ensure_2d=False,
-            dtype=_FLOAT_DTYPES,
-            input_name="y",
-            ensure_all_finite="allow-nan",
-        )
-        y_is_1d = y.ndim == 1
-        if y_is_1d:
-            y = y.reshape(-1, 1)
-        if not reset and y.shape[1] != self.n_features_y_in_:
-            raise ValueError(
-                f"y has {y.shape[1]} features, but {type(self).__name__} is "
-                f"expecting {self.n_features_y_in_} features as input."
-            )
-        return y, y_is_1d
-
-    def _validate_x(self, X):
-        return validate_data(
-            self, X, reset=False, dtype=_FLOAT_DTYPES, ensure_all_finite="allow-nan"
-        )
+    def _check_paired_rows(self, X, y):
+        check_same_rows(X, y)
+        split_views(X, y)  # a row missing both views (or partly NaN) is an error
 
     # ------------------------------------------------------ shared space ---
     def transform(self, X, y=None):
@@ -470,20 +418,16 @@ class SelfLearningAligner(
             When ``y`` is given. A row with one view has its shared-space
             point in that view's scores and NaN in the other's.
         """
-        check_is_fitted(self)
-        X_array = self._validate_x(X)
-        X_scores = self._embed(X_array, "X")
-        if y is None:
-            return X_scores
-        y_array, _ = self._validate_y(y, reset=False)
-        _check_same_rows(X_array, y_array)
-        split_views(X_array, y_array)  # a row missing both views is an error
-        y_scores = self._embed(y_array, "y")
-        # scikit-learn's automatic output wrapping only covers the first array.
-        return X_scores, _wrap_data_with_container("transform", y_scores, y, self)
+        return super().transform(X, y)
+
+    def _embed_x(self, X):
+        return self._embed(X, "X")
+
+    def _embed_y(self, y):
+        return self._embed(y, "y")
 
     def _embed(self, view, name):
-        missing = _rows_missing(view, name)
+        missing = rows_missing(view, name)
         scores = np.full((view.shape[0], self.n_components_), np.nan)
         if name == "X":
             scores[~missing] = embed_x_rows(self.estimator_, view[~missing])
@@ -493,23 +437,10 @@ class SelfLearningAligner(
             )
         return scores
 
-    def predict(self, X):
-        """Predict y from X (the estimator's ``predict``): y for rows without it.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            First view, complete rows only.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples, n_features_y) or (n_samples,)
-            In y's units; 1-D when ``y`` was 1-D at fit.
-        """
-        check_is_fitted(self)
-        X = self._complete_rows(self._validate_x(X), "X", "predict_x")
-        y_pred = np.asarray(self.estimator_.predict(X)).reshape(X.shape[0], -1)
-        return y_pred.ravel() if self._y_is_1d else y_pred
+    def _predict_views(self, X):
+        # y for rows without it: the estimator's predict, complete rows only.
+        X = self._complete_rows(X, "X", "predict_x")
+        return np.asarray(self.estimator_.predict(X)).reshape(X.shape[0], -1)
 
     def predict_x(self, y):
         """Predict X from y (the reverse read-out): X for rows without it.
@@ -529,8 +460,7 @@ class SelfLearningAligner(
             In X's units.
         """
         check_is_fitted(self)
-        y, _ = self._validate_y(y, reset=False)
-        y = self._complete_rows(y, "y", "predict")
+        y = self._complete_rows(self._check_y_view(y), "y", "predict")
         return self.reverse_regressor_.predict(
             embed_y_rows(self.estimator_, y, self._anchor_x)
         )
@@ -553,10 +483,9 @@ class SelfLearningAligner(
             ``y`` with its missing rows predicted from ``X`` (:meth:`predict`).
         """
         check_is_fitted(self)
-        X_filled = np.array(self._validate_x(X), dtype=np.float64)
-        y_filled, _ = self._validate_y(y, reset=False)
-        y_filled = np.array(y_filled, dtype=np.float64)
-        _check_same_rows(X_filled, y_filled)
+        X_filled = np.array(self._check_x_view(X), dtype=np.float64)
+        y_filled = np.array(self._check_y_view(y), dtype=np.float64)
+        check_same_rows(X_filled, y_filled)
         _, x_only, y_only = split_views(X_filled, y_filled)
         if y_only.size:
             X_filled[y_only] = self.predict_x(y_filled[y_only])
@@ -565,7 +494,7 @@ class SelfLearningAligner(
         return X_filled, (y_filled.ravel() if self._y_is_1d else y_filled)
 
     def _complete_rows(self, view, name, other_method):
-        missing = _rows_missing(view, name)
+        missing = rows_missing(view, name)
         if missing.any():
             raise ValueError(
                 f"Input {name} contains NaN: row {int(np.flatnonzero(missing)[0])} "
@@ -608,59 +537,13 @@ class SelfLearningAligner(
             X_scores[pairs], y_scores[pairs], sample_weight=sample_weight
         )
 
-    def retrieve(
-        self,
-        queries,
-        gallery,
-        *,
-        query_view="X",
-        n_neighbors=5,
-        similarity="cosine",
-        csls_k=10,
-    ):
-        """Find the best partners of each query among a gallery of the other view.
-
-        As the estimator's ``retrieve``; queries and gallery hold complete rows.
-
-        Parameters
-        ----------
-        queries : array-like of shape (n_queries, n_features_of_query_view)
-            Rows of the view named by ``query_view``.
-        gallery : array-like of shape (n_gallery, n_features_of_other_view)
-            Rows of the other view.
-        query_view : {"X", "y"}, default="X"
-            ``"X"``: queries are rows of X and the gallery rows of ``y``;
-            ``"y"``: the other way round.
-        n_neighbors : int, default=5
-            How many gallery rows to return per query.
-        similarity : {"cosine", "csls"}, default="cosine"
-            Cosine similarity in the shared space, or CSLS (hubness-corrected).
-        csls_k : int, default=10
-            Neighbourhood size of the CSLS correction.
-
-        Returns
-        -------
-        similarities : ndarray of shape (n_queries, n_neighbors)
-            Best first.
-        indices : ndarray of shape (n_queries, n_neighbors)
-            Row indices into ``gallery``.
-        """
-        check_is_fitted(self)
-        if query_view not in ("X", "y"):
-            raise ValueError(f"query_view must be 'X' or 'y'; got {query_view!r}.")
-        X_rows, y_rows = (queries, gallery) if query_view == "X" else (gallery, queries)
-        X_rows = self._complete_rows(self._validate_x(X_rows), "X", "retrieve")
-        y_rows = self._complete_rows(
-            self._validate_y(y_rows, reset=False)[0], "y", "retrieve"
-        )
+    def _retrieve_rows(self, X_rows, y_rows, *, query_view, **search):
+        # Queries and gallery hold complete rows; the estimator searches.
+        X_rows = self._complete_rows(self._check_x_view(X_rows), "X", "retrieve")
+        y_rows = self._complete_rows(self._check_y_view(y_rows), "y", "retrieve")
         queries, gallery = (X_rows, y_rows) if query_view == "X" else (y_rows, X_rows)
         return self.estimator_.retrieve(
-            queries,
-            gallery,
-            query_view=query_view,
-            n_neighbors=n_neighbors,
-            similarity=similarity,
-            csls_k=csls_k,
+            queries, gallery, query_view=query_view, **search
         )
 
     # ---------------------------------------------------------- metadata ---
@@ -669,21 +552,14 @@ class SelfLearningAligner(
         """Dimension of the shared space, as fitted by the estimator."""
         return self.estimator_.n_components_
 
-    @property
-    def _n_features_out(self):
-        return self.n_components_
-
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
         # Only entirely NaN rows are allowed (a missing view), and scikit-learn's
         # allow_nan tag means NaN anywhere, so it stays False.
-        tags.target_tags.required = True
-        values = {f.name: getattr(tags, f.name) for f in fields(Tags)}
+        tags = super().__sklearn_tags__()
         # What holds of the shared space holds of the wrapped estimator's.
         inner = getattr(get_tags(self.estimator), "two_view_tags", None)
-        return CrossModalTags(
-            **values, two_view_tags=TwoViewTags() if inner is None else copy(inner)
-        )
+        tags.two_view_tags = TwoViewTags() if inner is None else copy(inner)
+        return tags
 
 
 def _fit_estimator(estimator, X, y, sample_weight):
@@ -701,10 +577,3 @@ def _same_pairs(induced, previous):
 def _pair_set(induced):
     return set(zip(induced.x_rows.tolist(), induced.y_rows.tolist(), strict=True))
 
-
-def _check_same_rows(X, y):
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(
-            "X and y must have the same number of rows, since row i of each is the "
-            f"same event; got {X.shape[0]} rows in X and {y.shape[0]} in y."
-        )

@@ -20,18 +20,23 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
 )
 
-from .._compat import Interval, StrOptions, _fit_context
-from ..retrieval import _final_two_view_step, retrieve
+from .._compat import (
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+    _safe_indexing,
+)
+from .._utils.validation import check_two_view, unwrap_two_view
+from ..retrieval import retrieve
 
 __all__ = ["ZeroShotClassifier"]
 
@@ -198,7 +203,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         # classifier as it was.
         prefit = isinstance(self.estimator, FrozenEstimator)
         # A clear TypeError for anything that is not two-view.
-        _, final = _final_two_view_step(self.estimator)
+        final = check_two_view(unwrap_two_view(self.estimator)[1])
         if prefit:
             try:
                 check_is_fitted(final)
@@ -421,7 +426,7 @@ def _view_width(estimator, view):
     if view == "X":
         return getattr(estimator, "n_features_in_", None)
     # A Pipeline passes y to its last step as it is.
-    _, final = _final_two_view_step(estimator)
+    final = unwrap_two_view(estimator)[1]
     return getattr(final, "n_features_y_in_", None)
 
 

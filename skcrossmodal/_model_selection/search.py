@@ -19,15 +19,14 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
-from sklearn.utils import _safe_indexing
 
-from .._compat import _fit_context
+from .._compat import _fit_context, _safe_indexing
 from .._linear.dask_arrays import holds_dask_array
 from .._linear.embedding import CrossModalEmbedding
 from .._linear.shared_latent import SharedLatentRegression
 from .._numerics.moments import TwoViewMoments, shifted_two_view_moments
 from .._numerics.ranks import paired_partner_ranks
-from ..base import CrossModalEstimator, resolve_n_components
+from ..base import CrossModalEstimator, resolve_n_components, restored_on_error
 from ..metrics._ranking import (
     RETRIEVAL_SCORERS,
     _RetrievalScorer,
@@ -226,7 +225,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 "partial_fit(X_chunk, y_chunk, folds=...) and scoring='r2', which "
                 "keeps only per-fold statistics."
             )
-        with _restored_on_error(self):
+        with restored_on_error(self):
             self._fit_rows(X, y, sample_weight, groups)
         return self
 
@@ -316,7 +315,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 f"predict); got scoring={self.scoring!r}. Set scoring='r2', or use "
                 "fit on rows in memory to score retrieval."
             )
-        with _restored_on_error(self):
+        with restored_on_error(self):
             self._partial_fit_chunk(X, y, sample_weight, folds)
         return self
 
@@ -652,22 +651,6 @@ class _StatisticsSearchCV(CrossModalEstimator):
 
     def _predict_views(self, X):
         return self.best_estimator_._predict_views(X)
-
-
-class _restored_on_error:
-    """Put an estimator's attributes back as they were if the block raises."""
-
-    def __init__(self, estimator):
-        self._estimator = estimator
-
-    def __enter__(self):
-        self._state = dict(self._estimator.__dict__)
-
-    def __exit__(self, kind, value, traceback):
-        if kind is not None:
-            self._estimator.__dict__.clear()
-            self._estimator.__dict__.update(self._state)
-        return False
 
 
 def _check_split(train, test, n_samples, index):

@@ -19,6 +19,7 @@ from .._numerics.similarity import (
     partner_ranks,
     top_k_of_block,
 )
+from .._utils.validation import check_paired_embeddings, transform_pair
 
 __all__ = [
     "make_retrieval_scorer",
@@ -43,24 +44,8 @@ _COMMON_CONSTRAINTS = {
 }
 
 
-def _check_paired_embeddings(X_scores, y_scores):
-    X_scores = check_array(
-        X_scores, dtype=[np.float64, np.float32], input_name="X_scores"
-    )
-    y_scores = check_array(
-        y_scores, dtype=[np.float64, np.float32], input_name="y_scores"
-    )
-    check_consistent_length(X_scores, y_scores)
-    if X_scores.shape[1] != y_scores.shape[1]:
-        raise ValueError(
-            "X_scores and y_scores must live in the same space (same number of "
-            f"columns); got {X_scores.shape[1]} and {y_scores.shape[1]}."
-        )
-    return X_scores, y_scores
-
-
 def _ranks_by_direction(X_scores, y_scores, direction, similarity, csls_k):
-    X_scores, y_scores = _check_paired_embeddings(X_scores, y_scores)
+    X_scores, y_scores = check_paired_embeddings(X_scores, y_scores)
     directions = _DIRECTIONS if direction == "both" else (direction,)
     ranks = []
     for name in directions:
@@ -491,7 +476,7 @@ class _Relevance:
 def _per_query(
     X_scores, y_scores, direction, similarity, csls_k, labels, relevance, reduce_block
 ):
-    X_scores, y_scores = _check_paired_embeddings(X_scores, y_scores)
+    X_scores, y_scores = check_paired_embeddings(X_scores, y_scores)
     kind, source = _relevance_source(labels, relevance, X_scores.shape[0])
     directions = _DIRECTIONS if direction == "both" else (direction,)
     values = []
@@ -772,22 +757,6 @@ for _function in (precision_at_k, mean_average_precision, ndcg_at_k):
     _function.__doc__ = _function.__doc__.format(label_doc=_LABEL_DOC)
 
 
-def _shared_space_pair(estimator, X, y):
-    """Both views of (X, y) in the shared space of a fitted estimator or pipeline.
-
-    ``Pipeline.transform`` forwards only X, so for a pipeline the preprocessing
-    steps transform X and the final two-view step receives ``y`` itself. A
-    fitted search (``GridSearchCV``) is scored through its refitted best model.
-    """
-    while hasattr(estimator, "best_estimator_"):
-        estimator = estimator.best_estimator_
-    if hasattr(estimator, "steps"):
-        if len(estimator.steps) > 1:
-            X = estimator[:-1].transform(X)
-        estimator = estimator.steps[-1][1]
-    return estimator.transform(X, y)
-
-
 class _RetrievalScorer:
     """Scorer ``(estimator, X, y) -> float`` for ``GridSearchCV(scoring=...)``.
 
@@ -815,7 +784,7 @@ class _RetrievalScorer:
             # Checked before the embedding is computed, so bad weights fail fast.
             _check_metric_weights(sample_weight, np.shape(sample_weight)[0])
             kwargs["sample_weight"] = sample_weight
-        X_scores, y_scores = _shared_space_pair(estimator, X, y)
+        X_scores, y_scores = transform_pair(estimator, X, y)
         return self._sign * self._metric(X_scores, y_scores, **kwargs)
 
     def _copy(self):
