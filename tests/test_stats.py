@@ -204,6 +204,7 @@ def pool_sizes(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     import skcrossmodal._numerics.moments as stats
+    from skcrossmodal._utils import threads
 
     sizes = []
 
@@ -213,7 +214,7 @@ def pool_sizes(monkeypatch):
             super().__init__(max_workers=max_workers, **kwargs)
 
     monkeypatch.setattr(stats, "ThreadPoolExecutor", Recording)
-    monkeypatch.setattr(stats, "_available_cores", lambda: 4)
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
     return sizes
 
 

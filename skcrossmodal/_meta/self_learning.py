@@ -576,4 +576,3 @@ def _same_pairs(induced, previous):
 
 def _pair_set(induced):
     return set(zip(induced.x_rows.tolist(), induced.y_rows.tolist(), strict=True))
-

@@ -11,14 +11,13 @@ pairwise update of Chan, Golub & LeVeque (1979). That buys three things:
 - streaming (``partial_fit``) and distributed reductions reuse the same merge.
 """
 
-import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
-from threadpoolctl import ThreadpoolController
+
+from .._utils.threads import one_blas_thread, thread_count
 
 # Rows per block: one block of both views holds about this many float64 numbers
 # (2 MiB, so that it stays in cache while it is copied, centred and multiplied),
@@ -404,7 +403,7 @@ def _blockwise_moments(
     # order, so the result does not depend on scheduling. BLAS runs one thread
     # per block: many small products in parallel beat one product split up,
     # and the centring of each block runs in parallel too.
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         with ThreadPoolExecutor(max_workers=n_threads) as executor:
             partials = list(executor.map(reduce_blocks, range(n_threads)))
     moments = None
@@ -412,61 +411,6 @@ def _blockwise_moments(
         if partial is not None:
             moments = partial if moments is None else moments.merge(partial)
     return moments
-
-
-@functools.cache
-def _blas_controller():
-    # Finding the loaded BLAS libraries takes milliseconds: do it once.
-    return ThreadpoolController()
-
-
-def thread_count(n_jobs):
-    """Threads for the statistics: ``n_jobs`` resolved as joblib does.
-
-    ``None`` follows the number of threads BLAS may use right now, so that
-    whoever limits BLAS (``threadpoolctl.threadpool_limits``, or joblib inside
-    the worker processes of ``GridSearchCV(n_jobs=k)``, which it gives
-    ``cpu_count // k`` threads each) limits these threads too and nothing is
-    oversubscribed. Without a BLAS library it is every available CPU.
-
-    Parameters
-    ----------
-    n_jobs : int or None
-        ``None``, a positive count, or a negative count from the top
-        (``-1``: all available CPUs).
-
-    Returns
-    -------
-    n_threads : int
-        At least 1.
-
-    Examples
-    --------
-    >>> from threadpoolctl import threadpool_limits
-    >>> from skcrossmodal._numerics.moments import thread_count
-    >>> with threadpool_limits(limits=1, user_api="blas"):
-    ...     thread_count(None)
-    1
-    >>> thread_count(3)
-    3
-    """
-    cores = _available_cores()
-    if n_jobs is None:
-        limits = [
-            info["num_threads"]
-            for info in _blas_controller().select(user_api="blas").info()
-        ]
-        return max(1, min(min(limits), cores)) if limits else cores
-    if n_jobs < 0:
-        return max(1, cores + 1 + n_jobs)
-    return max(1, int(n_jobs))
-
-
-def _available_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def shrunk_covariance_roots(cov, shrinkage, *, view_name):

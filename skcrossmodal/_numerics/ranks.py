@@ -1,25 +1,32 @@
-"""Ranks of true partners in both directions, from one similarity product.
+"""Ranks of true partners, the one numpy kernel behind every rank-based score.
 
-Scoring a cross-validation candidate by retrieval ranks every held-out pair
-against every other, both ways, which is the bulk of a retrieval-scored
-search. :func:`~skcrossmodal._numerics.similarity.partner_ranks` does it with one
-float64 product per direction and two comparison passes per product. Here one
+Query ``i``'s partner is gallery row ``i``; its rank is ``1 + (#better) +
+(#tied) / 2``, the expected rank under random tie-breaking, so that a
+collapsed embedding (everything tied) scores at chance level rather than
+perfectly. A gallery row equal to the partner (after normalisation) ties with
+it exactly. The metrics, the scorers, the retrieval-scored searches and the
+estimators' ``score`` all rank here, in float64, whatever the inputs' dtype.
+
+Cosine ranks (:func:`paired_partner_ranks`, both directions at once): scoring
+a cross-validation candidate by retrieval ranks every held-out pair against
+every other, both ways, which is the bulk of a retrieval-scored search. One
 float32 product serves both directions (the x-to-y ranks count along its
 rows, the y-to-x ranks along its columns) and the counts are packed eight to
 a machine word. The ranks are nevertheless those of the float64 computation:
 float32 only screens. A float32 similarity is within a known bound of the
 float64 one, so every gallery item clearly above or below the partner is
 counted from float32, and a query with any other item within the bound of its
-partner (a near or exact tie) is ranked again in float64, exactly as
-``partner_ranks`` ranks it.
+partner (a near or exact tie) is ranked again in float64
+(:func:`exact_partner_ranks`). CSLS ranks are counted on float64 blocks of
+:class:`~skcrossmodal._numerics.similarity.SimilarityBlocks`.
 """
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .similarity import _blas_controller, _n_workers, normalize_rows
+from .._utils.threads import one_blas_thread, thread_count
+from .similarity import SimilarityBlocks, normalize_rows
 
 # Similarities per block: 1 MiB of float32, so that the comparisons made on a
 # block run from cache.
@@ -28,8 +35,6 @@ _BLOCK_NUMBERS = 2**18
 _BYTE_MAX = 255
 _UNIT_ROUNDOFF_32 = 2.0**-24
 _THREADED_NUMBERS = 2**18
-# How many threads BLAS allowed before _one_blas_thread held it to one.
-_LIMITS = threading.local()
 
 
 def _layout(n_gallery):
@@ -67,12 +72,13 @@ def _map_blocks(n_rows, step, n_columns, work):
     block is computed the same way whatever the number of threads, so the
     results do not depend on it. Products of fewer than ``_THREADED_NUMBERS``
     similarities run in the calling thread: starting threads would cost more
-    than they save. Callers hold BLAS to one thread (:func:`_one_blas_thread`).
+    than they save. Callers hold BLAS to one thread (``one_blas_thread``),
+    and the blocks are spread over as many Python threads as BLAS was allowed.
     """
     starts = list(range(0, n_rows, step))
     n_workers = 1
     if n_rows * n_columns >= _THREADED_NUMBERS:
-        n_workers = min(_cpu_threads(), len(starts))
+        n_workers = min(thread_count(None), len(starts))
     if n_workers == 1:
         return [work(starts)]
     runs = [list(run) for run in np.array_split(starts, n_workers)]
@@ -80,34 +86,15 @@ def _map_blocks(n_rows, step, n_columns, work):
         return list(executor.map(work, runs))
 
 
-def _one_blas_thread():
-    """Context holding BLAS to one thread, noting first how many it could use.
-
-    Products of a few hundred rows gain nothing from several BLAS threads,
-    and lose much when the cores are busy; the blocks are spread over
-    Python threads instead, as many as BLAS was allowed (so that
-    ``threadpoolctl.threadpool_limits`` and joblib's workers are respected).
-    """
-    _LIMITS.allowed = _n_workers(2**30)
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
-def _cpu_threads():
-    return getattr(_LIMITS, "allowed", 1)
-
-
 def exact_partner_ranks(queries, gallery, rows=None):
-    """Float64 partner ranks of ``queries[rows]``, as ``partner_ranks`` ranks.
+    """Float64 cosine partner ranks of ``queries[rows]``.
 
     ``queries`` and ``gallery`` are normalised float64 arrays; query ``i``'s
-    partner is gallery row ``i``. A gallery row equal to the partner ties
-    with it: a matrix product may round equal dot products differently (its
-    edge tiles take other paths), so such rows, found among the items within
-    rounding of the partner, are given the partner's similarity.
+    partner is gallery row ``i``.
     """
     n_gallery, n_components = gallery.shape
     rows = np.arange(queries.shape[0]) if rows is None else np.asarray(rows)
-    margin = (2 * n_components + 16) * np.finfo(np.float64).eps
+    margin = _tie_margin(n_components)
     width, n_chunks = _layout(n_gallery)
     step = int(min(_block_rows(width), max(rows.shape[0], 1)))
     mask = np.zeros((step, width), dtype=bool)
@@ -118,10 +105,7 @@ def exact_partner_ranks(queries, gallery, rows=None):
         # A single row would go through a matrix-vector product, whose
         # rounding differs from the matrix product's: keep two or more.
         block = (queries[np.resize(picked, max(size, 2))] @ gallery.T)[:size]
-        partner = block[np.arange(size), picked][:, None]
-        near_row, near_item = np.nonzero(np.abs(block - partner) <= margin)
-        same = np.all(gallery[near_item] == gallery[picked[near_row]], axis=1)
-        block[near_row[same], near_item[same]] = partner[near_row[same], 0]
+        partner = _tie_duplicates(block, picked, gallery, margin)
         used = mask[:size]
         np.greater(block, partner, out=used[:, :n_gallery])
         better = _row_counts(used, n_chunks)
@@ -131,12 +115,87 @@ def exact_partner_ranks(queries, gallery, rows=None):
     return ranks
 
 
+def _tie_margin(n_components, scale=1.0):
+    """How far a float64 similarity of unit rows may be from its exact value."""
+    return scale * (2 * n_components + 16) * np.finfo(np.float64).eps
+
+
+def _tie_duplicates(block, picked, gallery, margin):
+    """Give gallery rows equal to each partner the partner's similarity.
+
+    Row ``r`` of ``block`` holds the similarities of the query whose partner
+    is ``gallery[picked[r]]``. A matrix product may round equal dot products
+    differently (its edge tiles take other paths), so rows equal to the
+    partner are looked for among the items within ``margin`` of it. Returns
+    the partners' similarities as a column.
+    """
+    size = picked.shape[0]
+    partner = block[np.arange(size), picked][:, None]
+    near_row, near_item = np.nonzero(np.abs(block - partner) <= margin)
+    same = np.all(gallery[near_item] == gallery[picked[near_row]], axis=1)
+    block[near_row[same], near_item[same]] = partner[near_row[same], 0]
+    return partner
+
+
+def partner_ranks(queries, gallery, similarity="cosine", csls_k=10):
+    """Rank (1 = best) of each query's partner, gallery row i for query row i.
+
+    Ties are split evenly: the rank is ``1 + (#better) + (#tied) / 2``, the
+    expected rank under random tie-breaking; a gallery row equal to the
+    partner (after normalisation) ties with it.
+
+    Parameters
+    ----------
+    queries, gallery : ndarray of shape (n_samples, n_components)
+        Paired embeddings (any scale: rows are compared by cosine).
+    similarity : {"cosine", "csls"}, default="cosine"
+        Cosine similarity, or CSLS estimated from these queries and gallery.
+    csls_k : int, default=10
+        Neighbourhood size of the CSLS correction.
+
+    Returns
+    -------
+    ranks : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._numerics.ranks import partner_ranks
+    >>> queries = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> gallery = np.array([[1.0, 0.1], [1.0, 0.1], [0.0, 1.0]])
+    >>> partner_ranks(queries, gallery).tolist()  # gallery rows 0 and 1 are equal
+    [1.5, 2.5, 3.0]
+    """
+    if queries.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    if similarity == "cosine":
+        return paired_partner_ranks(queries, gallery, y_to_x=False)[0]
+    blocks = SimilarityBlocks(
+        np.asarray(queries, dtype=np.float64),
+        np.asarray(gallery, dtype=np.float64),
+        similarity,
+        csls_k,
+    )
+    # CSLS sums a doubled cosine and two means of cosines: four times the
+    # rounding of one cosine.
+    margin = _tie_margin(queries.shape[1], scale=4.0)
+
+    def block_ranks(start, stop, block):
+        picked = np.arange(start, stop)
+        partner = _tie_duplicates(block, picked, blocks.gallery, margin)
+        better = np.count_nonzero(block > partner, axis=1)
+        tied = np.count_nonzero(block == partner, axis=1) - 1
+        return 1.0 + better + 0.5 * tied
+
+    return np.concatenate(blocks.map(block_ranks)).astype(np.float64)
+
+
 def paired_partner_ranks(X_scores, y_scores, *, x_to_y=True, y_to_x=True):
     """Cosine partner ranks of ``X_scores`` against ``y_scores`` and back.
 
     Returns ``(ranks_x_to_y, ranks_y_to_x)``, each ``None`` unless asked
-    for, equal to ``partner_ranks(X_scores, y_scores)`` and
-    ``partner_ranks(y_scores, X_scores)`` for float64 embeddings.
+    for: :func:`partner_ranks` of ``(X_scores, y_scores)`` and of
+    ``(y_scores, X_scores)``, from one similarity product.
 
     Examples
     --------
@@ -149,7 +208,8 @@ def paired_partner_ranks(X_scores, y_scores, *, x_to_y=True, y_to_x=True):
     """
     queries = normalize_rows(np.asarray(X_scores, dtype=np.float64))
     gallery = normalize_rows(np.asarray(y_scores, dtype=np.float64))
-    with _one_blas_thread():
+    # Products of a few hundred rows gain nothing from several BLAS threads.
+    with one_blas_thread():
         return _paired_ranks(queries, gallery, x_to_y, y_to_x)
 
 

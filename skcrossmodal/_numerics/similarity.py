@@ -2,8 +2,9 @@
 
 Retrieval needs, for every query, its similarity to every gallery item. At
 n = 100 000 pairs that matrix would take 40 GB in float32, so it is only ever
-built one block of query rows at a time; each block is reduced (to ranks or to
-a top-k list) before the next is computed. Blocks are spread over threads:
+built one block of query rows at a time; each block is reduced (to a top-k
+list, or to partner ranks in :mod:`~skcrossmodal._numerics.ranks`) before the
+next is computed. Blocks are spread over threads:
 numpy and BLAS release the GIL, so the reduction of one block overlaps the
 matrix product of the next, which is what brings exact search close to the
 cost of the matrix product alone.
@@ -12,11 +13,11 @@ Everything runs in the inputs' float dtype: float32 embeddings are searched in
 float32 (half the memory traffic of float64), float64 ones in float64.
 """
 
-import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+
+from .._utils.threads import one_blas_thread, thread_count
 
 # One block of the similarity matrix holds at most this many numbers (8 MiB in
 # float32). Small enough that the comparisons made on it run mostly from
@@ -66,24 +67,6 @@ def _block_rows(n_gallery):
     return max(1, _BLOCK_NUMBERS // max(1, n_gallery))
 
 
-@functools.cache
-def _blas_controller():
-    # Finding the loaded BLAS libraries takes milliseconds: do it once.
-    return ThreadpoolController()
-
-
-def _n_workers(n_blocks):
-    """Threads for the blockwise search: as many as BLAS may use now.
-
-    Reading the BLAS limit (rather than the machine's cores) respects
-    ``threadpoolctl.threadpool_limits`` and the one-thread limit that joblib
-    sets in its workers, so ``GridSearchCV(n_jobs=k)`` is not oversubscribed.
-    """
-    blas = _blas_controller().select(user_api="blas")
-    threads = min((lib.num_threads for lib in blas.lib_controllers), default=1)
-    return max(1, min(threads, n_blocks))
-
-
 def map_similarity_blocks(queries, gallery, reduce_block):
     """Apply ``reduce_block(start, stop, block)`` to row blocks of ``Q @ G.T``.
 
@@ -101,10 +84,12 @@ def map_similarity_blocks(queries, gallery, reduce_block):
         stop = min(start + step, n_queries)
         return reduce_block(start, stop, queries[start:stop] @ gallery_t)
 
-    n_workers = _n_workers(len(starts))
+    # As many threads as BLAS may use (threadpool_limits and joblib's workers
+    # are respected), so that GridSearchCV(n_jobs=k) is not oversubscribed.
+    n_workers = min(thread_count(None), len(starts))
     if n_workers == 1:
         return [one_block(start) for start in starts]
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         with ThreadPoolExecutor(max_workers=n_workers) as executor:
             return list(executor.map(one_block, starts))
 
@@ -238,27 +223,6 @@ class SimilarityBlocks:
                 stop,
                 self._corrected(self.queries[start:stop] @ self.gallery.T),
             )
-
-
-def _partner_ranks_of_block(start, stop, block):
-    rows = np.arange(stop - start)
-    partner = block[rows, rows + start][:, None]
-    better = np.count_nonzero(block > partner, axis=1)
-    tied = np.count_nonzero(block == partner, axis=1) - 1
-    return 1.0 + better + 0.5 * tied
-
-
-def partner_ranks(queries, gallery, similarity="cosine", csls_k=10):
-    """Rank (1 = best) of each query's partner, gallery row i for query row i.
-
-    Ties are split evenly: the rank is ``1 + (#better) + (#tied) / 2``, the
-    expected rank under random tie-breaking, so that a collapsed embedding
-    (everything tied) scores at chance level rather than perfectly.
-    """
-    if queries.shape[0] == 0:
-        return np.empty(0, dtype=np.float64)
-    blocks = SimilarityBlocks(queries, gallery, similarity, csls_k)
-    return np.concatenate(blocks.map(_partner_ranks_of_block)).astype(np.float64)
 
 
 def top_k(queries, gallery, n_neighbors, similarity="cosine", csls_k=10):

@@ -13,12 +13,8 @@ from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.validation import check_array, check_consistent_length
 
 from .._compat import IntegerInterval, StrOptions, validate_params
-from .._numerics.similarity import (
-    SIMILARITIES,
-    SimilarityBlocks,
-    partner_ranks,
-    top_k_of_block,
-)
+from .._numerics.ranks import paired_partner_ranks, partner_ranks
+from .._numerics.similarity import SIMILARITIES, SimilarityBlocks, top_k_of_block
 from .._utils.validation import check_paired_embeddings, transform_pair
 
 __all__ = [
@@ -47,6 +43,15 @@ _COMMON_CONSTRAINTS = {
 def _ranks_by_direction(X_scores, y_scores, direction, similarity, csls_k):
     X_scores, y_scores = check_paired_embeddings(X_scores, y_scores)
     directions = _DIRECTIONS if direction == "both" else (direction,)
+    if similarity == "cosine" and X_scores.shape[0] > 0:
+        # Both directions from one similarity product.
+        x_to_y, y_to_x = paired_partner_ranks(
+            X_scores,
+            y_scores,
+            x_to_y="x_to_y" in directions,
+            y_to_x="y_to_x" in directions,
+        )
+        return [x_to_y if name == "x_to_y" else y_to_x for name in directions]
     ranks = []
     for name in directions:
         queries, gallery = (
