@@ -67,6 +67,7 @@ def main():
 
     from skcrossmodal import ContrastiveAligner
     from skcrossmodal._torch import modules as _torch_models
+    from skcrossmodal._torch import ranks as _torch_ranks
 
     torch.set_num_threads(args.threads)
     n_samples, noise, fraction, params = SCENARIOS[args.scenario]
@@ -80,8 +81,8 @@ def main():
 
     def mrr(z_x, z_y):
         weight = torch.ones(z_x.shape[0], dtype=torch.float64)
-        x_to_y, norm = _torch_models.reciprocal_rank_sums(z_x, z_y, 0, weight)
-        y_to_x, _ = _torch_models.reciprocal_rank_sums(z_y, z_x, 0, weight)
+        x_to_y, norm = _torch_ranks.reciprocal_rank_sums(z_x, z_y, 0, weight)
+        y_to_x, _ = _torch_ranks.reciprocal_rank_sums(z_y, z_x, 0, weight)
         return float(0.5 * (x_to_y + y_to_x) / norm)
 
     def recording(model, x, y, weight, comm):

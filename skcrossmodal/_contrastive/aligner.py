@@ -75,27 +75,19 @@ def _validation_reciprocal_ranks(model, data, comm):
     Each validation query is ranked against the other view of every
     validation pair of every rank, like the validation score of the epochs
     (cosine, ties count half, as
-    :func:`~skcrossmodal.metrics.mean_reciprocal_rank`), in blocks of about
-    a million similarities.
+    :func:`~skcrossmodal.metrics.mean_reciprocal_rank`), by the device's rank
+    kernel (:func:`skcrossmodal._torch.ranks.partner_ranks`).
     """
     torch, models = _import_torch()
+    from .._torch.ranks import partner_ranks
+
     model.eval()
     with torch.no_grad():
         z_x = comm.gather(models.embed_rows(model.embed_x, data["val_x"]))
         z_y = comm.gather(models.embed_rows(model.embed_y, data["val_y"]))
-        directions = []
-        for queries, gallery in ((z_x, z_y), (z_y, z_x)):
-            step = max(1, 2**20 // max(gallery.shape[0], 1))
-            blocks = []
-            for start in range(0, queries.shape[0], step):
-                block = queries[start : start + step] @ gallery.T
-                rows = torch.arange(block.shape[0], device=block.device)
-                partner = block[rows, rows + start][:, None]
-                better = (block > partner).sum(dim=1).double()
-                tied = (block == partner).sum(dim=1).double() - 1.0
-                blocks.append(1.0 / (1.0 + better + 0.5 * tied))
-            directions.append(torch.cat(blocks))
-    return 0.5 * (directions[0] + directions[1])
+        x_to_y = 1.0 / partner_ranks(z_x, z_y)
+        y_to_x = 1.0 / partner_ranks(z_y, z_x)
+    return 0.5 * (x_to_y + y_to_x)
 
 
 def _import_torch():

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE, sigmoid_pairwise_loss
+from .ranks import reciprocal_rank_sums
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
@@ -430,53 +431,6 @@ def weighted_ridge(z, target, weight, alpha, comm):
 
 
 # -------------------------------------------------------------- validation ---
-# Similarities per block of validation scoring. On the CPU, 2**18 float32
-# (1 MiB) stay in a core's L2 cache between the product and the count; on a
-# GPU, blocks of 2**24 (64 MiB) keep the number of kernel launches small.
-RANK_BLOCK_SIMILARITIES = 2**18
-RANK_BLOCK_SIMILARITIES_ACCELERATOR = 2**24
-
-
-@torch.no_grad()
-def reciprocal_rank_sums(queries, gallery, offset, weight):
-    """Weighted sum of 1 / rank of each query's partner, and the weights' sum.
-
-    Row i of ``queries`` is partnered with row ``offset + i`` of ``gallery``;
-    cosine similarity of unit rows; ties count half (as in
-    :func:`skcrossmodal.metrics.mean_reciprocal_rank`). Blockwise: about
-    ``RANK_BLOCK_SIMILARITIES`` similarities at a time on the CPU (else
-    ``RANK_BLOCK_SIMILARITIES_ACCELERATOR``), in one reused buffer, never the
-    full matrix.
-
-    With ``B`` gallery rows more similar than the partner, ``W`` less similar
-    and ``T`` as similar (the partner included), the rank is
-    ``1 + B + (T - 1) / 2``; as ``B + W + T = n``, that is
-    ``(n + 1 + B - W) / 2``, and ``B - W`` is the sum of the signs of the
-    similarities minus the partner's: one pass over each block, no masks. The
-    partner's similarity is read from the same product, so exact ties stay
-    exact.
-    """
-    n_gallery = gallery.shape[0]
-    # Sums of up to n_gallery signs are exact integers in float32 below 2**24.
-    sum_dtype = torch.float32 if n_gallery < 2**24 else torch.float64
-    block_size = (
-        RANK_BLOCK_SIMILARITIES
-        if queries.device.type == "cpu"
-        else RANK_BLOCK_SIMILARITIES_ACCELERATOR
-    )
-    step = max(1, block_size // max(n_gallery, 1))
-    buffer = queries.new_empty((min(step, queries.shape[0]), n_gallery))
-    total = torch.zeros((), dtype=torch.float64, device=queries.device)
-    for start in range(0, queries.shape[0], step):
-        block_queries = queries[start : start + step]
-        block = torch.mm(block_queries, gallery.T, out=buffer[: len(block_queries)])
-        partner = block.diagonal(offset + start).clone()
-        signs = block.sub_(partner[:, None]).sign_().sum(dim=1, dtype=sum_dtype)
-        rank = 0.5 * (n_gallery + 1 + signs.double())
-        total += (weight[start : start + step] / rank).sum()
-    return total, weight.sum()
-
-
 @torch.no_grad()
 def validation_mrr(model, x, y, weight, comm):
     """Mean reciprocal rank of validation partners, both directions, on the device."""
