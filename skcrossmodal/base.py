@@ -33,7 +33,7 @@ from ._compat import _check_sample_weight, _fit_context, _wrap_data_with_contain
 from ._numerics.similarity import SIMILARITIES
 from ._utils.failure_safe import FailureSafeMixin, failure_safe, restored_on_error
 from ._utils.validation import check_count, check_query_view, check_same_rows
-from .metrics._ranking import mean_reciprocal_rank
+from .metrics import mean_reciprocal_rank
 from .retrieval import search_top_k
 
 __all__ = [
@@ -41,6 +41,8 @@ __all__ = [
     "CrossModalTags",
     "TwoViewTags",
     "atomic_fit",
+    "copy_input_description",
+    "embed_validated",
     "restored_on_error",
     "resolve_n_components",
 ]
@@ -504,6 +506,35 @@ def _refuse_single_view_rows(view, name, estimator):
             "every row. Single-view rows are only used by SelfLearningAligner; "
             "drop them (or their pairs) here."
         )
+
+
+def embed_validated(estimator, X, y):
+    """Both views' shared-space scores from a fitted estimator's own hooks.
+
+    ``X`` and ``y`` (2-D) are already validated, as by ``transform``; a search
+    that holds validated rows embeds them so, without validating again.
+    """
+    return estimator._embed_x(X), estimator._embed_y(y)
+
+
+def copy_input_description(source, target):
+    """Give ``target`` the description of the inputs ``source`` was fitted on.
+
+    The widths of both views, X's feature names and whether y was 1-D: what
+    validation would have recorded had ``target`` seen the rows itself.
+
+    Parameters
+    ----------
+    source : CrossModalEstimator
+        A fitted estimator.
+    target : CrossModalEstimator
+        The estimator to describe alike.
+    """
+    target.n_features_in_ = source.n_features_in_
+    target.n_features_y_in_ = source.n_features_y_in_
+    target._y_is_1d = source._y_is_1d
+    if hasattr(source, "feature_names_in_"):
+        target.feature_names_in_ = source.feature_names_in_
 
 
 def resolve_n_components(n_components, n_features_x, n_features_y):

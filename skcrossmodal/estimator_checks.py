@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
-from .metrics._ranking import make_retrieval_scorer, mean_reciprocal_rank
+from .metrics import make_retrieval_scorer, mean_reciprocal_rank
 
 __all__ = ["all_two_view_checks", "check_two_view_estimator"]
 

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import IntegerInterval, Interval, StrOptions, _fit_context
 from ._numerics.similarity import (
-    _BLOCK_NUMBERS,
+    BLOCK_NUMBERS,
     SIMILARITIES,
     map_similarity_blocks,
     mean_of_top_k_per_row,
@@ -518,7 +518,7 @@ class SharedSpaceIndex(FailureSafeMixin, BaseEstimator):
                 terms[name] = torch.from_numpy(values.astype(np.float32)).to(device)
         if self.activation_set_ is not None:
             terms["activation_set_"] = torch.from_numpy(self.activation_set_).to(device)
-        step = max(1, _BLOCK_NUMBERS // max(1, self.n_gallery_))
+        step = max(1, BLOCK_NUMBERS // max(1, self.n_gallery_))
         scores, indices = [], []
         with torch.no_grad():
             for start in range(0, queries.shape[0], step):

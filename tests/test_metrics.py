@@ -75,7 +75,7 @@ def test_blocks_do_not_change_the_result(monkeypatch):
     X = rng.normal(size=(50, 4))
     y = X + rng.normal(size=X.shape)
     expected = retrieval_ranks(X, y, similarity="csls")
-    monkeypatch.setattr(_similarity, "_BLOCK_NUMBERS", 7)
+    monkeypatch.setattr(_similarity, "BLOCK_NUMBERS", 7)
     assert_allclose(retrieval_ranks(X, y, similarity="csls"), expected)
 
 
@@ -182,7 +182,7 @@ def test_large_retrieval_runs_in_blocks(monkeypatch):
     y = X + 0.1 * np.random.default_rng(5).normal(size=X.shape)
     whole = retrieval_ranks(X, y, similarity="csls", direction="x_to_y")
     monkeypatch.setattr(_similarity, "map_similarity_blocks", recording_map)
-    monkeypatch.setattr(_similarity, "_BLOCK_NUMBERS", 4000)
+    monkeypatch.setattr(_similarity, "BLOCK_NUMBERS", 4000)
     blocked = retrieval_ranks(X, y, similarity="csls", direction="x_to_y")
     assert max(sizes) <= 4000 and len(sizes) >= 40  # gallery hubness + queries
     assert_array_equal(blocked, whole)

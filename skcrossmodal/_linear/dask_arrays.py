@@ -293,10 +293,11 @@ def dask_transform(estimator, X, y=None, *, embed_x, embed_y):
     return X_scores, _lazy_view(y, embed_y, "y", n_out)
 
 
-def dask_predict(estimator, X, *, predict_views):
+def dask_predict(estimator, X, *, predict_views, y_is_1d):
     """Lazy ``predict``: a dask array of y's predictions, 1-D if y was.
 
-    ``predict_views`` maps validated blocks of X to 2-D predictions of y.
+    ``predict_views`` maps validated blocks of X to 2-D predictions of y;
+    ``y_is_1d`` says whether y was 1-D at fit.
     """
     X = _as_dask_array(X, "X")
     if X.ndim != 2:
@@ -304,4 +305,4 @@ def dask_predict(estimator, X, *, predict_views):
     _check_n_features(X, estimator.n_features_in_, "X", estimator)
     X = _single_column_chunk(X, X.chunks[0])
     y_pred = _lazy_view(X, predict_views, "X", estimator.n_features_y_in_)
-    return y_pred[:, 0] if estimator._y_is_1d else y_pred
+    return y_pred[:, 0] if y_is_1d else y_pred

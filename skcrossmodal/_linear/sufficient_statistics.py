@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._numerics.moments import shifted_two_view_moments
-from ..base import atomic_fit, resolve_n_components
+from ..base import atomic_fit, copy_input_description, resolve_n_components
 from .dask_arrays import holds_dask_array
 
 # The solution needs a spread of rows, as ``fit`` does (``ensure_min_samples=2``).
@@ -219,7 +219,9 @@ default=None
             check_is_fitted(self)
             from .dask_arrays import dask_predict
 
-            return dask_predict(self, X, predict_views=self._predict_views)
+            return dask_predict(
+                self, X, predict_views=self._predict_views, y_is_1d=self._y_is_1d
+            )
         return super().predict(X)
 
     # ------------------------------------------------------------ helpers ---
@@ -267,3 +269,24 @@ default=None
 def _first_rows(X, y):
     """The origin of the running statistics: the first pair, in float64."""
     return X[0].astype(np.float64), y[0].astype(np.float64)
+
+
+def second_order_of(estimator):
+    """The within-view co-moments ``estimator`` needs, ``(for X, for y)``.
+
+    Each is None (means only), ``"diag"`` or ``"full"``.
+    """
+    return estimator._second_order()
+
+
+def fit_from_statistics(estimator, moments, n_samples, shifts, *, inputs_of):
+    """Fit an unfitted ``estimator`` of this family from statistics alone.
+
+    ``moments`` are kept relative to ``shifts`` (as ``partial_fit`` keeps
+    them); the description of the inputs (widths, feature names, y's shape)
+    is that of the fitted ``inputs_of``, which saw the rows. A cross-validation
+    search fits its candidates so, one per fold, without the rows.
+    """
+    copy_input_description(inputs_of, estimator)
+    estimator._commit_statistics(moments, n_samples, shifts, warm_start=False)
+    return estimator

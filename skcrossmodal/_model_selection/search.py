@@ -24,14 +24,17 @@ from .._compat import _fit_context, _safe_indexing
 from .._linear.dask_arrays import holds_dask_array
 from .._linear.embedding import CrossModalEmbedding
 from .._linear.shared_latent import SharedLatentRegression
+from .._linear.sufficient_statistics import fit_from_statistics, second_order_of
 from .._numerics.moments import TwoViewMoments, shifted_two_view_moments
 from .._numerics.ranks import paired_partner_ranks
-from ..base import CrossModalEstimator, resolve_n_components, restored_on_error
-from ..metrics._ranking import (
-    RETRIEVAL_SCORERS,
-    _RetrievalScorer,
-    make_retrieval_scorer,
+from ..base import (
+    CrossModalEstimator,
+    embed_validated,
+    resolve_n_components,
+    restored_on_error,
 )
+from ..metrics import RETRIEVAL_SCORERS, make_retrieval_scorer
+from ..metrics._scorer import rank_reduction, score_from_ranks
 
 _ORDER_LEVELS = (None, "diag", "full")
 # Failures of one candidate on one fold, scored error_score as GridSearchCV does.
@@ -118,7 +121,7 @@ def _second_order_union(estimators):
     """
     levels_x, levels_y = [2], [1]
     for estimator in estimators:
-        order_x, order_y = estimator._second_order()
+        order_x, order_y = second_order_of(estimator)
         levels_x.append(_ORDER_LEVELS.index(order_x))
         levels_y.append(_ORDER_LEVELS.index(order_y))
     return _ORDER_LEVELS[max(levels_x)], _ORDER_LEVELS[max(levels_y)]
@@ -445,7 +448,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
             scorer = RETRIEVAL_SCORERS.get(scoring)
         else:
             scorer = scoring
-        if isinstance(scorer, _RetrievalScorer) and scorer._rank_reduction():
+        if rank_reduction(scorer):
             return scorer
         return None
 
@@ -509,7 +512,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
         is reduced from the ranks as the scorer itself reduces them.
         """
         X_rows, y_rows = held_out[k]
-        _, directions = rank_scorer._rank_reduction()
+        _, directions = rank_reduction(rank_scorer)
         for group, widths in groups:
             shared = None
             if len(group) > 1:
@@ -518,7 +521,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 )
                 try:
                     widest = self._solved(widest, train, count, shifts)
-                    shared = (widest._embed_x(X_rows), widest._embed_y(y_rows))
+                    shared = embed_validated(widest, X_rows, y_rows)
                 except _CANDIDATE_ERRORS:
                     shared = None  # solve each candidate, to report its own error
             for index in group:
@@ -527,8 +530,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                         fitted = self._solved(
                             clone(estimators[index]), train, count, shifts
                         )
-                        X_scores = fitted._embed_x(X_rows)
-                        y_scores = fitted._embed_y(y_rows)
+                        X_scores, y_scores = embed_validated(fitted, X_rows, y_rows)
                     else:
                         X_scores = shared[0][:, : widths[index]]
                         y_scores = shared[1][:, : widths[index]]
@@ -538,8 +540,8 @@ class _StatisticsSearchCV(CrossModalEstimator):
                         x_to_y="x_to_y" in directions,
                         y_to_x="y_to_x" in directions,
                     )
-                    scores[index] = rank_scorer._score_ranks(
-                        [r for r in ranks if r is not None]
+                    scores[index] = score_from_ranks(
+                        rank_scorer, [r for r in ranks if r is not None]
                     )
                 except _CANDIDATE_ERRORS as error:
                     scores[index] = self.error_score
@@ -561,13 +563,9 @@ class _StatisticsSearchCV(CrossModalEstimator):
 
     def _solved(self, estimator, moments, n_samples, shifts):
         """``estimator`` fitted from statistics kept relative to ``shifts``."""
-        estimator.n_features_in_ = self.n_features_in_
-        estimator.n_features_y_in_ = self.n_features_y_in_
-        estimator._y_is_1d = self._y_is_1d
-        if hasattr(self, "feature_names_in_"):
-            estimator.feature_names_in_ = self.feature_names_in_
-        estimator._commit_statistics(moments, n_samples, shifts, warm_start=False)
-        return estimator
+        return fit_from_statistics(
+            estimator, moments, n_samples, shifts, inputs_of=self
+        )
 
     def _search(
         self,

@@ -22,7 +22,7 @@ from .._utils.threads import one_blas_thread, thread_count
 # One block of the similarity matrix holds at most this many numbers (8 MiB in
 # float32). Small enough that the comparisons made on it run mostly from
 # cache, large enough that its matrix product runs at full BLAS speed.
-_BLOCK_NUMBERS = 2**21
+BLOCK_NUMBERS = 2**21
 
 # Width of the column groups used to narrow top-k candidates (see
 # ``_top_k_candidates``).
@@ -64,7 +64,7 @@ def common_float_dtype(*arrays):
 
 
 def _block_rows(n_gallery):
-    return max(1, _BLOCK_NUMBERS // max(1, n_gallery))
+    return max(1, BLOCK_NUMBERS // max(1, n_gallery))
 
 
 def map_similarity_blocks(queries, gallery, reduce_block):
