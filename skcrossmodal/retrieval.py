@@ -174,10 +174,8 @@ class SharedSpaceIndex(FailureSafeMixin, BaseEstimator):
         (at most ``n_gallery / 39``, so each cell trains on enough points).
         The cells are 10 k-means iterations on at most 64 gallery rows per
         cell, so building costs about ``n_lists`` distance computations per
-        gallery row plus ``4 n_gallery`` k-means ones: 47-72 s for 10^6
-        rows of 64 dimensions on a loaded 2-core machine, where the previous
-        default (``4 sqrt(n)`` cells, up to 128 rows per cell, 25 iterations)
-        took 107-138 s for 2e5 rows.
+        gallery row plus ``4 n_gallery`` k-means ones (build times are in
+        :doc:`/performance`).
     n_probe : int or None, default=None
         Cells visited per query by faiss; None picks ``n_lists / 64``, rounded
         up, and at least 8: for large galleries about 1.6% of the gallery is

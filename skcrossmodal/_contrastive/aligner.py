@@ -251,12 +251,11 @@ class ContrastiveAligner(CrossModalEstimator):
         similarities), so its cost grows quadratically with the cap while an
         epoch's grows linearly with the data. ``"auto"`` is 10 000 when
         training on a GPU (or another accelerator), where these products are
-        cheap, and 2 000 on the CPU, where 10 000 pairs cost about a tenth of
-        a 200 000-pair epoch of the default model on one thread and 2 000
-        pairs under 1 %. Every epoch is scored on the same held-out pairs, so
-        with the default patience 2 000 of them keep about the epoch that
-        10 000 would; with a short ``n_iter_no_change`` they stop on an early
-        plateau more often (measured in the performance guide).
+        cheap, and 2 000 on the CPU, where they are not. Every epoch is scored
+        on the same held-out pairs, so with the default patience the smaller
+        set keeps about the epoch the larger would; with a short
+        ``n_iter_no_change`` it stops on an early plateau more often. Costs
+        and kept epochs are measured in :doc:`/performance`.
     validation_interval : int, default=1
         Score the validation pairs every this many epochs (and after the last
         epoch); the patience still counts epochs.
@@ -403,18 +402,14 @@ class ContrastiveAligner(CrossModalEstimator):
     ``"auto"`` trains exactly as ``"random"`` does (no linear paths unless
     CCA is kept); ``"cca"`` trains from the CCA embedding, its linear paths
     at a tenth of ``learning_rate`` without weight decay (decay would pull
-    them away from the start). Measured in :doc:`/model_selection` (3 seeds,
-    50 to 5 000 pairs, linear and nonlinear links, sensor and digit views):
-    with 35 to 56 training pairs both are CCA on every seed, where the random
-    start lost to CCA on three of four sets; from 500 pairs the trained
-    aligner is kept where it is clearly better (nonlinear link, 5 000 pairs:
-    recall@1 0.39 against CCA's 0.13); at 500 pairs the 35 validation pairs
-    often cannot show a real gain, so the default can stay at CCA where the
-    random start is better. The CCA candidate is fitted from a float64 copy
-    of the training rows on the host (over several ranks, gathered on each),
-    so ``"auto"`` considers it only below 10 000 pairs, where it can win: from
-    there on, training beat CCA on every set measured (50 000 pairs: recall@1
-    0.79 against 0.60 on a linear link), and the fit stays on the device.
+    them away from the start). On a few dozen pairs both starts therefore
+    end at CCA; with a few hundred, the validation pairs often cannot show a
+    real gain, so the default can stay at CCA where the random start would
+    have been better. The CCA candidate is fitted from a float64 copy of the
+    training rows on the host (over several ranks, gathered on each), so
+    ``"auto"`` considers it only below 10 000 pairs, where it can win; above,
+    the fit stays on the device. How each start fares by data size and link
+    is measured in :doc:`/model_selection`.
 
     A model trained on a GPU pickles with its weights on the CPU and loads on a
     machine without CUDA (with a warning), where it runs on the CPU.

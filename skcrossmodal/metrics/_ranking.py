@@ -179,7 +179,9 @@ def retrieval_ranks(
     -------
     ranks : ndarray of shape (n_samples,)
         1 means the partner is the most similar gallery row. Ties count half:
-        ``1 + (#more similar) + (#equally similar) / 2``.
+        ``1 + (#more similar) + (#equally similar) / 2``; a gallery row equal
+        to the partner (after normalisation) is equally similar, whatever the
+        rounding of the similarities. Ranks are computed in float64.
 
     Examples
     --------
