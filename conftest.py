@@ -3,13 +3,30 @@
 torch is an optional extra: without it, the torch-only module cannot even be
 imported for its doctests, and the doctests that train a ``ContrastiveAligner``
 cannot run. They are skipped with that reason; ``tests/`` skips its own.
+
+Property tests cannot fail by luck: the ``ci`` hypothesis profile, loaded by
+default (and wherever the ``CI`` variable is set), draws the same examples on
+every run (``derandomize``, no example database). ``HYPOTHESIS_PROFILE=dev``
+loads the ``dev`` profile: random examples, ten times as many (each test's
+budget is scaled by ``tests/hypothesis_examples.py``), to hunt for new
+counter-examples, which then become fixed regression cases.
 """
 
 import importlib.util
+import os
 import re
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, print_blob=True
+)
+settings.register_profile("dev", max_examples=1000, deadline=None, print_blob=True)
+settings.load_profile(
+    "ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "ci")
+)
 
 _TORCH_MISSING = importlib.util.find_spec("torch") is None
 

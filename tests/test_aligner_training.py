@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -289,7 +290,7 @@ _FAULT_SITES = [
 ]
 
 
-@settings(max_examples=24, deadline=None)
+@settings(max_examples=examples(24), deadline=None)
 @given(
     site=st.sampled_from([name for name, _ in _FAULT_SITES]),
     after=st.integers(0, 3),
@@ -365,7 +366,7 @@ def test_power_of_two_units_change_nothing(power):
     assert_allclose(scaled.x_scale_, base.x_scale_ * 2.0**power, rtol=1e-6)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(exponent=st.integers(-150, 150), dtype=st.sampled_from(["float64", "float32"]))
 def test_results_do_not_depend_on_units(exponent, dtype):
     """fit/transform at 1e-150..1e150 (float32: its range) match the unit scale."""

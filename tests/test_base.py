@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from sklearn.utils import get_tags
 
 from skcrossmodal import (
@@ -105,7 +106,7 @@ class _Fault(Exception):
     pass
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     estimator_index=st.integers(0, len(LINEAR) - 1),
     n_before=st.integers(0, 3),

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from scipy.stats import ortho_group
 from sklearn.base import clone
 from sklearn.decomposition import TruncatedSVD
@@ -267,7 +268,7 @@ def test_fit_requires_y(views):
         _scaled_model().fit(X, None)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(
     seed=st.integers(0, 2**16),
     log_scale=st.floats(-3, 3),

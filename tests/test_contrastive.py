@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from sklearn.base import clone
@@ -155,7 +156,7 @@ def test_logit_scale_is_clamped_at_100():
     assert_allclose(float(model.logit_scale.detach().exp()), 100.0, rtol=1e-6)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(seed=st.integers(0, 2**16), n=st.integers(2, 12))
 def test_loss_is_symmetric_and_permutation_invariant(seed, n):
     """Swapping the views, or permuting the pairs jointly, leaves the loss unchanged."""
@@ -173,7 +174,7 @@ def test_loss_is_symmetric_and_permutation_invariant(seed, n):
     assert_allclose(float(swapped), float(loss), rtol=1e-12)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(n=st.integers(2, 5000), batch_size=st.integers(2, 600))
 def test_batches_never_hold_a_single_pair(n, batch_size):
     """Every batch has between 2 and batch_size rows (or all rows when n is small)."""

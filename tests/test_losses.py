@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 
 torch = pytest.importorskip("torch")
 losses = pytest.importorskip("skcrossmodal._torch.losses")
@@ -85,7 +86,7 @@ def test_weights_are_per_pair_row_and_column_averages():
     assert got == pytest.approx(np.mean(w * per_pair), rel=1e-12)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     n=st.integers(2, 9),
     chunk=st.integers(1, 10),

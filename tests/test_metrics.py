@@ -5,6 +5,7 @@ import pytest
 import sklearn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import average_precision_score, ndcg_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
@@ -24,7 +25,7 @@ from skcrossmodal.metrics import (
     retrieval_ranks,
 )
 
-PROPERTY = settings(max_examples=30, deadline=None)
+PROPERTY = settings(max_examples=examples(30), deadline=None)
 
 
 def _brute_force_similarity(queries, gallery, similarity, csls_k):
@@ -234,7 +235,7 @@ def test_mismatched_embeddings_are_rejected():
         recall_at_k(np.full((4, 4), np.nan), X)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(
     st.integers(0, 2**32 - 1),
     st.integers(1, 6),
@@ -292,7 +293,7 @@ def test_scorer_works_in_nested_cross_validation():
 # --- scale, dtype and weights (issue 10) ------------------------------------
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(embedding_pairs(), st.integers(-150, 150))
 def test_metrics_do_not_depend_on_units(pair, exponent):
     """Every metric is unchanged when both views are scaled by 10**e."""

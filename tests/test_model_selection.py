@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
@@ -60,7 +61,7 @@ def _assert_same_search(ours, theirs, n_splits):
     assert ours.best_score_ == pytest.approx(theirs.best_score_, rel=1e-8)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(
     st.integers(0, 2**32 - 1),
     st.integers(4, 40),

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_array_equal
 from threadpoolctl import threadpool_limits
 
@@ -48,7 +49,7 @@ def _ranks_by_direction(queries, which_gallery, directions_gallery):
     return np.array(ranks)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.integers(2, 60), st.integers(1, 5), st.integers(1, 6), st.integers(0, 2**32))
 def test_duplicate_and_zero_rows_tie_exactly(n, d, n_distinct, seed):
     """Equal rows (after normalisation) tie with each other; zero rows tie at 0."""
@@ -115,7 +116,7 @@ def _csls_ranks_by_direction(queries, which_q, directions_q, which_g, directions
     return 1.0 + better + 0.5 * (np.count_nonzero(close, axis=1) - 1)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(
     st.integers(2, 600),
     st.integers(1, 16),
@@ -139,7 +140,7 @@ def test_csls_ranks_tie_duplicates_like_brute_force(n, d, n_distinct, k, seed):
     assert_array_equal(partner_ranks(X, y, "csls", k), expected)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(
     st.integers(2, 600), st.integers(1, 16), st.integers(1, 30), st.integers(0, 2**32)
 )

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose
 from scipy.linalg import orthogonal_procrustes
 from scipy.stats import ortho_group
@@ -20,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skcrossmodal import CrossModalEmbedding
 
-PROPERTY = settings(max_examples=25, deadline=None)
+PROPERTY = settings(max_examples=examples(25), deadline=None)
 
 
 @st.composite

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import ortho_group
 from sklearn.base import clone
@@ -75,7 +76,7 @@ def _dense_mutual_csls(x_scores, y_scores, k):
 
 
 # ------------------------------------------------------------- the maths ---
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(
     n_x=st.integers(1, 30),
     n_y=st.integers(1, 30),
@@ -93,7 +94,7 @@ def test_mutual_nearest_neighbours_match_dense_csls(n_x, n_y, k, seed):
     assert_allclose(scores, expected[2], atol=1e-12)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(seed=st.integers(0, 2**16), n=st.integers(8, 40), one_d=st.booleans())
 def test_fully_paired_equals_the_estimator(seed, n, one_d):
     """With every row a pair, the result is the estimator fitted on the pairs."""

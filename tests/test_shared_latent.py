@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose
 from sklearn.covariance import oas
 from sklearn.exceptions import ConvergenceWarning
@@ -19,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from skcrossmodal import SharedLatentRegression
 from skcrossmodal.metrics import mean_reciprocal_rank
 
-PROPERTY = settings(max_examples=25, deadline=None)
+PROPERTY = settings(max_examples=examples(25), deadline=None)
 
 
 def reduced_rank_ridge(X, y, n_components, alpha, sample_weight=None):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose
 
 from skcrossmodal._numerics.moments import shrunk_covariance_roots, two_view_moments
@@ -22,7 +23,7 @@ def _direct_moments(X, y, weights):
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     n_samples=st.integers(2, 40),
@@ -94,7 +95,7 @@ def test_shrunk_roots_invert_each_other():
     assert_allclose(inv_root @ root, np.eye(5), atol=1e-10)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_threads=st.integers(2, 4))
 def test_threaded_blocks_equal_serial_blocks(seed, n_threads):
     """Sharing blocks among threads gives the serial result, every time."""
@@ -113,7 +114,7 @@ def test_threaded_blocks_equal_serial_blocks(seed, n_threads):
 
 
 # --------------------------------------- units: no overflow, no underflow ---
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     x_exponent=st.integers(-1000, 1000),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import linalg
 from sklearn.base import clone
@@ -82,7 +83,7 @@ def _cuts(n_samples):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(cuts=_cuts(N_SAMPLES))
 def test_any_split_equals_fit(estimator, cuts):
     """Streaming any split of the rows gives fit's model to 1e-10."""
@@ -93,7 +94,7 @@ def test_any_split_equals_fit(estimator, cuts):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(cuts=_cuts(N_SAMPLES), seed=st.integers(0, 2**32 - 1))
 def test_any_split_with_weights_equals_fit(estimator, cuts, seed):
     """With sample weights, streaming any split gives the weighted fit."""
@@ -106,7 +107,7 @@ def test_any_split_with_weights_equals_fit(estimator, cuts, seed):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(cuts=_cuts(N_SAMPLES))
 def test_large_offset_split_equals_fit(estimator, cuts):
     """With mean 1e6 and spread about 1, streaming still matches fit to 1e-10."""
@@ -117,7 +118,7 @@ def test_large_offset_split_equals_fit(estimator, cuts):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(cuts=_cuts(N_SAMPLES))
 def test_float32_chunks_equal_fit(estimator, cuts):
     """float32 chunks give the fit on the same float32 rows (moments in float64)."""

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skcrossmodal._numerics.ranks import partner_ranks as numpy_partner_ranks
@@ -14,7 +15,7 @@ models = pytest.importorskip("skcrossmodal._torch.modules")
 ranks = pytest.importorskip("skcrossmodal._torch.ranks")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     seed=st.integers(0, 2**16),
     n=st.integers(2, 40),
@@ -92,7 +93,7 @@ def _exact_unit_rows(rng, n_rows):
     return rows
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(
     seed=st.integers(0, 2**16),
     n=st.integers(2, 60),
@@ -148,7 +149,7 @@ def _unit_rows(rng, n, d):
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(
     seed=st.integers(0, 2**16),
     n=st.integers(2, 700),

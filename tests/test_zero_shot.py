@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import linalg
 from scipy.special import log_softmax, softmax
@@ -136,7 +137,7 @@ def _canonical_discriminant_scores(X, labels, classes):
     return _cosine(u * rho, class_means @ directions[:, keep])
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(
     seed=st.integers(0, 2**16),
     n_classes=st.integers(2, 5),
