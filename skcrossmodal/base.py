@@ -41,8 +41,6 @@ __all__ = [
     "CrossModalTags",
     "TwoViewTags",
     "atomic_fit",
-    "copy_input_description",
-    "embed_validated",
     "restored_on_error",
     "resolve_n_components",
 ]

@@ -1,7 +1,5 @@
 """Tests for the cross-validated searches solved from per-fold statistics."""
 
-import warnings
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,7 +10,6 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, PredefinedSplit, ShuffleSplit
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import (
     CrossModalEmbedding,
@@ -23,7 +20,6 @@ from skcrossmodal import (
 from skcrossmodal._model_selection.search import held_out_r2, remove_sample
 from skcrossmodal._numerics.moments import two_view_moments
 from skcrossmodal.datasets import make_paired_views
-from skcrossmodal.estimator_checks import all_two_view_checks
 from skcrossmodal.metrics import make_retrieval_scorer
 
 
@@ -307,39 +303,3 @@ def test_a_failed_fit_leaves_the_search_as_it_was():
         search.fit(X[:, :5], y)
     assert search.n_features_in_ == X.shape[1]
     assert_allclose(search.coef_, before)
-
-
-def _expected_failed_checks(estimator):
-    return {
-        name: "partial_fit requires fold labels (folds=...) and raises without them"
-        for name in ("check_fit_score_takes_y", "check_n_features_in_after_fitting")
-    }
-
-
-@parametrize_with_checks(
-    [CrossModalEmbeddingCV(cv=3), SharedLatentRegressionCV(cv=3)],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_compatible_search(estimator, check):
-    """Both searches pass scikit-learn's estimator checks."""
-    with warnings.catch_warnings():
-        check(estimator)
-
-
-# check_bad_paired_input sets n_components, which a search takes from param_grid.
-CONTRACT_CHECKS = [
-    check
-    for check in all_two_view_checks()
-    if check.__name__ != "check_bad_paired_input"
-]
-
-
-@pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize(
-    "estimator",
-    [CrossModalEmbeddingCV(cv=3), SharedLatentRegressionCV(cv=3)],
-    ids=lambda e: type(e).__name__,
-)
-def test_two_view_contract(estimator, check):
-    """Both searches honour the library's two-view contract."""
-    check(type(estimator).__name__, estimator)

@@ -13,7 +13,6 @@ from scipy.special import logsumexp
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import CrossModalEmbedding
 from skcrossmodal.retrieval import SharedSpaceIndex, retrieve, search_top_k
@@ -231,12 +230,6 @@ def test_bad_galleries_are_clear_errors():
         SharedSpaceIndex().fit(np.ones((5, 3)), reference_queries=np.ones((5, 2)))
     with pytest.raises(ValueError, match="n_neighbors"):
         SharedSpaceIndex(n_neighbors=True).fit(np.ones((5, 3)))
-
-
-@parametrize_with_checks([SharedSpaceIndex()])
-def test_index_is_a_scikit_learn_estimator(estimator, check):
-    """SharedSpaceIndex passes scikit-learn's estimator checks."""
-    check(estimator)
 
 
 # --- search_top_k: the search behind every estimator's retrieve -----------------

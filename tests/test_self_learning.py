@@ -12,7 +12,6 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import (
     CrossModalEmbedding,
@@ -22,21 +21,6 @@ from skcrossmodal import (
 )
 from skcrossmodal._meta.missing_views import split_views
 from skcrossmodal._meta.self_learning import mutual_nearest_neighbours
-from skcrossmodal.estimator_checks import all_two_view_checks
-
-CHECKED = SelfLearningAligner(CrossModalEmbedding(), random_state=0)
-
-
-@parametrize_with_checks([CHECKED])
-def test_sklearn_compatible_estimator(estimator, check):
-    """SelfLearningAligner passes every scikit-learn estimator check."""
-    check(estimator)
-
-
-@pytest.mark.parametrize("check", all_two_view_checks(), ids=lambda c: c.__name__)
-def test_two_view_contract(check):
-    """On fully paired data it honours the library's two-view contract."""
-    check("SelfLearningAligner", CHECKED)
 
 
 def _planted(n_pairs=12, n_singles=200, noise=0.0, seed=0):

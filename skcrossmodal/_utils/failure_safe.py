@@ -36,27 +36,32 @@ class FailureSafeMixin:
 def restored_on_error(estimator):
     """Run a block so that an exception leaves ``estimator`` as it was.
 
+    The estimator is snapshotted by its ``_snapshot_state`` hook and put
+    back by ``_restore_state`` (:class:`~skcrossmodal.base.CrossModalEstimator`
+    copies its attributes; a subclass that changes objects in place, such as
+    torch weights, overrides both). :func:`~skcrossmodal.base.atomic_fit`
+    runs ``fit`` and ``partial_fit`` inside it.
+
     Parameters
     ----------
-    estimator : FailureSafeMixin
-        The object the block may change.
+    estimator : object
+        The object the block may change, with the two hooks.
 
     Examples
     --------
-    >>> from skcrossmodal._utils.failure_safe import (
-    ...     FailureSafeMixin, restored_on_error)
-    >>> class Box(FailureSafeMixin):
-    ...     pass
-    >>> box = Box()
-    >>> box.size_ = 5
+    >>> import numpy as np
+    >>> from skcrossmodal import CrossModalEmbedding
+    >>> from skcrossmodal.base import restored_on_error
+    >>> X = np.random.default_rng(0).normal(size=(20, 3))
+    >>> model = CrossModalEmbedding(n_components=2).fit(X, X)
     >>> try:
-    ...     with restored_on_error(box):
-    ...         box.size_ = 7
-    ...         raise ValueError("the refit failed")
-    ... except ValueError:
+    ...     with restored_on_error(model):
+    ...         model.n_components_ = 99
+    ...         raise RuntimeError("interrupted")
+    ... except RuntimeError:
     ...     pass
-    >>> box.size_
-    5
+    >>> model.n_components_
+    2
     """
     snapshot = estimator._snapshot_state()
     try:
