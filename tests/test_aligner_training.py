@@ -1,4 +1,5 @@
-"""ContrastiveAligner: defaults on small data, validation, failures, units, threads."""
+"""How the aligner trains: small-data defaults, validation, divergence, failure
+atomicity, units, threads, the communicator, compile, pickling, logging, CUDA."""
 
 import pickle
 import subprocess
