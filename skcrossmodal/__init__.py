@@ -13,6 +13,7 @@ from ._linear.shared_latent import SharedLatentRegression
 from ._meta.compose import TwoViewPipeline
 from ._meta.self_learning import SelfLearningAligner
 from ._meta.zero_shot import ZeroShotClassifier
+from ._multiview.cca import GeneralizedCCA, MultiViewCCA
 from ._model_selection.search import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from .retrieval import SharedSpaceIndex
 
@@ -22,6 +23,8 @@ __all__ = [
     "ContrastiveAligner",
     "CrossModalEmbedding",
     "CrossModalEmbeddingCV",
+    "GeneralizedCCA",
+    "MultiViewCCA",
     "SelfLearningAligner",
     "SharedLatentRegression",
     "SharedLatentRegressionCV",
