@@ -9,6 +9,8 @@ from skcrossmodal import (
     ContrastiveAligner,
     CrossModalEmbedding,
     CrossModalEmbeddingCV,
+    GeneralizedCCA,
+    MultiViewCCA,
     SelfLearningAligner,
     SharedLatentRegression,
     SharedLatentRegressionCV,
@@ -33,6 +35,10 @@ SKLEARN_ONLY = [
     SharedSpaceIndex(),
     ZeroShotClassifier(CrossModalEmbedding()),
     ZeroShotClassifier(SharedLatentRegression()),
+    # K-view transformers of one X (views=None: every column a view); their
+    # own contract is tested in tests/test_multiview.py.
+    MultiViewCCA(),
+    GeneralizedCCA(),
 ]
 # torch is an optional extra (CI installs it): without it the aligner cannot fit.
 if importlib.util.find_spec("torch") is not None:

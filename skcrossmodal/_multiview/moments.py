@@ -126,7 +126,9 @@ def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
         pairs={},
         counts=np.zeros((n_views, n_views), dtype=np.int64),
     )
-    live = np.ones(X.shape[0], dtype=bool) if sample_weight is None else sample_weight > 0
+    live = (
+        np.ones(X.shape[0], dtype=bool) if sample_weight is None else sample_weight > 0
+    )
     patterns, inverse = np.unique(present, axis=0, return_inverse=True)
     for p, pattern in enumerate(patterns):
         views_here = np.flatnonzero(pattern)
@@ -149,9 +151,7 @@ def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
             n_jobs=n_jobs,
         )
         bounds = np.cumsum([0] + [columns[k].size for k in views_here])
-        pieces = {
-            k: slice(bounds[i], bounds[i + 1]) for i, k in enumerate(views_here)
-        }
+        pieces = {k: slice(bounds[i], bounds[i + 1]) for i, k in enumerate(views_here)}
         for k in views_here:
             moments.counts[k, views_here] += n_live
             part = _restrict(stats, pieces[k], pieces[k])
