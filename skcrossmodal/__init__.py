@@ -13,8 +13,8 @@ from ._linear.shared_latent import SharedLatentRegression
 from ._meta.compose import TwoViewPipeline
 from ._meta.self_learning import SelfLearningAligner
 from ._meta.zero_shot import ZeroShotClassifier
-from ._multiview.cca import GeneralizedCCA, MultiViewCCA
 from ._model_selection.search import CrossModalEmbeddingCV, SharedLatentRegressionCV
+from ._multiview.cca import GeneralizedCCA, MultiViewCCA
 from .retrieval import SharedSpaceIndex
 
 __version__ = "0.1.0.dev0"

@@ -149,7 +149,8 @@ class MultiViewEstimator(TransformerMixin, BaseEstimator):
 
     def _check_same_views(self, names, columns):
         same = names == self.view_names_ and all(
-            np.array_equal(a, b) for a, b in zip(columns, self.view_columns_)
+            np.array_equal(a, b)
+            for a, b in zip(columns, self.view_columns_, strict=True)
         )
         if not same:
             raise ValueError(
@@ -172,16 +173,16 @@ class MultiViewEstimator(TransformerMixin, BaseEstimator):
 
     def _raise_too_few_rows(self):
         counts = self._moments.counts
-        k, l = np.unravel_index(np.argmin(counts), counts.shape)
+        k, m = np.unravel_index(np.argmin(counts), counts.shape)
         what = (
             f"view {self.view_names_[k]!r} is present in"
-            if k == l
-            else f"views {self.view_names_[k]!r} and {self.view_names_[l]!r} are "
+            if k == m
+            else f"views {self.view_names_[k]!r} and {self.view_names_[m]!r} are "
             "both present in"
         )
         raise ValueError(
             f"{type(self).__name__} needs every view, and every pair of views, in at "
-            f"least {_MIN_ROWS} rows of positive weight; {what} {counts[k, l]}. "
+            f"least {_MIN_ROWS} rows of positive weight; {what} {counts[k, m]}. "
             "Their covariance cannot be estimated: add rows that have them, or "
             "drop a view."
         )
@@ -275,8 +276,8 @@ class MultiViewEstimator(TransformerMixin, BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         embedded = [self._embed(X, present, v) for v in range(self.n_views_)]
         values = []
-        for k, l in itertools.combinations(range(self.n_views_), 2):
-            rows = present[:, k] & present[:, l]
+        for k, m in itertools.combinations(range(self.n_views_), 2):
+            rows = present[:, k] & present[:, m]
             if rows.sum() < 2:
                 continue
             weights = None if sample_weight is None else sample_weight[rows]
@@ -284,7 +285,7 @@ class MultiViewEstimator(TransformerMixin, BaseEstimator):
                 continue
             values.append(
                 mean_reciprocal_rank(
-                    embedded[k][rows], embedded[l][rows], sample_weight=weights
+                    embedded[k][rows], embedded[m][rows], sample_weight=weights
                 )
             )
         if not values:

@@ -22,7 +22,6 @@ are ``1 +- s_j`` with ``s_j`` the singular values of ``M``, and its
 eigenvectors stack the singular vectors.
 """
 
-import itertools
 import numbers
 
 import numpy as np
@@ -60,11 +59,11 @@ def whitened_block_matrix(moments, whitening, *, diagonal):
             blocks[here, here] = np.eye(widths[k])
         else:
             blocks[here, here] = inverse_root @ cov @ inverse_root
-    for (k, l), stats in moments.pairs.items():
+    for (k, m), stats in moments.pairs.items():
         cross = stats.cross_xy / stats.weight_sum
-        whitened = whitening[k][0] @ cross @ whitening[l][0]
-        blocks[bounds[k] : bounds[k + 1], bounds[l] : bounds[l + 1]] = whitened
-        blocks[bounds[l] : bounds[l + 1], bounds[k] : bounds[k + 1]] = whitened.T
+        whitened = whitening[k][0] @ cross @ whitening[m][0]
+        blocks[bounds[k] : bounds[k + 1], bounds[m] : bounds[m + 1]] = whitened
+        blocks[bounds[m] : bounds[m + 1], bounds[k] : bounds[k + 1]] = whitened.T
     return (blocks + blocks.T) / 2, bounds
 
 
@@ -98,15 +97,15 @@ def _pair_correlations(moments, rotations):
     correlations = np.zeros((n_views, n_views, n_components))
     for k in range(n_views):
         correlations[k, k] = 1.0
-    for (k, l), stats in moments.pairs.items():
-        a, b = rotations[k], rotations[l]
+    for (k, m), stats in moments.pairs.items():
+        a, b = rotations[k], rotations[m]
         covariance = np.einsum("ij,ij->j", a, stats.cross_xy @ b)
         spread_a = _spread(a, stats.cross_xx)
         spread_b = _spread(b, stats.cross_yy)
         scale = np.sqrt(spread_a) * np.sqrt(spread_b)  # two roots: no overflow
         positive = scale > 0
         value = np.where(positive, covariance / np.where(positive, scale, 1.0), 0.0)
-        correlations[k, l] = correlations[l, k] = value
+        correlations[k, m] = correlations[m, k] = value
     return correlations
 
 
@@ -124,7 +123,7 @@ def _spread(rotations, second_order):
 
 
 class _BlockEigenCCA(MultiViewEstimator):
-    """Shared parameters and solve of :class:`MultiViewCCA` and :class:`GeneralizedCCA`."""
+    """The parameters and solve shared by MultiViewCCA and GeneralizedCCA."""
 
     _parameter_constraints: dict = {
         "views": [list, tuple, dict, None],
@@ -384,26 +383,3 @@ class GeneralizedCCA(_BlockEigenCCA):
 
     _diagonal = "covariance"
 
-
-def sumcor_generalized_problem(moments, names, reg):
-    """``(A + D, D)`` of MCCA's generalised eigenproblem, unwhitened.
-
-    For tests and benchmarks: ``scipy.linalg.eigh(*result)`` is the oracle
-    of :class:`MultiViewCCA`.
-    """
-    whitening = _whitening(moments, names, reg)
-    widths = [w[1].shape[0] for w in whitening]
-    bounds = np.concatenate([[0], np.cumsum(widths)])
-    size = bounds[-1]
-    left, right = np.zeros((size, size)), np.zeros((size, size))
-    for k, (_, cov, shrinkage) in enumerate(whitening):
-        here = slice(bounds[k], bounds[k + 1])
-        target = np.trace(cov) / widths[k]
-        shrunk = (1 - shrinkage) * cov + shrinkage * target * np.eye(widths[k])
-        left[here, here] = right[here, here] = shrunk
-    for k, l in itertools.combinations(range(len(widths)), 2):
-        stats = moments.pairs[k, l]
-        cross = stats.cross_xy / stats.weight_sum
-        left[bounds[k] : bounds[k + 1], bounds[l] : bounds[l + 1]] = cross
-        left[bounds[l] : bounds[l + 1], bounds[k] : bounds[k + 1]] = cross.T
-    return left, right

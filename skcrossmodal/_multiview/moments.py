@@ -157,9 +157,9 @@ def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
             part = _restrict(stats, pieces[k], pieces[k])
             moments.views[k] = _merge(moments.views[k], part)
         for i, k in enumerate(views_here):
-            for l in views_here[i + 1 :]:
-                part = _restrict(stats, pieces[k], pieces[l])
-                moments.pairs[k, l] = _merge(moments.pairs.get((k, l)), part)
+            for m in views_here[i + 1 :]:
+                part = _restrict(stats, pieces[k], pieces[m])
+                moments.pairs[k, m] = _merge(moments.pairs.get((k, m)), part)
     return moments
 
 
