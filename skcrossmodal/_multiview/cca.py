@@ -382,4 +382,3 @@ class GeneralizedCCA(_BlockEigenCCA):
     )
 
     _diagonal = "covariance"
-

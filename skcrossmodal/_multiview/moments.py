@@ -129,12 +129,9 @@ def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
     live = (
         np.ones(X.shape[0], dtype=bool) if sample_weight is None else sample_weight > 0
     )
-    patterns, inverse = np.unique(present, axis=0, return_inverse=True)
-    for p, pattern in enumerate(patterns):
-        views_here = np.flatnonzero(pattern)
+    for views_here, rows in _patterns(present):
         if views_here.size == 0:
             continue  # rows without any view carry no information
-        rows = np.flatnonzero(inverse.ravel() == p)
         n_live = int(live[rows].sum())
         if n_live == 0:
             continue
@@ -161,6 +158,26 @@ def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
                 part = _restrict(stats, pieces[k], pieces[m])
                 moments.pairs[k, m] = _merge(moments.pairs.get((k, m)), part)
     return moments
+
+
+def _patterns(present):
+    """Yield ``(views, rows)`` for each missingness pattern, in a fixed order."""
+    n_samples, n_views = present.shape
+    if present.all():  # the common case: one pattern, no sort
+        yield np.arange(n_views), np.arange(n_samples)
+        return
+    if n_views <= 62:
+        # A pattern as the bits of one integer: sorting integers is far
+        # faster than numpy's unique over rows.
+        codes = present.astype(np.int64) @ (np.int64(1) << np.arange(n_views))
+        patterns, inverse = np.unique(codes, return_inverse=True)
+        for p, code in enumerate(patterns):
+            views = np.flatnonzero((int(code) >> np.arange(n_views)) & 1)
+            yield views, np.flatnonzero(inverse == p)
+        return
+    patterns, inverse = np.unique(present, axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        yield np.flatnonzero(pattern), np.flatnonzero(inverse.ravel() == p)
 
 
 def _take(X, rows, cols):
