@@ -15,6 +15,7 @@ from ._meta.self_learning import SelfLearningAligner
 from ._meta.zero_shot import ZeroShotClassifier
 from ._model_selection.search import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from ._multiview.cca import GeneralizedCCA, MultiViewCCA
+from ._multiview.shared_latent import MultiViewSharedLatentRegression
 from .retrieval import SharedSpaceIndex
 
 __version__ = "0.1.0.dev0"
@@ -25,6 +26,7 @@ __all__ = [
     "CrossModalEmbeddingCV",
     "GeneralizedCCA",
     "MultiViewCCA",
+    "MultiViewSharedLatentRegression",
     "SelfLearningAligner",
     "SharedLatentRegression",
     "SharedLatentRegressionCV",

@@ -11,6 +11,7 @@ from skcrossmodal import (
     CrossModalEmbeddingCV,
     GeneralizedCCA,
     MultiViewCCA,
+    MultiViewSharedLatentRegression,
     SelfLearningAligner,
     SharedLatentRegression,
     SharedLatentRegressionCV,
@@ -39,6 +40,7 @@ SKLEARN_ONLY = [
     # own contract is tested in tests/test_multiview.py.
     MultiViewCCA(),
     GeneralizedCCA(),
+    MultiViewSharedLatentRegression(),
 ]
 # torch is an optional extra (CI installs it): without it the aligner cannot fit.
 if importlib.util.find_spec("torch") is not None:

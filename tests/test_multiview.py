@@ -13,11 +13,18 @@ from sklearn import config_context
 from sklearn.compose import make_column_selector
 from sklearn.covariance import oas
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skcrossmodal import CrossModalEmbedding, GeneralizedCCA, MultiViewCCA
+from skcrossmodal import (
+    CrossModalEmbedding,
+    GeneralizedCCA,
+    MultiViewCCA,
+    MultiViewSharedLatentRegression,
+    SharedLatentRegression,
+)
 from skcrossmodal.datasets import load_digit_quadrants, make_multiview
 from skcrossmodal.metrics import mean_reciprocal_rank
 
@@ -442,3 +449,110 @@ def test_digit_quadrants_frame_and_array_agree():
     assert_allclose(a.transform(array.X), b.transform(frame.X), atol=1e-10)
     chance = (np.log(1797) + 0.58) / 1797  # MRR of a random ranking
     assert a.score(array.X) > 3 * chance
+
+
+# ------------------------------------------- K-view shared latent (item 3) ---
+@pytest.mark.parametrize("alpha", [0.5, "auto"])
+@pytest.mark.parametrize("n_components", [2, None])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_two_view_shared_latent_equals_shared_latent_regression(
+    alpha, n_components, weighted
+):
+    """With K = 2 each direction is SharedLatentRegression on that pair."""
+    X, views = _data(n_views=2)
+    weights = (
+        np.random.default_rng(1).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    )
+    x, y = X[:, views["view0"]], X[:, views["view1"]]
+    model = MultiViewSharedLatentRegression(
+        views, n_components=n_components, alpha=alpha
+    ).fit(X, sample_weight=weights)
+    for source, target, name in ((x, y, "view1"), (y, x, "view0")):
+        reference = SharedLatentRegression(
+            n_components, alpha=alpha, solver="closed_form"
+        ).fit(source, target, sample_weight=weights)
+        assert_allclose(
+            model.predict(X, target_view=name),
+            reference.predict(source),
+            rtol=1e-10,
+            atol=1e-10,
+        )
+
+
+def test_full_rank_shared_latent_is_ridge_on_the_views_a_row_has():
+    """Full rank, complete data: sklearn's Ridge on the views each row has."""
+    X, views = _data(n_samples=200)
+    model = MultiViewSharedLatentRegression(views, alpha=3.0).fit(X)
+    a, b, c = (X[:, s] for s in views.values())
+    expected = Ridge(alpha=3.0).fit(np.hstack([a, b]), c).predict(np.hstack([a, b]))
+    assert_allclose(model.predict(X, target_view="view2"), expected, atol=1e-10)
+    # Rows without view1: the map from view0 alone (same statistics).
+    X_lacking = X.copy()
+    X_lacking[:, views["view1"]] = np.nan
+    expected = Ridge(alpha=3.0).fit(a, c).predict(a)
+    assert_allclose(model.predict(X_lacking, target_view=2), expected, atol=1e-10)
+
+
+def test_low_rank_shared_latent_matches_reduced_rank_ridge():
+    """Rank k: the ridge coefficient projected on the top k fitted directions."""
+    X, views = _data(n_samples=200)
+    model = MultiViewSharedLatentRegression(views, n_components=2, alpha=1.0).fit(X)
+    source = X[:, np.r_[views["view1"], views["view2"]]]
+    target = X[:, views["view0"]]
+    xc, yc = source - source.mean(0), target - target.mean(0)
+    ridge = np.linalg.solve(xc.T @ xc + np.eye(xc.shape[1]), xc.T @ yc)
+    _, vectors = np.linalg.eigh(yc.T @ xc @ ridge)
+    top = vectors[:, -2:]
+    expected = xc @ ridge @ top @ top.T + target.mean(0)
+    assert_allclose(model.predict(X, target_view="view0"), expected, atol=1e-10)
+
+
+def test_shared_latent_transform_fills_only_missing_views():
+    """transform keeps observed values and fills each missing view by predict."""
+    X, views = _data(missing_rate=0.3, seed=7)
+    model = MultiViewSharedLatentRegression(views, n_components=3).fit(X)
+    filled = model.transform(X)
+    observed = ~np.isnan(X)
+    assert_allclose(filled[observed], X[observed])
+    assert not np.isnan(filled).any()
+    for name, cols in views.items():
+        lacking = np.isnan(X[:, cols]).all(axis=1)
+        assert_allclose(
+            filled[np.ix_(lacking, np.arange(15)[cols])],
+            model.predict(X, target_view=name)[lacking],
+        )
+
+
+def test_shared_latent_partial_fit_equals_fit():
+    """partial_fit in chunks gives fit's predictions."""
+    X, views = _data(missing_rate=0.2, seed=8)
+    full = MultiViewSharedLatentRegression(views, n_components=2, alpha=2.0).fit(X)
+    streamed = MultiViewSharedLatentRegression(views, n_components=2, alpha=2.0)
+    for rows in np.array_split(np.arange(X.shape[0]), 4):
+        streamed.partial_fit(X[rows])
+    assert_allclose(streamed.predict(X), full.predict(X), atol=1e-9)
+
+
+def test_shared_latent_survives_indefinite_pairwise_covariance():
+    """Nearly collinear views with missing rows still give finite predictions."""
+    X, views, _ = make_multiview(
+        400, n_views=3, noise=0.05, n_private=0, missing_rate=0.2, random_state=0
+    )
+    model = MultiViewSharedLatentRegression(views, n_components=3).fit(X)
+    complete = make_multiview(400, n_views=3, noise=0.05, n_private=0, random_state=0)
+    truth = complete[0][:, views["view2"]]
+    prediction = model.predict(complete[0], target_view="view2")
+    assert np.isfinite(prediction).all()
+    assert np.mean((prediction - truth) ** 2) < 0.05 * truth.var(axis=0).sum()
+
+
+def test_shared_latent_imputer_in_a_pipeline_before_cca():
+    """The imputer fills views for MultiViewCCA inside one Pipeline."""
+    X, views = _data(missing_rate=0.3)
+    pipeline = Pipeline(
+        [
+            ("fill", MultiViewSharedLatentRegression(views, n_components=3)),
+            ("cca", MultiViewCCA(views, n_components=3)),
+        ]
+    ).fit(X)
+    assert not np.isnan(pipeline.transform(X)).any()

@@ -32,25 +32,31 @@ FLOAT_DTYPES = (np.float64, np.float32)
 _MIN_ROWS = 2
 
 
-class MultiViewEstimator(TransformerMixin, BaseEstimator):
+class MultiViewStatistics(TransformerMixin, BaseEstimator):
     """Base class of the K-view estimators solved from block statistics.
 
-    Subclasses declare their parameters (``views`` and ``n_components``
-    among them) and implement ``_set_solution(moments, n_components)``,
-    which sets ``rotations_`` (one ``(n_features_k, n_components_)`` map per
-    view) and whatever else the model holds.
+    Owns ``fit`` and ``partial_fit`` (validation, the views, the running
+    pairwise-complete statistics). Subclasses declare their parameters
+    (``views``, ``n_components`` and ``n_jobs`` among them) and implement
+    ``_set_solution(moments, n_components)``, which sets ``n_components_``
+    and whatever else the model holds, and must raise before assigning
+    anything.
     """
 
     _parameter_constraints: dict = {}
 
+    # Whether the solution needs the statistics of each missingness pattern
+    # (the rows that have several views at once), not only views and pairs.
+    _keep_patterns = False
+
     def __sklearn_is_fitted__(self):
         # partial_fit keeps the statistics of too few rows without a solution.
-        return hasattr(self, "rotations_")
+        return hasattr(self, "n_components_")
 
     # ----------------------------------------------------------------- fit ---
     @atomic_fit
     def fit(self, X, y=None, sample_weight=None):
-        """Learn one shared space for the K views of ``X``.
+        """Learn from the K views of ``X`` (all rows: a model from scratch).
 
         A call that raises leaves the estimator exactly as it was.
 
@@ -127,7 +133,13 @@ class MultiViewEstimator(TransformerMixin, BaseEstimator):
         shifts = [None] * len(columns) if first_call else self._moments.shifts
         shifts = extend_shifts(shifts, X, present, columns)
         moments = chunk_moments(
-            X, present, columns, sample_weight, shifts, n_jobs=self.n_jobs
+            X,
+            present,
+            columns,
+            sample_weight,
+            shifts,
+            n_jobs=self.n_jobs,
+            keep_patterns=self._keep_patterns,
         )
         n_samples = X.shape[0]
         if not first_call:
@@ -187,6 +199,28 @@ class MultiViewEstimator(TransformerMixin, BaseEstimator):
             "drop a view."
         )
 
+    def _check_views(self, X):
+        X = validate_data(
+            self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan"
+        )
+        return X, view_presence(X, self.view_columns_, self.view_names_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN marks a missing modality (a whole view of a row).
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class MultiViewEstimator(MultiViewStatistics):
+    """Base class of the K-view embeddings: each view mapped to one space.
+
+    ``_set_solution`` sets ``rotations_`` (one ``(n_features_k,
+    n_components_)`` map per view) and ``view_means_``; this class turns
+    them into ``transform``, ``transform_view``, ``score`` and the names of
+    the output columns.
+    """
+
     # ------------------------------------------------------- shared space ---
     def transform(self, X):
         """Each view's scores in the shared space, side by side.
@@ -235,12 +269,6 @@ class MultiViewEstimator(TransformerMixin, BaseEstimator):
         cols = self.view_columns_[index]
         present = view_presence(X[:, cols], [np.arange(cols.size)], [view])
         return self._embed(X, np.repeat(present, self.n_views_, axis=1), index)
-
-    def _check_views(self, X):
-        X = validate_data(
-            self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan"
-        )
-        return X, view_presence(X, self.view_columns_, self.view_names_)
 
     def _embed(self, X, present, view):
         rows = present[:, view]
@@ -327,12 +355,6 @@ class MultiViewEstimator(TransformerMixin, BaseEstimator):
             ],
             dtype=object,
         )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # NaN marks a missing modality (a whole view of a row).
-        tags.input_tags.allow_nan = True
-        return tags
 
 
 def _is_frame(X):

@@ -34,13 +34,17 @@ class MultiViewMoments:
     co-moment ``cross_xy`` and the two within-view co-moments restricted to
     those rows. ``counts[k, l]`` is the number of rows (of positive weight)
     with both views (``counts[k, k]``: with view ``k``). Means are relative
-    to ``shifts[k]``, the first row seen of each view.
+    to ``shifts[k]``, the first row seen of each view. When kept,
+    ``patterns[views]`` holds ``(statistics, n_rows)`` of the rows that have
+    exactly the views ``views`` (a sorted tuple), over their columns side by
+    side: what a model needs that uses several views of the same rows.
     """
 
     shifts: list
     views: list
     pairs: dict = field(default_factory=dict)
     counts: np.ndarray | None = None
+    patterns: dict | None = None
 
     def merge(self, other):
         """Return the statistics of the union of two samples."""
@@ -49,11 +53,21 @@ class MultiViewMoments:
             key: _merge(self.pairs.get(key), other.pairs.get(key))
             for key in sorted(set(self.pairs) | set(other.pairs))
         }
+        patterns = None
+        if self.patterns is not None and other.patterns is not None:
+            patterns = {}
+            for key in sorted(set(self.patterns) | set(other.patterns)):
+                a, b = self.patterns.get(key), other.patterns.get(key)
+                if a is None or b is None:
+                    patterns[key] = a if b is None else b
+                else:
+                    patterns[key] = (a[0].merge(b[0]), a[1] + b[1])
         return MultiViewMoments(
             shifts=self.shifts,
             views=views,
             pairs=pairs,
             counts=self.counts + other.counts,
+            patterns=patterns,
         )
 
     def absolute_means(self):
@@ -84,7 +98,9 @@ def extend_shifts(shifts, X, present, columns):
     return shifts
 
 
-def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
+def chunk_moments(
+    X, present, columns, sample_weight, shifts, *, n_jobs=None, keep_patterns=False
+):
     """Statistics of one chunk of rows, by missingness pattern.
 
     Parameters
@@ -101,6 +117,8 @@ def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
         may be present).
     n_jobs : int or None
         Threads of each pass (see ``thread_count``).
+    keep_patterns : bool, default=False
+        Also keep the statistics of each missingness pattern.
 
     Returns
     -------
@@ -125,6 +143,7 @@ def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
         views=[None] * n_views,
         pairs={},
         counts=np.zeros((n_views, n_views), dtype=np.int64),
+        patterns={} if keep_patterns else None,
     )
     live = (
         np.ones(X.shape[0], dtype=bool) if sample_weight is None else sample_weight > 0
@@ -147,6 +166,8 @@ def chunk_moments(X, present, columns, sample_weight, shifts, *, n_jobs=None):
             second_order_x="full",
             n_jobs=n_jobs,
         )
+        if keep_patterns:
+            moments.patterns[tuple(int(k) for k in views_here)] = (stats, n_live)
         bounds = np.cumsum([0] + [columns[k].size for k in views_here])
         pieces = {k: slice(bounds[i], bounds[i + 1]) for i, k in enumerate(views_here)}
         for k in views_here:
