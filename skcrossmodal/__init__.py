@@ -15,6 +15,7 @@ from ._meta.self_learning import SelfLearningAligner
 from ._meta.zero_shot import ZeroShotClassifier
 from ._model_selection.search import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from ._multiview.cca import GeneralizedCCA, MultiViewCCA
+from ._multiview.compose import MultiViewPipeline
 from ._multiview.shared_latent import MultiViewSharedLatentRegression
 from .retrieval import SharedSpaceIndex
 
@@ -26,6 +27,7 @@ __all__ = [
     "CrossModalEmbeddingCV",
     "GeneralizedCCA",
     "MultiViewCCA",
+    "MultiViewPipeline",
     "MultiViewSharedLatentRegression",
     "SelfLearningAligner",
     "SharedLatentRegression",

@@ -3,6 +3,7 @@
 import importlib.util
 
 import pytest
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import (
@@ -11,6 +12,7 @@ from skcrossmodal import (
     CrossModalEmbeddingCV,
     GeneralizedCCA,
     MultiViewCCA,
+    MultiViewPipeline,
     MultiViewSharedLatentRegression,
     SelfLearningAligner,
     SharedLatentRegression,
@@ -41,6 +43,7 @@ SKLEARN_ONLY = [
     MultiViewCCA(),
     GeneralizedCCA(),
     MultiViewSharedLatentRegression(),
+    MultiViewPipeline(MultiViewCCA(), transformers={"view0": StandardScaler()}),
 ]
 # torch is an optional extra (CI installs it): without it the aligner cannot fit.
 if importlib.util.find_spec("torch") is not None:

@@ -8,20 +8,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
-from scipy import linalg
+from scipy import linalg, sparse
 from sklearn import config_context
 from sklearn.compose import make_column_selector
 from sklearn.covariance import oas
+from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from skcrossmodal import (
     CrossModalEmbedding,
     GeneralizedCCA,
     MultiViewCCA,
+    MultiViewPipeline,
     MultiViewSharedLatentRegression,
     SharedLatentRegression,
 )
@@ -556,3 +559,71 @@ def test_shared_latent_imputer_in_a_pipeline_before_cca():
         ]
     ).fit(X)
     assert not np.isnan(pipeline.transform(X)).any()
+
+
+# ------------------------------------------------------ MultiViewPipeline ---
+def test_pipeline_fits_each_transformer_on_the_rows_with_its_view():
+    """A view's transformer sees the rows that have it; missing rows stay NaN."""
+    X, views = _data(missing_rate=0.3, seed=9)
+    model = MultiViewPipeline(
+        MultiViewCCA(views, n_components=2), transformers={"view2": PCA(3)}
+    ).fit(X)
+    block = X[:, views["view2"]]
+    present = ~np.isnan(block).all(axis=1)
+    pca = PCA(3).fit(block[present])
+    assert_allclose(model.transformers_["view2"].components_, pca.components_)
+    manual = np.hstack(
+        [X[:, views["view0"]], X[:, views["view1"]], np.full((len(X), 3), np.nan)]
+    )
+    manual[present, 9:] = pca.transform(block[present])
+    direct = MultiViewCCA([slice(0, 5), slice(5, 9), slice(9, 12)], n_components=2).fit(
+        manual
+    )
+    assert_allclose(model.transform(X), direct.transform(manual), atol=1e-10)
+    assert model.score(X) == pytest.approx(direct.score(manual), rel=1e-12)
+
+
+def test_pipeline_takes_a_text_view_with_missing_captions():
+    """A view named by one column goes 1-D to its vectoriser; None marks it missing."""
+    X, views = _data(n_samples=120, n_views=2)
+    words = np.array(["red", "green", "blue", "dark", "light", "round", "square"])
+    order = np.argsort(X[:, :7], axis=1)
+    captions = [" ".join(words[row[:3]]) for row in order]
+    captions[:10] = [None] * 10
+    frame = pd.DataFrame(X[:, 5:9], columns=["a", "b", "c", "d"])
+    frame["caption"] = captions
+    model = MultiViewPipeline(
+        MultiViewCCA(
+            {"numbers": ["a", "b", "c", "d"], "text": "caption"}, n_components=2
+        ),
+        transformers={
+            "text": make_pipeline(TfidfVectorizer(), TruncatedSVD(4, random_state=0))
+        },
+    ).fit(frame)
+    scores = model.transform_view(frame, "text")
+    assert np.isnan(scores[:10]).all() and np.isfinite(scores[10:]).all()
+
+
+def test_pipeline_refuses_unknown_views_and_sparse_output():
+    """Transformers of unknown views and sparse outputs are named errors."""
+    X, views = _data()
+    with pytest.raises(ValueError, match=r"not among the estimator's views"):
+        MultiViewPipeline(MultiViewCCA(views), transformers={"audio": PCA()}).fit(X)
+    with pytest.raises(TypeError, match="returned a sparse matrix"):
+        MultiViewPipeline(
+            MultiViewCCA(views),
+            transformers={"view0": FunctionTransformer(sparse.csr_matrix)},
+        ).fit(X)
+
+
+def test_pipeline_grid_search_tunes_the_inner_estimator():
+    """GridSearchCV reaches the inner estimator's parameters."""
+    X, views = _data()
+    search = GridSearchCV(
+        MultiViewPipeline(
+            MultiViewCCA(views), transformers={"view0": StandardScaler()}
+        ),
+        {"estimator__n_components": [1, 4]},
+        cv=3,
+    ).fit(X)
+    assert search.best_params_ == {"estimator__n_components": 4}

@@ -84,7 +84,11 @@ def resolve_views(views, X):
             f"{n_features} feature(s)). Declare the views with the views parameter."
         )
     selector = ColumnTransformer(
-        [(name, "passthrough", selection) for name, selection in items],
+        # A single column (one name or index) is a one-column view here.
+        [
+            (name, "passthrough", [selection] if np.isscalar(selection) else selection)
+            for name, selection in items
+        ],
         remainder="drop",
     )
     if is_frame and all(isinstance(name, str) for name in X.columns):
