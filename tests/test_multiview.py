@@ -627,3 +627,21 @@ def test_pipeline_grid_search_tunes_the_inner_estimator():
         cv=3,
     ).fit(X)
     assert search.best_params_ == {"estimator__n_components": 4}
+
+
+def test_retrieve_between_any_two_views_ranks_by_cosine():
+    """retrieve(query_view, gallery_view) ranks by cosine of the two views' scores."""
+    X, views = _data(seed=11)
+    model = MultiViewCCA(views, n_components=3).fit(X)
+    a, c = model.transform_view(X, "view0"), model.transform_view(X, "view2")
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    expected = np.argsort(-(c[:4] @ a.T), axis=1, kind="stable")[:, :3]
+    similarities, indices = model.retrieve(
+        X[:4], X, query_view="view2", gallery_view=0, n_neighbors=3
+    )
+    np.testing.assert_array_equal(indices, expected)
+    assert_allclose(similarities, np.take_along_axis(c[:4] @ a.T, expected, 1))
+    X[1, views["view2"]] = np.nan
+    with pytest.raises(ValueError, match="Row 1 of the queries lacks view 'view2'"):
+        model.retrieve(X[:4], X, query_view="view2", gallery_view=0)

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._compat import _check_sample_weight
 from ..base import atomic_fit
 from ..metrics import mean_reciprocal_rank
+from ..retrieval import search_top_k
 from .moments import chunk_moments, extend_shifts
 from .views import check_view_name, resolve_views, view_presence
 
@@ -322,6 +323,69 @@ class MultiViewEstimator(MultiViewStatistics):
                 "no cross-view retrieval to score."
             )
         return float(np.mean(values))
+
+    def retrieve(
+        self,
+        queries,
+        gallery,
+        *,
+        query_view,
+        gallery_view,
+        n_neighbors=5,
+        similarity="cosine",
+        csls_k=10,
+    ):
+        """Find the best partners of each query among a gallery of another view.
+
+        Parameters
+        ----------
+        queries : array-like or DataFrame of shape (n_queries, n_features)
+            Rows laid out as at fit; only the columns of ``query_view`` are
+            read (the others may be NaN).
+        gallery : array-like or DataFrame of shape (n_gallery, n_features)
+            Rows laid out as at fit; only the columns of ``gallery_view``
+            are read.
+        query_view, gallery_view : str or int
+            The views (names or indices) of the queries and of the gallery.
+        n_neighbors : int, default=5
+            How many gallery rows to return per query.
+        similarity : {"cosine", "csls"}, default="cosine"
+            Cosine similarity in the shared space, or CSLS.
+        csls_k : int, default=10
+            Neighbourhood size of the CSLS correction.
+
+        Returns
+        -------
+        similarities : ndarray of shape (n_queries, n_neighbors)
+            Best first.
+        indices : ndarray of shape (n_queries, n_neighbors)
+            Row indices into ``gallery``.
+        """
+        embedded = []
+        for rows, view, role in (
+            (queries, query_view, "queries"),
+            (gallery, gallery_view, "gallery"),
+        ):
+            scores = self.transform_view(rows, view)
+            lacking = np.flatnonzero(np.isnan(scores).any(axis=1))
+            if lacking.size:
+                raise ValueError(
+                    f"Row {int(lacking[0])} of the {role} lacks view {view!r} "
+                    f"({lacking.size} such rows); every row searched must have it."
+                )
+            embedded.append(scores)
+        if n_neighbors > embedded[1].shape[0]:
+            raise ValueError(
+                f"n_neighbors={n_neighbors} is larger than the gallery "
+                f"({embedded[1].shape[0]} rows). Reduce n_neighbors."
+            )
+        return search_top_k(
+            embedded[0],
+            embedded[1],
+            n_neighbors=n_neighbors,
+            similarity=similarity,
+            csls_k=csls_k,
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns of ``transform``: ``"<view>__<estimator><j>"``.

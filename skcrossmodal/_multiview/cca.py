@@ -286,7 +286,8 @@ class MultiViewCCA(_BlockEigenCCA):
     -----
     ``transform`` returns the K views' scores side by side (view ``k`` in
     columns ``k * n_components_`` onwards, NaN where a row lacks it), and
-    ``transform_view`` one view's; ``score`` averages the cross-view mean
+    ``transform_view`` one view's; ``retrieve`` searches a gallery of one
+    view with queries of another; ``score`` averages the cross-view mean
     reciprocal rank over all pairs of views.
 """
         + _MISSING_NOTES
