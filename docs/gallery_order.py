@@ -9,6 +9,7 @@ ORDER = (
     "plot_csls_hubness.py",
     "plot_zero_shot.py",
     "plot_semi_paired.py",
+    "plot_multiview.py",
 )
 
 

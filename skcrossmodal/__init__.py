@@ -14,6 +14,9 @@ from ._meta.compose import TwoViewPipeline
 from ._meta.self_learning import SelfLearningAligner
 from ._meta.zero_shot import ZeroShotClassifier
 from ._model_selection.search import CrossModalEmbeddingCV, SharedLatentRegressionCV
+from ._multiview.cca import GeneralizedCCA, MultiViewCCA
+from ._multiview.compose import MultiViewPipeline
+from ._multiview.shared_latent import MultiViewSharedLatentRegression
 from .retrieval import SharedSpaceIndex
 
 __version__ = "0.1.0.dev0"
@@ -22,6 +25,10 @@ __all__ = [
     "ContrastiveAligner",
     "CrossModalEmbedding",
     "CrossModalEmbeddingCV",
+    "GeneralizedCCA",
+    "MultiViewCCA",
+    "MultiViewPipeline",
+    "MultiViewSharedLatentRegression",
     "SelfLearningAligner",
     "SharedLatentRegression",
     "SharedLatentRegressionCV",

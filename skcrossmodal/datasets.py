@@ -15,7 +15,13 @@ from sklearn.utils import Bunch, check_random_state
 
 from ._compat import IntegerInterval, Interval, StrOptions, validate_params
 
-__all__ = ["load_digit_views", "load_sensor_views", "make_paired_views"]
+__all__ = [
+    "load_digit_quadrants",
+    "load_digit_views",
+    "load_sensor_views",
+    "make_multiview",
+    "make_paired_views",
+]
 
 
 # ---------------------------------------------------------------- synthetic ---
@@ -533,4 +539,188 @@ def load_sensor_views(
         gyroscope=gyro,
         sampling_rate=_SAMPLING_RATE,
         DESCR=_SENSORS_DESCR,
+    )
+
+
+# --------------------------------------------------------------- K views ---
+@validate_params(
+    {
+        "n_samples": [IntegerInterval(1, None, closed="left")],
+        "n_views": [IntegerInterval(2, None, closed="left")],
+        "n_features": [IntegerInterval(1, None, closed="left"), "array-like"],
+        "n_latent": [IntegerInterval(1, None, closed="left")],
+        "n_private": [IntegerInterval(0, None, closed="left")],
+        "noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "missing_rate": [Interval(numbers.Real, 0, 1, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_multiview(
+    n_samples=500,
+    *,
+    n_views=3,
+    n_features=10,
+    n_latent=3,
+    n_private=2,
+    noise=0.1,
+    missing_rate=0.0,
+    random_state=None,
+):
+    """Generate K views of one shared latent, each with private structure.
+
+    The generative model, for each sample ``i`` and view ``k``:
+
+    1. a shared latent ``z_i ~ N(0, I)`` of ``n_latent`` dimensions, and a
+       private latent ``p_ik ~ N(0, I)`` of ``n_private`` dimensions per view;
+    2. ``x_ik = z_i A_k + p_ik B_k``, with independent ``N(0, 1 / fan_in)``
+       maps, so that the private factors are as strong as the shared ones
+       and a method must tell them apart;
+    3. independent Gaussian noise on every feature, of standard deviation
+       ``noise`` times that feature's noiseless standard deviation;
+    4. with ``missing_rate > 0``, each view of each row is removed (set to
+       NaN) independently with that probability (missing completely at
+       random); a row that would lose every view keeps one, drawn at random.
+
+    Parameters
+    ----------
+    n_samples : int, default=500
+        Number of rows.
+    n_views : int, default=3
+        Number of views K.
+    n_features : int or array-like of int, default=10
+        Features of every view, or of each view.
+    n_latent : int, default=3
+        Dimension of the latent shared by all views.
+    n_private : int, default=2
+        Dimension of each view's private latent.
+    noise : float, default=0.1
+        Noise level relative to each feature's signal spread.
+    missing_rate : float, default=0.0
+        Probability that a view is missing from a row, in ``[0, 1)``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of every random draw.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, sum of n_features)
+        The views side by side; a missing view is all NaN in its columns.
+    views : dict of str to slice
+        The columns of each view (``"view0"``, ``"view1"``, ...), ready for
+        the ``views`` parameter of :class:`~skcrossmodal.MultiViewCCA`.
+    latent : ndarray of shape (n_samples, n_latent)
+        The shared latent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import MultiViewCCA
+    >>> from skcrossmodal.datasets import make_multiview
+    >>> X, views, latent = make_multiview(
+    ...     300, n_views=4, missing_rate=0.2, random_state=0)
+    >>> X.shape, list(views), latent.shape
+    ((300, 40), ['view0', 'view1', 'view2', 'view3'], (300, 3))
+    >>> bool(np.isnan(X[:, views["view1"]]).all(axis=1).any())
+    True
+    >>> model = MultiViewCCA(views, n_components=3).fit(X)
+    >>> bool(model.canonical_correlations_.min() > 0.9)
+    True
+    """
+    rng = check_random_state(random_state)
+    widths = np.broadcast_to(np.asarray(n_features), (n_views,)).astype(int)
+    if np.any(widths < 1):
+        raise ValueError(f"n_features must be positive; got {n_features!r}.")
+    latent = rng.normal(size=(n_samples, n_latent))
+    blocks = []
+    for width in widths:
+        signal = latent @ rng.normal(scale=n_latent**-0.5, size=(n_latent, width))
+        if n_private:
+            private = rng.normal(size=(n_samples, n_private))
+            signal += private @ rng.normal(
+                scale=n_private**-0.5, size=(n_private, width)
+            )
+        blocks.append(_add_relative_noise(signal, noise, rng))
+    if missing_rate > 0:
+        missing = rng.uniform(size=(n_samples, n_views)) < missing_rate
+        empty = np.flatnonzero(missing.all(axis=1))
+        missing[empty, rng.randint(n_views, size=empty.size)] = False
+        for k, block in enumerate(blocks):
+            block[missing[:, k]] = np.nan
+    bounds = np.concatenate([[0], np.cumsum(widths)])
+    views = {
+        f"view{k}": slice(int(bounds[k]), int(bounds[k + 1])) for k in range(n_views)
+    }
+    return np.hstack(blocks), views, latent
+
+
+_QUADRANTS = {
+    "top_left": (slice(0, 4), slice(0, 4)),
+    "top_right": (slice(0, 4), slice(4, 8)),
+    "bottom_left": (slice(4, 8), slice(0, 4)),
+    "bottom_right": (slice(4, 8), slice(4, 8)),
+}
+
+_QUADRANTS_DESCR = """\
+Four views of scikit-learn's handwritten digits
+-----------------------------------------------
+
+The 1797 8x8 grey-level images of ``sklearn.datasets.load_digits`` (pixel
+values 0-16, ten classes), shipped with scikit-learn. ``X`` holds the 64
+pixels read row by row (column ``"r{row}c{col}"``); ``views`` splits them
+into the four 4x4 quadrants (``top_left``, ``top_right``, ``bottom_left``,
+``bottom_right``, 16 pixels each). The quadrants of one image share its
+digit and its stroke, so each can find the others. ``target`` is the digit.
+"""
+
+
+def load_digit_quadrants(*, as_frame=False):
+    """Load the four quadrants of scikit-learn's digits as four views of one X.
+
+    Offline: the images ship with scikit-learn.
+
+    Parameters
+    ----------
+    as_frame : bool, default=False
+        Return ``X`` as a pandas DataFrame with columns ``"r{row}c{col}"``,
+        and the views as lists of those names.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X`` (ndarray or DataFrame of shape (1797, 64)), ``views`` (dict
+        from quadrant name to its 16 column indices, or names), ``target``
+        (the digit of each row), ``feature_names`` and ``DESCR``.
+
+    Examples
+    --------
+    >>> from skcrossmodal import MultiViewCCA
+    >>> from skcrossmodal.datasets import load_digit_quadrants
+    >>> data = load_digit_quadrants()
+    >>> data.X.shape, list(data.views)
+    ((1797, 64), ['top_left', 'top_right', 'bottom_left', 'bottom_right'])
+    >>> model = MultiViewCCA(data.views, n_components=8).fit(data.X)
+    >>> model.transform(data.X).shape
+    (1797, 32)
+    >>> frame = load_digit_quadrants(as_frame=True)
+    >>> frame.views["top_left"][:3]
+    ['r0c0', 'r0c1', 'r0c2']
+    """
+    digits = load_digits()
+    X = digits.images.reshape(digits.images.shape[0], -1)
+    names = [f"r{row}c{col}" for row in range(8) for col in range(8)]
+    grid = np.arange(64).reshape(8, 8)
+    views = {
+        name: grid[rows, cols].ravel() for name, (rows, cols) in _QUADRANTS.items()
+    }
+    if as_frame:
+        import pandas as pd  # optional dependency, needed only here
+
+        X = pd.DataFrame(X, columns=names)
+        views = {name: [names[j] for j in columns] for name, columns in views.items()}
+    return Bunch(
+        X=X,
+        views=views,
+        target=digits.target,
+        feature_names=names,
+        DESCR=_QUADRANTS_DESCR,
     )

@@ -3,12 +3,17 @@
 import importlib.util
 
 import pytest
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import (
     ContrastiveAligner,
     CrossModalEmbedding,
     CrossModalEmbeddingCV,
+    GeneralizedCCA,
+    MultiViewCCA,
+    MultiViewPipeline,
+    MultiViewSharedLatentRegression,
     SelfLearningAligner,
     SharedLatentRegression,
     SharedLatentRegressionCV,
@@ -33,6 +38,12 @@ SKLEARN_ONLY = [
     SharedSpaceIndex(),
     ZeroShotClassifier(CrossModalEmbedding()),
     ZeroShotClassifier(SharedLatentRegression()),
+    # K-view transformers of one X (views=None: every column a view); their
+    # own contract is tested in tests/test_multiview.py.
+    MultiViewCCA(),
+    GeneralizedCCA(),
+    MultiViewSharedLatentRegression(),
+    MultiViewPipeline(MultiViewCCA(), transformers={"view0": StandardScaler()}),
 ]
 # torch is an optional extra (CI installs it): without it the aligner cannot fit.
 if importlib.util.find_spec("torch") is not None:

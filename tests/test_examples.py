@@ -60,6 +60,7 @@ def test_examples_are_found():
         "plot_dask_grid_search",
         "plot_semi_paired",
         "plot_zero_shot",
+        "plot_multiview",
     }
 
 

@@ -1,0 +1,1 @@
+"""K views in one ``X``: multiview CCA from block sufficient statistics."""

@@ -1,0 +1,425 @@
+"""The K-view contract: K views in one ``X``, declared by column selections.
+
+A multiview estimator is a single-input transformer: ``fit(X)`` takes one
+``X`` (array or DataFrame) whose columns are split into views by the
+``views`` parameter, so ``Pipeline``, ``GridSearchCV``, ``cross_validate``,
+metadata routing and ``set_output`` work unchanged. A row whose columns of
+one view are all NaN lacks that modality; the statistics of each view, and
+of each pair of views, come from the rows that have them.
+
+:class:`MultiViewEstimator` owns the validation, the running statistics
+(``fit`` and ``partial_fit`` both merge chunk statistics, so any chunking
+gives the model ``fit`` learns), the output layout of ``transform`` and
+``score``; a subclass implements ``_set_solution(moments, n_components)``,
+which must raise before assigning anything.
+"""
+
+import itertools
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._compat import _check_sample_weight
+from ..base import atomic_fit
+from ..metrics import mean_reciprocal_rank
+from ..retrieval import search_top_k
+from .moments import chunk_moments, extend_shifts
+from .views import check_view_name, resolve_views, view_presence
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+# A view, and a pair of views, needs a spread of rows to define a covariance.
+_MIN_ROWS = 2
+
+
+class MultiViewStatistics(TransformerMixin, BaseEstimator):
+    """Base class of the K-view estimators solved from block statistics.
+
+    Owns ``fit`` and ``partial_fit`` (validation, the views, the running
+    pairwise-complete statistics). Subclasses declare their parameters
+    (``views``, ``n_components`` and ``n_jobs`` among them) and implement
+    ``_set_solution(moments, n_components)``, which sets ``n_components_``
+    and whatever else the model holds, and must raise before assigning
+    anything.
+    """
+
+    _parameter_constraints: dict = {}
+
+    # Whether the solution needs the statistics of each missingness pattern
+    # (the rows that have several views at once), not only views and pairs.
+    _keep_patterns = False
+
+    def __sklearn_is_fitted__(self):
+        # partial_fit keeps the statistics of too few rows without a solution.
+        return hasattr(self, "n_components_")
+
+    # ----------------------------------------------------------------- fit ---
+    @atomic_fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Learn from the K views of ``X`` (all rows: a model from scratch).
+
+        A call that raises leaves the estimator exactly as it was.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            All views side by side; ``views`` says which columns are which.
+            A row whose columns of a view are all NaN lacks that view.
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row, not all zero; an integer weight
+            counts as repeating the row.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        for name in ("_moments", "n_samples_seen_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        self._accumulate(X, sample_weight, first_call=True, min_samples=2)
+        if not self.__sklearn_is_fitted__():
+            self._raise_too_few_rows()
+        return self
+
+    @atomic_fit
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Merge one more chunk of rows into the statistics and re-solve.
+
+        After any split of the rows into chunks the model equals ``fit`` on
+        all of them (to rounding). Until every view and every pair of views
+        has been seen in two rows, the statistics are kept but define no
+        solution (``transform`` raises ``NotFittedError``). A call that
+        raises leaves the estimator as it was.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            A chunk of rows, with at least one row.
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the chunk's rows.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "_moments")
+        self._accumulate(X, sample_weight, first_call=first_call, min_samples=1)
+        return self
+
+    def _accumulate(self, X, sample_weight, *, first_call, min_samples):
+        raw = X
+        X = validate_data(
+            self,
+            X,
+            reset=first_call,
+            dtype=FLOAT_DTYPES,
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=min_samples,
+        )
+        names, columns = resolve_views(self.views, raw if _is_frame(raw) else X)
+        if not first_call:
+            self._check_same_views(names, columns)
+        present = view_presence(X, columns, names)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        shifts = [None] * len(columns) if first_call else self._moments.shifts
+        shifts = extend_shifts(shifts, X, present, columns)
+        moments = chunk_moments(
+            X,
+            present,
+            columns,
+            sample_weight,
+            shifts,
+            n_jobs=self.n_jobs,
+            keep_patterns=self._keep_patterns,
+        )
+        n_samples = X.shape[0]
+        if not first_call:
+            moments = self._moments.merge(moments)
+            moments.shifts = shifts
+            n_samples += self.n_samples_seen_
+        widths = [cols.size for cols in columns]
+        n_components = self._resolve_n_components(widths)
+        if np.all(moments.counts >= _MIN_ROWS):
+            # The solve comes first: if it raises, nothing has been changed.
+            self.view_names_ = names
+            self.view_columns_ = columns
+            self._set_solution(moments, n_components)
+        self.view_names_ = names
+        self.view_columns_ = columns
+        self._moments = moments
+        self.n_samples_seen_ = n_samples
+        self.n_views_ = len(columns)
+
+    def _check_same_views(self, names, columns):
+        same = names == self.view_names_ and all(
+            np.array_equal(a, b)
+            for a, b in zip(columns, self.view_columns_, strict=True)
+        )
+        if not same:
+            raise ValueError(
+                "The views of this chunk differ from those the statistics were "
+                f"accumulated with ({self.view_names_}); views cannot change "
+                "between partial_fit calls. Call fit to start over."
+            )
+
+    def _resolve_n_components(self, widths):
+        upper = min(widths)
+        if self.n_components is None:
+            return upper
+        if self.n_components > upper:
+            raise ValueError(
+                f"n_components upper bound is the number of features of the "
+                f"narrowest view, min({', '.join(map(str, widths))}) = {upper}. Got "
+                f"{self.n_components} instead. Reduce n_components."
+            )
+        return self.n_components
+
+    def _raise_too_few_rows(self):
+        counts = self._moments.counts
+        k, m = np.unravel_index(np.argmin(counts), counts.shape)
+        what = (
+            f"view {self.view_names_[k]!r} is present in"
+            if k == m
+            else f"views {self.view_names_[k]!r} and {self.view_names_[m]!r} are "
+            "both present in"
+        )
+        raise ValueError(
+            f"{type(self).__name__} needs every view, and every pair of views, in at "
+            f"least {_MIN_ROWS} rows of positive weight; {what} {counts[k, m]}. "
+            "Their covariance cannot be estimated: add rows that have them, or "
+            "drop a view."
+        )
+
+    def _check_views(self, X):
+        X = validate_data(
+            self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan"
+        )
+        return X, view_presence(X, self.view_columns_, self.view_names_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN marks a missing modality (a whole view of a row).
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class MultiViewEstimator(MultiViewStatistics):
+    """Base class of the K-view embeddings: each view mapped to one space.
+
+    ``_set_solution`` sets ``rotations_`` (one ``(n_features_k,
+    n_components_)`` map per view) and ``view_means_``; this class turns
+    them into ``transform``, ``transform_view``, ``score`` and the names of
+    the output columns.
+    """
+
+    # ------------------------------------------------------- shared space ---
+    def transform(self, X):
+        """Each view's scores in the shared space, side by side.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            All views, as at fit.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_views_ * n_components_)
+            Columns ``k * n_components_`` to ``(k + 1) * n_components_ - 1``
+            hold view ``k``'s scores (named ``"<view>__<estimator><j>"`` by
+            ``get_feature_names_out``); NaN where a row lacks view ``k``.
+        """
+        check_is_fitted(self)
+        X, present = self._check_views(X)
+        k = self.n_components_
+        scores = np.full((X.shape[0], self.n_views_ * k), np.nan)
+        for view in range(self.n_views_):
+            scores[:, view * k : (view + 1) * k] = self._embed(X, present, view)
+        return scores
+
+    def transform_view(self, X, view):
+        """One view's scores in the shared space.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            All columns, as at fit; only those of ``view`` are read (the
+            others may be NaN).
+        view : str or int
+            The view's name (see ``view_names_``) or index.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_components_)
+            NaN in the rows that lack the view.
+        """
+        check_is_fitted(self)
+        index = check_view_name(view, self.view_names_)
+        X = validate_data(
+            self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan"
+        )
+        cols = self.view_columns_[index]
+        present = view_presence(X[:, cols], [np.arange(cols.size)], [view])
+        return self._embed(X, np.repeat(present, self.n_views_, axis=1), index)
+
+    def _embed(self, X, present, view):
+        rows = present[:, view]
+        out = np.full((X.shape[0], self.n_components_), np.nan)
+        block = X[np.ix_(rows, self.view_columns_[view])]
+        out[rows] = (block - self.view_means_[view]) @ self.rotations_[view]
+        return out
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean over view pairs of the two-way mean reciprocal rank of partners.
+
+        For each pair of views, the rows that have both are embedded, each
+        row of one view queries the rows of the other (cosine similarity) and
+        vice versa (:func:`~skcrossmodal.metrics.mean_reciprocal_rank`); the
+        pairs' values are averaged. Greater is better.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            All views, as at fit.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row in every pair's average.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X, present = self._check_views(X)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        embedded = [self._embed(X, present, v) for v in range(self.n_views_)]
+        values = []
+        for k, m in itertools.combinations(range(self.n_views_), 2):
+            rows = present[:, k] & present[:, m]
+            if rows.sum() < 2:
+                continue
+            weights = None if sample_weight is None else sample_weight[rows]
+            if weights is not None and not weights.any():
+                continue
+            values.append(
+                mean_reciprocal_rank(
+                    embedded[k][rows], embedded[m][rows], sample_weight=weights
+                )
+            )
+        if not values:
+            raise ValueError(
+                "No pair of views is present together in two rows of X: there is "
+                "no cross-view retrieval to score."
+            )
+        return float(np.mean(values))
+
+    def retrieve(
+        self,
+        queries,
+        gallery,
+        *,
+        query_view,
+        gallery_view,
+        n_neighbors=5,
+        similarity="cosine",
+        csls_k=10,
+    ):
+        """Find the best partners of each query among a gallery of another view.
+
+        Parameters
+        ----------
+        queries : array-like or DataFrame of shape (n_queries, n_features)
+            Rows laid out as at fit; only the columns of ``query_view`` are
+            read (the others may be NaN).
+        gallery : array-like or DataFrame of shape (n_gallery, n_features)
+            Rows laid out as at fit; only the columns of ``gallery_view``
+            are read.
+        query_view, gallery_view : str or int
+            The views (names or indices) of the queries and of the gallery.
+        n_neighbors : int, default=5
+            How many gallery rows to return per query.
+        similarity : {"cosine", "csls"}, default="cosine"
+            Cosine similarity in the shared space, or CSLS.
+        csls_k : int, default=10
+            Neighbourhood size of the CSLS correction.
+
+        Returns
+        -------
+        similarities : ndarray of shape (n_queries, n_neighbors)
+            Best first.
+        indices : ndarray of shape (n_queries, n_neighbors)
+            Row indices into ``gallery``.
+        """
+        embedded = []
+        for rows, view, role in (
+            (queries, query_view, "queries"),
+            (gallery, gallery_view, "gallery"),
+        ):
+            scores = self.transform_view(rows, view)
+            lacking = np.flatnonzero(np.isnan(scores).any(axis=1))
+            if lacking.size:
+                raise ValueError(
+                    f"Row {int(lacking[0])} of the {role} lacks view {view!r} "
+                    f"({lacking.size} such rows); every row searched must have it."
+                )
+            embedded.append(scores)
+        if n_neighbors > embedded[1].shape[0]:
+            raise ValueError(
+                f"n_neighbors={n_neighbors} is larger than the gallery "
+                f"({embedded[1].shape[0]} rows). Reduce n_neighbors."
+            )
+        return search_top_k(
+            embedded[0],
+            embedded[1],
+            n_neighbors=n_neighbors,
+            similarity=similarity,
+            csls_k=csls_k,
+        )
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of ``transform``: ``"<view>__<estimator><j>"``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen at fit.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            if len(input_features) != self.n_features_in_:
+                raise ValueError(
+                    f"input_features should have length equal to number of "
+                    f"features ({self.n_features_in_}), got {len(input_features)}"
+                )
+            seen = getattr(self, "feature_names_in_", None)
+            if seen is not None and not np.array_equal(seen, input_features):
+                raise ValueError("input_features is not equal to feature_names_in_")
+        prefix = type(self).__name__.lower()
+        return np.asarray(
+            [
+                f"{view}__{prefix}{j}"
+                for view in self.view_names_
+                for j in range(self.n_components_)
+            ],
+            dtype=object,
+        )
+
+
+def _is_frame(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc")
