@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import _check_sample_weight
+from .._utils.failure_safe import FailureSafeMixin
 from ..base import atomic_fit
 from ..metrics import mean_reciprocal_rank
 from ..retrieval import search_top_k
@@ -33,7 +34,7 @@ FLOAT_DTYPES = (np.float64, np.float32)
 _MIN_ROWS = 2
 
 
-class MultiViewStatistics(TransformerMixin, BaseEstimator):
+class MultiViewStatistics(FailureSafeMixin, TransformerMixin, BaseEstimator):
     """Base class of the K-view estimators solved from block statistics.
 
     Owns ``fit`` and ``partial_fit`` (validation, the views, the running

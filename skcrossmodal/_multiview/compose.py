@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import HasMethods
+from .._utils.failure_safe import FailureSafeMixin
 from ..base import atomic_fit
 from .base import MultiViewStatistics
 from .views import _named_selections, resolve_views
@@ -68,7 +69,7 @@ def _dense(output, name):
     return output.reshape(-1, 1) if output.ndim == 1 else output
 
 
-class MultiViewPipeline(TransformerMixin, BaseEstimator):
+class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
     """A multiview estimator with its own preprocessing of each view.
 
     ``fit`` resolves the estimator's ``views`` on ``X``, fits a clone of
