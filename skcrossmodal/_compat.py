@@ -15,7 +15,9 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
+    InvalidParameterError,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils._set_output import _safe_set_output, _wrap_data_with_container
@@ -25,12 +27,14 @@ __all__ = [
     "HasMethods",
     "Interval",
     "IntegerInterval",
+    "InvalidParameterError",
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
     "_safe_set_output",
     "_wrap_data_with_container",
     "check_matplotlib_support",
+    "validate_estimator_parameters",
     "validate_params",
 ]
 
@@ -81,3 +85,26 @@ class IntegerInterval(Interval):
 
     def is_satisfied_by(self, val):
         return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
+def validate_estimator_parameters(estimator, *, context=None):
+    """Check ``estimator``'s parameters against its ``_parameter_constraints``.
+
+    What ``fit`` does first, for an estimator that is solved without calling
+    its ``fit`` (a candidate of a statistics-based search). Raises
+    ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``) naming the
+    parameter, the allowed values and, when given, ``context`` first.
+    """
+    constraints = getattr(estimator, "_parameter_constraints", None)
+    if constraints is None:
+        return
+    try:
+        validate_parameter_constraints(
+            constraints,
+            estimator.get_params(deep=False),
+            caller_name=type(estimator).__name__,
+        )
+    except InvalidParameterError as error:
+        if context is None:
+            raise
+        raise InvalidParameterError(f"{context}: {error}") from error

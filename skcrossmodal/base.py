@@ -113,7 +113,7 @@ def _restore_on_failure(method):
     return wrapper
 
 
-def atomic_fit(method):
+def atomic_fit(method=None, *, prefer_skip_nested_validation=True):
     """Decorate a ``fit``/``partial_fit`` method: validated, and atomic on failure.
 
     Parameter validation (scikit-learn's ``_fit_context``) runs first; then an
@@ -123,6 +123,10 @@ def atomic_fit(method):
     ----------
     method : callable
         ``fit`` or ``partial_fit`` of a :class:`CrossModalEstimator`.
+    prefer_skip_nested_validation : bool, default=True
+        As for ``_fit_context``: False for a meta-estimator, whose inner
+        estimators' own ``fit`` must then validate their parameters
+        (``@atomic_fit(prefer_skip_nested_validation=False)``).
 
     Returns
     -------
@@ -141,7 +145,13 @@ def atomic_fit(method):
     >>> hasattr(model, "n_features_in_")
     False
     """
-    return _fit_context(prefer_skip_nested_validation=True)(_restore_on_failure(method))
+    if method is None:
+        return functools.partial(
+            atomic_fit, prefer_skip_nested_validation=prefer_skip_nested_validation
+        )
+    return _fit_context(prefer_skip_nested_validation=prefer_skip_nested_validation)(
+        _restore_on_failure(method)
+    )
 
 
 class CrossModalEstimator(

@@ -19,6 +19,7 @@ from skcrossmodal import (
     SharedLatentRegression,
     SharedLatentRegressionCV,
 )
+from skcrossmodal._compat import InvalidParameterError
 from skcrossmodal._model_selection.search import held_out_r2, remove_sample
 from skcrossmodal._numerics.moments import two_view_moments
 from skcrossmodal.datasets import make_paired_views
@@ -342,3 +343,30 @@ CONTRACT_CHECKS = [
 def test_two_view_contract(estimator, check):
     """Both searches honour the library's two-view contract."""
     check(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize(
+    ("search", "grid", "parameter"),
+    [
+        (CrossModalEmbeddingCV, {"n_components": [2, 0]}, "n_components"),
+        (CrossModalEmbeddingCV, {"n_components": [-1]}, "n_components"),
+        (CrossModalEmbeddingCV, {"n_components": [1.5]}, "n_components"),
+        (CrossModalEmbeddingCV, {"reg": [2.0]}, "reg"),
+        (SharedLatentRegressionCV, {"alpha": [-3.0]}, "alpha"),
+        (SharedLatentRegressionCV, {"solver": ["bogus"]}, "solver"),
+        (SharedLatentRegressionCV, {"max_iter": [0]}, "max_iter"),
+        (SharedLatentRegressionCV, {"tol": [-1]}, "tol"),
+    ],
+)
+def test_grid_values_are_validated(search, grid, parameter):
+    """An invalid grid value raises naming the candidate, instead of being scored."""
+    X, y = _views()
+    model = search(grid, cv=3)
+    match = rf"param_grid candidate .*'{parameter}' parameter of"
+    with pytest.raises(InvalidParameterError, match=match):
+        model.fit(X, y)
+    assert not hasattr(model, "cv_results_")
+    streamed = search(grid, scoring="r2")
+    with pytest.raises(InvalidParameterError, match=match):
+        streamed.partial_fit(X, y, folds=np.arange(X.shape[0]) % 3)
+    assert not hasattr(streamed, "cv_results_")

@@ -21,7 +21,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing
 
-from .._compat import _fit_context
+from .._compat import _fit_context, validate_estimator_parameters
 from .._linear.dask_arrays import holds_dask_array
 from .._linear.embedding import CrossModalEmbedding
 from .._linear.shared_latent import SharedLatentRegression
@@ -392,7 +392,14 @@ class _StatisticsSearchCV(CrossModalEstimator):
                         f"{type(base).__name__} does not have. Valid parameters: "
                         f"{sorted(valid)}."
                     )
-        return candidates, [clone(base).set_params(**p) for p in candidates]
+        estimators = [clone(base).set_params(**p) for p in candidates]
+        # The candidates are solved from statistics, never through their own
+        # ``fit``, so nothing else would check their parameters.
+        for params, estimator in zip(candidates, estimators, strict=True):
+            validate_estimator_parameters(
+                estimator, context=f"param_grid candidate {params}"
+            )
+        return candidates, estimators
 
     def _fold_scorer(self, estimators, rows, valid_rows, tests, fold_moments, shifts):
         """``score_fold(k, train, count, shifts, estimators, scores, errors)``.
