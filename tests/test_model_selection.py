@@ -370,3 +370,28 @@ def test_grid_values_are_validated(search, grid, parameter):
     with pytest.raises(InvalidParameterError, match=match):
         streamed.partial_fit(X, y, folds=np.arange(X.shape[0]) % 3)
     assert not hasattr(streamed, "cv_results_")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "match"),
+    [
+        (np.r_[np.zeros(30), np.ones(30)], np.r_[np.full(59, 2.0), np.nan], "NaN"),
+        ([0] * 30 + ["b"] * 30, None, r"all numbers or all strings.*\['int', 'str'\]"),
+        (np.arange(60) % 3, np.array(["a", "b"] * 30), r"after labels \[0, 1, 2\]"),
+    ],
+)
+def test_bad_fold_labels_are_clear_errors_and_change_nothing(first, second, match):
+    """A NaN label or int and str labels mixed: ValueError, state restored."""
+    X, y = _views()
+    search = CrossModalEmbeddingCV({"n_components": [1, 2]}, scoring="r2")
+    if second is None:
+        with pytest.raises(ValueError, match=match):
+            search.partial_fit(X[:60], y[:60], folds=first)
+        assert not hasattr(search, "n_samples_seen_")
+        return
+    search.partial_fit(X[:60], y[:60], folds=first)
+    before = {key: value for key, value in vars(search).items()}
+    with pytest.raises(ValueError, match=match):
+        search.partial_fit(X[60:120], y[60:120], folds=second)
+    assert vars(search).keys() == before.keys()
+    assert all(vars(search)[key] is before[key] for key in before)

@@ -325,14 +325,9 @@ class _StatisticsSearchCV(CrossModalEstimator):
         X, y, sample_weight = self._validate_paired_views(
             X, y, sample_weight, reset=first_call, min_samples=1
         )
-        labels = np.asarray(folds)
-        if labels.ndim == 0:
-            labels = np.full(X.shape[0], labels)
-        if labels.shape != (X.shape[0],):
-            raise ValueError(
-                f"folds must be one label or one label per row; got shape "
-                f"{labels.shape} for a chunk of {X.shape[0]} rows."
-            )
+        labels = _fold_labels(
+            folds, X.shape[0], () if first_call else self._fold_statistics
+        )
         if first_call:
             shifts = (X[0].astype(np.float64), y[0].astype(np.float64))
             statistics = {}
@@ -700,6 +695,50 @@ def _check_split(train, test, n_samples, index):
             f"{n_samples // 2} for {n_samples} pairs."
         )
     return np.sort(test)
+
+
+def _fold_labels(folds, n_rows, known):
+    """The chunk's fold labels, one per row, checked against the ``known`` ones.
+
+    Labels are sorted to order the folds, so they must be all numbers or all
+    strings across every call; NaN is no label (it equals nothing, not even
+    itself, so its rows would form a fold of their own at every call).
+    """
+    labels = np.asarray(folds)
+    if labels.ndim == 0:
+        labels = np.full(n_rows, labels)
+    if labels.shape != (n_rows,):
+        raise ValueError(
+            f"folds must be one label or one label per row; got shape "
+            f"{labels.shape} for a chunk of {n_rows} rows."
+        )
+    # The labels as given: numpy would turn [1, "a"] into the strings "1", "a".
+    given = folds if isinstance(folds, np.ndarray) else np.asarray(folds, object)
+    kinds = {_label_kind(label) for label in np.ravel(given).tolist()}
+    kinds |= {_label_kind(label) for label in known}
+    if "missing" in kinds:
+        raise ValueError(
+            "folds holds NaN (or None) labels; give every row the integer or "
+            "string label of its fold."
+        )
+    if len(kinds) > 1 or kinds - {"number", "string"}:
+        seen = sorted({type(label).__name__ for label in np.ravel(given).tolist()})
+        raise ValueError(
+            "fold labels must be all numbers or all strings, in every call (they "
+            f"are sorted to order the folds); got labels of types {seen}"
+            + (f" after labels {sorted(known)[:5]}." if known else ".")
+        )
+    return labels
+
+
+def _label_kind(label):
+    if label is None or (isinstance(label, numbers.Real) and not np.isfinite(label)):
+        return "missing"
+    if isinstance(label, numbers.Real):
+        return "number"
+    if isinstance(label, str):
+        return "string"
+    return type(label).__name__
 
 
 def _is_partition(tests, n_samples):
