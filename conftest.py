@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(config, items):
     if not _TORCH_MISSING:
         return
     skip = pytest.mark.skip(
-        reason="torch is not installed: pip install 'skcrossmodal[torch]'"
+        reason='torch is not installed: pip install -e ".[torch]" (see README)'
     )
     for item in items:
         if isinstance(item, pytest.DoctestItem) and "_contrastive" in item.nodeid:

@@ -34,6 +34,7 @@ __all__ = [
     "_safe_set_output",
     "_wrap_data_with_container",
     "check_matplotlib_support",
+    "parametrize_with_checks",
     "validate_estimator_parameters",
     "validate_params",
 ]
@@ -108,3 +109,21 @@ def validate_estimator_parameters(estimator, *, context=None):
         if context is None:
             raise
         raise InvalidParameterError(f"{context}: {error}") from error
+
+
+def parametrize_with_checks(estimators, **options):
+    """scikit-learn's ``parametrize_with_checks``, with its cases in a list.
+
+    scikit-learn 1.6 hands ``pytest.mark.parametrize`` a generator of cases,
+    which pytest 8.4 deprecates and pytest 9 refuses; 1.7 passes a list. The
+    decorator is rebuilt with the same names, ids and marks on every version.
+    Imports pytest (a test dependency), so only tests call it.
+    """
+    import pytest
+    from sklearn.utils.estimator_checks import (
+        parametrize_with_checks as sklearn_parametrize,
+    )
+
+    decorator = sklearn_parametrize(estimators, **options)
+    argnames, argvalues = decorator.mark.args
+    return pytest.mark.parametrize(argnames, list(argvalues), **decorator.mark.kwargs)

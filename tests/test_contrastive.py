@@ -108,7 +108,7 @@ def test_fit_without_torch_says_how_to_install():
         """
     )
     assert result.returncode == 0, result.stderr
-    assert 'pip install "skcrossmodal[torch]"' in result.stdout
+    assert 'pip install -e ".[torch]"' in result.stdout
     assert "pip install torch" in result.stdout
 
 

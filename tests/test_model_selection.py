@@ -11,7 +11,6 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, PredefinedSplit, ShuffleSplit
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import (
     CrossModalEmbedding,
@@ -19,7 +18,7 @@ from skcrossmodal import (
     SharedLatentRegression,
     SharedLatentRegressionCV,
 )
-from skcrossmodal._compat import InvalidParameterError
+from skcrossmodal._compat import InvalidParameterError, parametrize_with_checks
 from skcrossmodal._model_selection.search import held_out_r2, remove_sample
 from skcrossmodal._numerics.moments import two_view_moments
 from skcrossmodal.datasets import make_paired_views

@@ -12,9 +12,9 @@ from scipy.special import logsumexp
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import CrossModalEmbedding
+from skcrossmodal._compat import parametrize_with_checks
 from skcrossmodal.retrieval import SharedSpaceIndex, retrieve, search_top_k
 
 PROPERTY = settings(max_examples=25, deadline=None)

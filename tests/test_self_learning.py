@@ -11,7 +11,6 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import (
     CrossModalEmbedding,
@@ -19,6 +18,7 @@ from skcrossmodal import (
     SharedLatentRegression,
     TwoViewPipeline,
 )
+from skcrossmodal._compat import parametrize_with_checks
 from skcrossmodal._meta.missing_views import split_views
 from skcrossmodal._meta.self_learning import mutual_nearest_neighbours
 from skcrossmodal.estimator_checks import all_two_view_checks
