@@ -23,7 +23,7 @@ from skcrossmodal._model_selection.search import held_out_r2, remove_sample
 from skcrossmodal._numerics.moments import two_view_moments
 from skcrossmodal.datasets import make_paired_views
 from skcrossmodal.estimator_checks import all_two_view_checks
-from skcrossmodal.metrics import make_retrieval_scorer
+from skcrossmodal.metrics import make_retrieval_scorer, precision_at_k
 
 
 def _views(n_samples=120, seed=0, **kwargs):
@@ -394,3 +394,37 @@ def test_bad_fold_labels_are_clear_errors_and_change_nothing(first, second, matc
         search.partial_fit(X[60:120], y[60:120], folds=second)
     assert vars(search).keys() == before.keys()
     assert all(vars(search)[key] is before[key] for key in before)
+
+
+def test_fit_routes_labels_to_a_label_aware_scorer():
+    """labels reach the scorer fold by fold: the fold scores equal
+    precision@5 with each test fold's own labels, as GridSearchCV computes."""
+    X, y, labels = make_paired_views(
+        150, n_features_x=8, n_features_y=6, n_classes=3, noise=0.8, random_state=4
+    )
+    scorer = make_retrieval_scorer("precision", k=5)
+    grid = {"n_components": [1, 3]}
+    search = CrossModalEmbeddingCV(grid, cv=KFold(3), scoring=scorer)
+    search.fit(X, y, labels=labels)
+    for index, params in enumerate(search.cv_results_["params"]):
+        for fold, (train, test) in enumerate(KFold(3).split(X)):
+            fitted = CrossModalEmbedding(**params).fit(X[train], y[train])
+            expected = precision_at_k(
+                *fitted.transform(X[test], y[test]), labels=labels[test], k=5
+            )
+            assert search.cv_results_[f"split{fold}_test_score"][index] == (
+                pytest.approx(expected)
+            )
+    # Above the 1/k cap of exact-partner matching: the labels were used.
+    assert search.best_score_ > 0.2
+
+
+def test_labels_with_a_scorer_that_ignores_them_are_refused():
+    """labels with the default MRR (or r2) scoring raise instead of being dropped."""
+    X, y = _views()
+    labels = np.arange(X.shape[0]) % 3
+    for scoring in (None, "r2", "mrr"):
+        search = CrossModalEmbeddingCV({"n_components": [1]}, cv=3, scoring=scoring)
+        with pytest.raises(ValueError, match="does not use them"):
+            search.fit(X, y, labels=labels)
+        assert not hasattr(search, "cv_results_")

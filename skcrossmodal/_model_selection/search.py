@@ -20,6 +20,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from .._compat import _fit_context, validate_estimator_parameters
 from .._linear.dask_arrays import holds_dask_array
@@ -196,7 +197,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
 
     # ----------------------------------------------------------- fitting ---
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None, labels=None):
         """Cross-validate every candidate from per-fold statistics, then refit.
 
         Parameters
@@ -212,6 +213,12 @@ class _StatisticsSearchCV(CrossModalEstimator):
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter such as
             :class:`~sklearn.model_selection.GroupKFold`.
+        labels : array-like of shape (n_samples,), default=None
+            Class of each pair, for a label-aware ``scoring``
+            (``make_retrieval_scorer("precision" | "map" | "ndcg")``): each
+            held-out fold is scored with its own rows' labels, so that any
+            row of the query's class counts as relevant. Refused with any
+            other scoring, which would ignore it.
 
         Returns
         -------
@@ -227,13 +234,14 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 "keeps only per-fold statistics."
             )
         with _restored_on_error(self):
-            self._fit_rows(X, y, sample_weight, groups)
+            self._fit_rows(X, y, sample_weight, groups, labels)
         return self
 
-    def _fit_rows(self, X, y, sample_weight, groups):
+    def _fit_rows(self, X, y, sample_weight, groups, labels):
         X_valid, y_valid, sample_weight = self._validate_paired_views(
             X, y, sample_weight, reset=True
         )
+        labels = self._checked_labels(labels, X_valid.shape[0])
         candidates, estimators = self._candidates()
         n_samples = X_valid.shape[0]
         cv = check_cv(self.cv)
@@ -257,7 +265,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
         else:  # overlapping test folds (repeated splits): one more pass
             total = _row_moments(X_valid, y_valid, sample_weight, None, shifts, order)
         score_fold = self._fold_scorer(
-            estimators, (X, y), (X_valid, y_valid), tests, fold_moments, shifts
+            estimators, (X, y), (X_valid, y_valid), tests, fold_moments, shifts, labels
         )
         counts = [n_samples - len(test) for test in tests]
         self._search(
@@ -396,7 +404,27 @@ class _StatisticsSearchCV(CrossModalEstimator):
             )
         return candidates, estimators
 
-    def _fold_scorer(self, estimators, rows, valid_rows, tests, fold_moments, shifts):
+    def _checked_labels(self, labels, n_samples):
+        """``labels`` as a 1-D array of n_samples, only for a label-aware scorer."""
+        if labels is None:
+            return None
+        scorer = self.scoring
+        if isinstance(scorer, str):
+            scorer = RETRIEVAL_SCORERS.get(scorer)
+        if not (isinstance(scorer, _RetrievalScorer) and scorer._takes_labels()):
+            raise ValueError(
+                f"labels were passed to {type(self).__name__}.fit, but "
+                f"scoring={self.scoring!r} does not use them. Use a label-aware "
+                'scorer, e.g. scoring=make_retrieval_scorer("precision", k=10), '
+                "or leave labels out."
+            )
+        labels = column_or_1d(labels)
+        check_consistent_length(np.empty(n_samples), labels)
+        return labels
+
+    def _fold_scorer(
+        self, estimators, rows, valid_rows, tests, fold_moments, shifts, labels=None
+    ):
         """``score_fold(k, train, count, shifts, estimators, scores, errors)``.
 
         It fills ``scores[i]`` with candidate i's score on test fold ``k``,
@@ -425,13 +453,18 @@ class _StatisticsSearchCV(CrossModalEstimator):
 
         def score(fitted, k):
             test = tests[k]
+            # Each fold is scored with its own rows' labels.
+            metadata = {} if labels is None else {"labels": labels[test]}
             if hasattr(self, "feature_names_in_"):  # score with the column names
                 return score_rows(
-                    fitted, _safe_indexing(X, test), _safe_indexing(y, test)
+                    fitted, _safe_indexing(X, test), _safe_indexing(y, test), **metadata
                 )
             y_rows = y_valid[test]
             return score_rows(
-                fitted, X_valid[test], y_rows.ravel() if self._y_is_1d else y_rows
+                fitted,
+                X_valid[test],
+                y_rows.ravel() if self._y_is_1d else y_rows,
+                **metadata,
             )
 
         return self._each_candidate(score)

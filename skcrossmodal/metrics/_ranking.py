@@ -7,6 +7,8 @@ partner is recorded. The similarity matrix is never held whole, so these run at
 n = 100 000 pairs in bounded memory.
 """
 
+import warnings
+
 import numpy as np
 import sklearn
 from sklearn.utils.metadata_routing import MetadataRequest
@@ -451,6 +453,14 @@ def _relevance_source(labels, relevance, n_samples):
         if np.any(relevance < 0):
             raise ValueError("relevance grades must be non-negative.")
         return "relevance", relevance
+    warnings.warn(
+        "Neither labels nor relevance was given, so only each query's own "
+        "partner counts as relevant (precision@k is then at most 1/k). Pass "
+        "labels=<class of each pair>, or relevance=np.eye(n_samples) to score "
+        "exact partners on purpose.",
+        UserWarning,
+        stacklevel=5,
+    )
     return "partner", None
 
 
@@ -537,7 +547,9 @@ _LABEL_DOC = """labels : array-like of shape (n_samples,), default=None
         Graded relevance instead: entry ``[i, j] >= 0`` is how relevant row j
         of ``y_scores`` is to row i of ``X_scores`` (transposed for the
         ``"y_to_x"`` direction). With neither, only the true partner is
-        relevant."""
+        relevant and a ``UserWarning`` says so (a forgotten ``labels`` caps
+        precision@k at 1/k); ``relevance=np.eye(n_samples)`` asks for that
+        explicitly."""
 
 
 @validate_params(
@@ -805,18 +817,34 @@ class _RetrievalScorer:
     def __call__(self, estimator, X, y, sample_weight=None, labels=None):
         kwargs = dict(self._kwargs)
         if labels is not None:
-            if self._metric not in _LABEL_METRICS:
+            if not self._takes_labels():
                 raise TypeError(
                     f"{self._metric.__name__} scores exact partners and takes no "
                     "labels; use precision, map or ndcg for label-aware scores."
                 )
             kwargs["labels"] = labels
+        elif self._takes_labels():
+            # Without labels only the exact partner would count: precision@10
+            # could not exceed 0.1. That is never what a label-aware scorer is
+            # built for, so the missing routing is an error.
+            raise ValueError(
+                f"The {self._metric.__name__} scorer received no labels. Pass "
+                "them to the search: CrossModalEmbeddingCV(scoring=scorer).fit(X, "
+                "y, labels=labels), or, with GridSearchCV or cross_validate, "
+                "enable metadata routing (sklearn.set_config("
+                "enable_metadata_routing=True)), request them with "
+                "scorer.set_score_request(labels=True) and pass labels=labels to "
+                "fit."
+            )
         if sample_weight is not None:
             # Checked before the embedding is computed, so bad weights fail fast.
             _check_metric_weights(sample_weight, np.shape(sample_weight)[0])
             kwargs["sample_weight"] = sample_weight
         X_scores, y_scores = _shared_space_pair(estimator, X, y)
         return self._sign * self._metric(X_scores, y_scores, **kwargs)
+
+    def _takes_labels(self):
+        return self._metric in _LABEL_METRICS
 
     def _copy(self):
         scorer = _RetrievalScorer(self._metric, self._sign, dict(self._kwargs))
