@@ -488,6 +488,14 @@ def shrunk_covariance_roots(cov, shrinkage, *, view_name):
     """
     n_features = cov.shape[0]
     target = np.trace(cov) / n_features
+    if not target > 0:
+        # No shrinkage helps: the shrinkage target is zero too. Said without
+        # naming ``reg``, which the callers (the aligner's start) may not have.
+        raise ValueError(
+            f"Every feature of {view_name} is constant over the weighted pairs "
+            f"(zero variance), so {view_name} carries nothing to align and cannot "
+            "be whitened. Check the data: a view must vary across the pairs."
+        )
     shrunk = (1.0 - shrinkage) * cov + shrinkage * target * np.eye(n_features)
     eigenvalues, eigenvectors = linalg.eigh(shrunk)
     # Eigenvalues this far below the largest are rounding noise of a zero one;
