@@ -35,7 +35,7 @@ from .._compat import (
     _wrap_data_with_container,
 )
 from .._numerics.similarity import SimilarityBlocks
-from ..base import CrossModalTags, TwoViewTags
+from ..base import CrossModalEstimator, CrossModalTags, TwoViewTags
 from ..metrics._ranking import mean_reciprocal_rank
 from .missing_views import _rows_missing, embed_x_rows, embed_y_rows, split_views
 
@@ -300,6 +300,15 @@ class SelfLearningAligner(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None. Pass the second view (modality) as y, with NaN rows "
                 "where it was not observed."
+            )
+        if not isinstance(self.estimator, CrossModalEstimator):
+            # A Pipeline would fail much later, on an attribute it lacks.
+            raise TypeError(
+                f"{type(self).__name__} needs a two-view estimator (such as "
+                "CrossModalEmbedding); got "
+                f"{type(self.estimator).__name__}. To preprocess the views, wrap "
+                "the estimator in TwoViewPipeline(estimator, x_transformer=..., "
+                "y_transformer=...) rather than a Pipeline."
             )
         X = validate_data(
             self,
@@ -567,10 +576,17 @@ class SelfLearningAligner(
     def _complete_rows(self, view, name, other_method):
         missing = _rows_missing(view, name)
         if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            if other_method is None:  # retrieve: no direction to switch to
+                raise ValueError(
+                    f"Input {name} contains NaN: row {row} is entirely NaN (its "
+                    f"{name} view is missing), and retrieve compares complete "
+                    "rows only. Leave that row out, or fill it with impute(X, y)."
+                )
             raise ValueError(
-                f"Input {name} contains NaN: row {int(np.flatnonzero(missing)[0])} "
-                f"has no {name} to predict from. Predict the other direction with "
-                f"{other_method}, or fill both views with impute(X, y)."
+                f"Input {name} contains NaN: row {row} has no {name} to predict "
+                f"from. Predict the other direction with {other_method}, or fill "
+                "both views with impute(X, y)."
             )
         return view
 
@@ -649,9 +665,9 @@ class SelfLearningAligner(
         if query_view not in ("X", "y"):
             raise ValueError(f"query_view must be 'X' or 'y'; got {query_view!r}.")
         X_rows, y_rows = (queries, gallery) if query_view == "X" else (gallery, queries)
-        X_rows = self._complete_rows(self._validate_x(X_rows), "X", "retrieve")
+        X_rows = self._complete_rows(self._validate_x(X_rows), "X", None)
         y_rows = self._complete_rows(
-            self._validate_y(y_rows, reset=False)[0], "y", "retrieve"
+            self._validate_y(y_rows, reset=False)[0], "y", None
         )
         queries, gallery = (X_rows, y_rows) if query_view == "X" else (y_rows, X_rows)
         return self.estimator_.retrieve(
