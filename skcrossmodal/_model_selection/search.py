@@ -26,7 +26,11 @@ from .._compat import _fit_context, validate_estimator_parameters
 from .._linear.dask_arrays import holds_dask_array
 from .._linear.embedding import CrossModalEmbedding
 from .._linear.shared_latent import SharedLatentRegression
-from .._numerics.moments import TwoViewMoments, shifted_two_view_moments
+from .._numerics.moments import (
+    TwoViewMoments,
+    shifted_two_view_moments,
+    view_exponents,
+)
 from .._numerics.ranks import paired_partner_ranks
 from ..base import CrossModalEstimator, resolve_n_components
 from ..metrics._ranking import (
@@ -76,11 +80,13 @@ def remove_sample(total, part):
     )
 
 
-def held_out_r2(estimator, moments):
+def held_out_r2(estimator, moments, exponents=(0, 0)):
     """``r2_score(y, estimator.predict(X))`` on rows known only by their moments.
 
     ``moments`` must hold the full ``cross_xx`` and the diagonal of
-    ``cross_yy``, with absolute means. The residual of row i is
+    ``cross_yy``, with absolute means, in the units ``exponents`` set (see
+    ``view_exponents``; R^2 is free of units, so the estimator's map is
+    brought to them rather than the moments to the data's). The residual of row i is
     ``(y_i - mean_y) - (x_i - mean_x) B + offset`` with
     ``offset = mean_y - y_mean_ - (mean_x - x_mean_) B``, so its weighted sum
     of squares per column is a quadratic form in the co-moments plus
@@ -88,10 +94,13 @@ def held_out_r2(estimator, moments):
     column scores 1 when predicted exactly and 0 otherwise, as
     :func:`sklearn.metrics.r2_score` does.
     """
-    coef = estimator.coef_
-    offset = (
-        moments.mean_y - estimator.y_mean_ - (moments.mean_x - estimator.x_mean_) @ coef
+    e_x, e_y = exponents
+    coef = np.ldexp(estimator.coef_, e_x - e_y)
+    x_mean, y_mean = (
+        np.ldexp(estimator.x_mean_, -e_x),
+        np.ldexp(estimator.y_mean_, -e_y),
     )
+    offset = moments.mean_y - y_mean - (moments.mean_x - x_mean) @ coef
     cross_yy = moments.cross_yy
     if cross_yy.ndim == 2:
         cross_yy = np.diag(cross_yy)
@@ -126,20 +135,21 @@ def _second_order_union(estimators):
     return _ORDER_LEVELS[max(levels_x)], _ORDER_LEVELS[max(levels_y)]
 
 
-def _absolute(moments, shifts):
+def _absolute(moments, shifts, exponents):
     """Moments kept relative to ``shifts`` with their means made absolute."""
     return TwoViewMoments(
         weight_sum=moments.weight_sum,
-        mean_x=moments.mean_x + shifts[0],
-        mean_y=moments.mean_y + shifts[1],
+        mean_x=moments.mean_x + np.ldexp(shifts[0], -exponents[0]),
+        mean_y=moments.mean_y + np.ldexp(shifts[1], -exponents[1]),
         cross_xy=moments.cross_xy,
         cross_xx=moments.cross_xx,
         cross_yy=moments.cross_yy,
     )
 
 
-def _row_moments(X, y, sample_weight, rows, shifts, order):
-    """Moments of the pairs ``rows`` (all when None), relative to ``shifts``."""
+def _row_moments(X, y, sample_weight, rows, shifts, order, exponents):
+    """Moments of the pairs ``rows`` (all when None), relative to ``shifts``,
+    in the units ``exponents`` set (see ``view_exponents``)."""
     if rows is not None:
         X, y = X[rows], y[rows]
         sample_weight = None if sample_weight is None else sample_weight[rows]
@@ -151,14 +161,16 @@ def _row_moments(X, y, sample_weight, rows, shifts, order):
         shift_y=shifts[1],
         second_order_x=order[0],
         second_order_y=order[1],
+        exponents=exponents,
     )
 
 
-def _statistics_r2(fold_moments, shifts):
+def _statistics_r2(fold_moments, shifts, exponents):
     """``score(fitted, k)``: held-out R^2 on test fold k from its statistics."""
 
     def score(fitted, k):
-        return held_out_r2(fitted, _absolute(fold_moments[k], shifts))
+        moments = _absolute(fold_moments[k], shifts, exponents)
+        return held_out_r2(fitted, moments, exponents)
 
     return score
 
@@ -251,9 +263,13 @@ class _StatisticsSearchCV(CrossModalEstimator):
         ]
         order = _second_order_union(estimators)
         shifts = (X_valid[0].astype(np.float64), y_valid[0].astype(np.float64))
+        exponents = view_exponents(X_valid, y_valid)
+        self._statistics_exponents = exponents
         fold_moments = []
         for k, test in enumerate(tests):
-            moments = _row_moments(X_valid, y_valid, sample_weight, test, shifts, order)
+            moments = _row_moments(
+                X_valid, y_valid, sample_weight, test, shifts, order, exponents
+            )
             if moments is None:
                 raise ValueError(
                     f"Every pair of test fold {k} has zero sample_weight, so it "
@@ -263,7 +279,9 @@ class _StatisticsSearchCV(CrossModalEstimator):
         if _is_partition(tests, n_samples):
             total = _merge_all(fold_moments)
         else:  # overlapping test folds (repeated splits): one more pass
-            total = _row_moments(X_valid, y_valid, sample_weight, None, shifts, order)
+            total = _row_moments(
+                X_valid, y_valid, sample_weight, None, shifts, order, exponents
+            )
         score_fold = self._fold_scorer(
             estimators, (X, y), (X_valid, y_valid), tests, fold_moments, shifts, labels
         )
@@ -337,15 +355,20 @@ class _StatisticsSearchCV(CrossModalEstimator):
             folds, X.shape[0], () if first_call else self._fold_statistics
         )
         if first_call:
+            # The first chunk sets the origin and the units for the stream.
             shifts = (X[0].astype(np.float64), y[0].astype(np.float64))
+            self._statistics_exponents = view_exponents(X, y)
             statistics = {}
         else:
             shifts = self._fold_shifts
             statistics = dict(self._fold_statistics)
+        exponents = self._statistics_exponents
         for label in np.unique(labels):
             rows = labels == label
             # Full co-moments: any later grid can be solved from them.
-            moments = _row_moments(X, y, sample_weight, rows, shifts, ("full", "full"))
+            moments = _row_moments(
+                X, y, sample_weight, rows, shifts, ("full", "full"), exponents
+            )
             if moments is None:
                 continue
             key = label.item()
@@ -361,7 +384,9 @@ class _StatisticsSearchCV(CrossModalEstimator):
         if len(keys) >= 2 and min(counts) >= 2:
             candidates, estimators = self._candidates()
             total = _merge_all(fold_moments)
-            score_fold = self._each_candidate(_statistics_r2(fold_moments, shifts))
+            score_fold = self._each_candidate(
+                _statistics_r2(fold_moments, shifts, exponents)
+            )
             self._search(
                 candidates,
                 estimators,
@@ -437,7 +462,9 @@ class _StatisticsSearchCV(CrossModalEstimator):
         """
         (X, y), (X_valid, y_valid) = rows, valid_rows
         if self.scoring == "r2":
-            return self._each_candidate(_statistics_r2(fold_moments, shifts))
+            return self._each_candidate(
+                _statistics_r2(fold_moments, shifts, self._statistics_exponents)
+            )
         rank_scorer = self._rank_scorer(estimators[0])
         if rank_scorer is not None:
             return functools.partial(
@@ -596,13 +623,20 @@ class _StatisticsSearchCV(CrossModalEstimator):
         return score_fold
 
     def _solved(self, estimator, moments, n_samples, shifts):
-        """``estimator`` fitted from statistics kept relative to ``shifts``."""
+        """``estimator`` fitted from statistics kept relative to ``shifts``,
+        in the units ``self._statistics_exponents`` (see ``view_exponents``)."""
         estimator.n_features_in_ = self.n_features_in_
         estimator.n_features_y_in_ = self.n_features_y_in_
         estimator._y_is_1d = self._y_is_1d
         if hasattr(self, "feature_names_in_"):
             estimator.feature_names_in_ = self.feature_names_in_
-        estimator._commit_statistics(moments, n_samples, shifts, warm_start=False)
+        estimator._commit_statistics(
+            moments,
+            n_samples,
+            shifts,
+            warm_start=False,
+            exponents=self._statistics_exponents,
+        )
         return estimator
 
     def _search(
