@@ -266,14 +266,18 @@ def _apply_to_block(block, method, input_name):
 
 
 def _lazy_view(array, method, input_name, n_out):
-    """``method`` (a fitted estimator's bound map of one view) applied per block."""
+    """``method`` (a fitted estimator's bound map of one view) applied per block.
+
+    float32 blocks map to float32, as in memory; anything else to float64.
+    """
+    dtype = np.float32 if array.dtype == np.float32 else np.float64
     return array.map_blocks(
         _apply_to_block,
         method,
         input_name,
         chunks=(array.chunks[0], (n_out,)),
-        dtype=np.float64,
-        meta=np.empty((0, n_out), dtype=np.float64),
+        dtype=dtype,
+        meta=np.empty((0, n_out), dtype=dtype),
     )
 
 

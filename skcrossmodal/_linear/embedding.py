@@ -9,7 +9,7 @@ from sklearn.utils.extmath import svd_flip
 from .._compat import IntegerInterval, Interval, StrOptions
 from .._numerics.moments import shrunk_covariance_roots
 from ..base import CrossModalEstimator
-from .sufficient_statistics import SufficientStatisticsMixin
+from .sufficient_statistics import SufficientStatisticsMixin, affine_map
 
 
 def oas_shrinkage(cov, n_samples):
@@ -369,10 +369,10 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalEstimator):
         self.y_shrinkage_ = y_shrinkage
 
     def _embed_x(self, X):
-        return (X - self.x_mean_) @ self.x_rotations_
+        return affine_map(X, self.x_mean_, self.x_rotations_)
 
     def _embed_y(self, y):
-        return (y - self.y_mean_) @ self.y_rotations_
+        return affine_map(y, self.y_mean_, self.y_rotations_)
 
     def _predict_views(self, X):
-        return (X - self.x_mean_) @ self.coef_ + self.y_mean_
+        return affine_map(X, self.x_mean_, self.coef_, self.y_mean_)

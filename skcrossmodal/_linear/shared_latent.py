@@ -21,7 +21,7 @@ from sklearn.utils.extmath import randomized_svd
 from .._compat import IntegerInterval, Interval, StrOptions
 from ..base import CrossModalEstimator
 from .embedding import oas_shrinkage
-from .sufficient_statistics import SufficientStatisticsMixin
+from .sufficient_statistics import SufficientStatisticsMixin, affine_map
 
 
 def _scaled_statistics(moments, scale):
@@ -646,10 +646,10 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
         )
 
     def _embed_x(self, X):
-        return (X - self.x_mean_) @ self.x_rotations_
+        return affine_map(X, self.x_mean_, self.x_rotations_)
 
     def _embed_y(self, y):
-        return (y - self.y_mean_) @ self.y_rotations_
+        return affine_map(y, self.y_mean_, self.y_rotations_)
 
     def _predict_views(self, X):
-        return (X - self.x_mean_) @ self.coef_ + self.y_mean_
+        return affine_map(X, self.x_mean_, self.coef_, self.y_mean_)

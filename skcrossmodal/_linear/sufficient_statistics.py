@@ -40,6 +40,10 @@ from .dask_arrays import holds_dask_array
 # The solution needs a spread of rows, as ``fit`` does (``ensure_min_samples=2``).
 _MIN_SAMPLES_TO_SOLVE = 2
 
+# Fitted attributes that describe the fit rather than map rows: in the data's
+# units they may overflow (covariances of data of 1e300) and are then inf.
+_REPORTED_STATISTICS = ("singular_values_", "alpha_", "objective_path_")
+
 
 class SufficientStatisticsMixin:
     """``fit``, ``partial_fit`` and dask input for estimators solved from moments.
@@ -310,12 +314,49 @@ default=None
         exact unless the result leaves the float64 range.
         """
         e_x, e_y = exponents
+        restored = {}
         for name, (a, b) in self._solution_units().items():
             value = getattr(self, name)
-            if value is not None and (a or b):
-                with np.errstate(over="ignore", under="ignore"):
-                    value = np.ldexp(value, a * e_x + b * e_y)
-                setattr(self, name, value if np.ndim(value) else float(value))
+            if value is None or not (a or b):
+                continue
+            with np.errstate(over="ignore", under="ignore"):
+                value = np.ldexp(value, a * e_x + b * e_y)
+            # Reported statistics (plain Procrustes' covariances, the ridge
+            # penalty) may leave the range at 1e300 without harm; the maps may not.
+            if name not in _REPORTED_STATISTICS and not np.isfinite(value).all():
+                # Raised before any attribute changes; fit restores the rest.
+                raise ValueError(
+                    f"{type(self).__name__}.{name} does not fit in float64 in the "
+                    f"data's units: the views' magnitudes (about 2**{e_x} for X, "
+                    f"2**{e_y} for y) are too far apart for a map between them. "
+                    "Rescale one view (for example divide each by its largest "
+                    "magnitude) and fit again."
+                )
+            restored[name] = value if np.ndim(value) else float(value)
+        for name, value in restored.items():
+            setattr(self, name, value)
+
+
+def affine_map(rows, mean, matrix, offset=None):
+    """``(rows - mean) @ matrix (+ offset)`` in the rows' float dtype.
+
+    The fitted attributes are float64; cast to float32 rows, the map keeps
+    float32 input in float32 (half the memory, and the float32 product that
+    retrieval then searches with), as scikit-learn's transformers do.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._linear.sufficient_statistics import affine_map
+    >>> rows = np.ones((2, 3), dtype=np.float32)
+    >>> affine_map(rows, np.zeros(3), np.eye(3)[:, :2]).dtype
+    dtype('float32')
+    """
+    dtype = rows.dtype
+    result = (rows - mean.astype(dtype, copy=False)) @ matrix.astype(dtype, copy=False)
+    if offset is not None:
+        result += offset.astype(dtype, copy=False)
+    return result
 
 
 def _check_finite_statistics(moments, exponents):
