@@ -201,3 +201,17 @@ def test_float32_in_float32_out(case):
         scale = np.max(np.abs(want))
         assert_allclose(got, want, rtol=0, atol=1e-5 * scale)
     assert model.transform(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("exponent", [-250, 250])
+def test_dask_input_at_any_scale(exponent):
+    """dask arrays take their units from the first pair and equal fit in memory."""
+    da = pytest.importorskip("dask.array")
+    X, y = _views(seed=8)
+    s = 10.0**exponent
+    unit = SharedLatentRegression().fit(X, y)
+    model = SharedLatentRegression().fit(
+        da.from_array(X * s, chunks=(20, 5)), da.from_array(y * s, chunks=(20, 4))
+    )
+    assert_allclose(model.predict(X * s) / s, unit.predict(X), rtol=1e-9)
+    assert model.score(X * s, y * s) == pytest.approx(unit.score(X, y))
