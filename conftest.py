@@ -56,8 +56,18 @@ def pytest_collection_modifyitems(config, items):
     if not _TORCH_MISSING:
         return
     skip = pytest.mark.skip(
-        reason="torch is not installed: pip install 'skcrossmodal[torch]'"
+        reason='torch is not installed: pip install -e ".[torch]" (see README)'
     )
     for item in items:
-        if isinstance(item, pytest.DoctestItem) and "_contrastive" in item.nodeid:
+        if isinstance(item, pytest.DoctestItem) and (
+            "_contrastive" in item.nodeid or _imports_torch(item)
+        ):
             item.add_marker(skip)
+
+
+def _imports_torch(item):
+    """Whether a doctest imports torch itself (``distributed.run``'s does)."""
+    return any(
+        re.search(r"^\s*(import|from)\s+torch\b", example.source)
+        for example in item.dtest.examples
+    )

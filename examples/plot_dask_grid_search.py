@@ -15,7 +15,7 @@ Two ways to use a dask cluster with the linear estimators:
 Here the cluster is a :class:`~distributed.LocalCluster` of two worker
 processes on this machine. On a real cluster, only the line that creates the
 ``Client`` changes (``Client("tcp://scheduler-address:8786")``). dask is an
-optional extra: ``pip install skcrossmodal[dask]``. Without it, the example
+optional extra: ``pip install -e ".[dask]"`` in a clone. Without it, the example
 runs the search on joblib's default backend and skips the dask array part.
 """
 

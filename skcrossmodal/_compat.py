@@ -17,7 +17,9 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
+    InvalidParameterError,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils._set_output import _safe_set_output, _wrap_data_with_container
@@ -27,6 +29,7 @@ __all__ = [
     "HasMethods",
     "Interval",
     "IntegerInterval",
+    "InvalidParameterError",
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
@@ -34,6 +37,8 @@ __all__ = [
     "_safe_set_output",
     "_wrap_data_with_container",
     "check_matplotlib_support",
+    "parametrize_with_checks",
+    "validate_estimator_parameters",
     "validate_params",
 ]
 
@@ -84,3 +89,44 @@ class IntegerInterval(Interval):
 
     def is_satisfied_by(self, val):
         return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
+def validate_estimator_parameters(estimator, *, context=None):
+    """Check ``estimator``'s parameters against its ``_parameter_constraints``.
+
+    What ``fit`` does first, for an estimator that is solved without calling
+    its ``fit`` (a candidate of a statistics-based search). Raises
+    ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``) naming the
+    parameter, the allowed values and, when given, ``context`` first.
+    """
+    constraints = getattr(estimator, "_parameter_constraints", None)
+    if constraints is None:
+        return
+    try:
+        validate_parameter_constraints(
+            constraints,
+            estimator.get_params(deep=False),
+            caller_name=type(estimator).__name__,
+        )
+    except InvalidParameterError as error:
+        if context is None:
+            raise
+        raise InvalidParameterError(f"{context}: {error}") from error
+
+
+def parametrize_with_checks(estimators, **options):
+    """scikit-learn's ``parametrize_with_checks``, with its cases in a list.
+
+    scikit-learn 1.6 hands ``pytest.mark.parametrize`` a generator of cases,
+    which pytest 8.4 deprecates and pytest 9 refuses; 1.7 passes a list. The
+    decorator is rebuilt with the same names, ids and marks on every version.
+    Imports pytest (a test dependency), so only tests call it.
+    """
+    import pytest
+    from sklearn.utils.estimator_checks import (
+        parametrize_with_checks as sklearn_parametrize,
+    )
+
+    decorator = sklearn_parametrize(estimators, **options)
+    argnames, argvalues = decorator.mark.args
+    return pytest.mark.parametrize(argnames, list(argvalues), **decorator.mark.kwargs)

@@ -318,6 +318,30 @@ class CrossModalEstimator(
         return self._validate_y_view(y, reset=False)
 
     # ------------------------------------------------------ shared space ---
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit on the paired views, then return X's scores in the shared space.
+
+        ``fit(X, y, **fit_params).transform(X)``: X's scores only, so that a
+        two-view estimator works as the last step of a ``Pipeline``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            First view.
+        y : array-like of shape (n_samples, n_features_y) or (n_samples,)
+            Second view, paired row by row with ``X``. Required: ``None``
+            raises a ``ValueError``, as ``fit`` does (the default exists only
+            for scikit-learn's transformer signature).
+        **fit_params : dict
+            Passed to ``fit`` (for example ``sample_weight``).
+
+        Returns
+        -------
+        X_scores : ndarray of shape (n_samples, n_components_)
+            X's coordinates in the shared space.
+        """
+        return super().fit_transform(X, y, **fit_params)
+
     def transform(self, X, y=None):
         """Map X (and optionally its paired y) into the shared space.
 

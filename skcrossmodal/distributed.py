@@ -3,7 +3,9 @@
 A thin launcher for users outside ``torchrun``: it starts ``n_processes``
 Python processes on this machine (``multiprocessing``, forked from a
 forkserver where there is one, else spawned), joins them in one process group
-on 127.0.0.1, runs a function on every rank and returns the results. Every
+that opens no socket beyond the loopback interface (the rendezvous is a file in
+a private temporary directory; the ranks talk over loopback), runs a function
+on every rank and returns the results. Every
 collective is bounded by ``timeout``, so a rank that fails makes the others
 raise rather than wait forever, and the launcher reports every rank's error.
 
@@ -18,9 +20,11 @@ called.
 import datetime
 import math
 import os
+import pathlib
 import pickle
 import queue
 import socket
+import tempfile
 import time
 import traceback
 from numbers import Integral, Real
@@ -92,7 +96,11 @@ def run(function, *args, n_processes=2, backend="gloo", timeout=300.0, n_threads
         n_threads = max(1, (os.cpu_count() or 1) // n_processes)
     context = _process_context(multiprocessing)
     reports = context.Queue()
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    # The rendezvous: a FileStore in a directory only this user can enter. A
+    # TCPStore would listen on every interface whatever host it is given, and
+    # the ranks unpickle what they exchange.
+    rendezvous = tempfile.TemporaryDirectory(prefix="skcrossmodal-rendezvous-")
+    address = _file_init_method(rendezvous.name)
     payload = pickle.dumps((function, args))
     workers = [
         context.Process(
@@ -120,6 +128,7 @@ def run(function, *args, n_processes=2, backend="gloo", timeout=300.0, n_threads
             if worker.is_alive():
                 worker.kill()
             worker.join(timeout=_GRACE_SECONDS)
+        rendezvous.cleanup()
     return _results_or_raise(outcomes, n_processes)
 
 
@@ -178,14 +187,24 @@ def fit(
             "process group, so fitting it on shards would give n_processes "
             "unrelated models. Fit it in one process instead."
         )
+    # Every check that can be made on all the rows is made here, before the
+    # shards exist: a rank would report lengths and row numbers of its shard.
+    _check_launch_options(n_processes, backend, timeout, n_threads)
     n_samples = _n_rows(X)
     if y is not None and _n_rows(y) != n_samples:
         raise ValueError(
             f"X and y must have the same number of rows; got {n_samples} and "
             f"{_n_rows(y)}."
         )
-    if not isinstance(n_processes, Integral) or isinstance(n_processes, bool):
-        raise TypeError(f"n_processes must be an integer; got {n_processes!r}.")
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)
+        if sample_weight.shape != (n_samples,):
+            raise ValueError(
+                "sample_weight must hold one weight per row of X: expected shape "
+                f"({n_samples},), got shape {sample_weight.shape}."
+            )
+    for name, values in (("X", X), ("y", y), ("sample_weight", sample_weight)):
+        _check_finite_rows(name, values)
     if n_processes > n_samples:
         raise ValueError(
             f"n_processes={n_processes} is more than the {n_samples} rows; each "
@@ -197,9 +216,7 @@ def fit(
         clone(estimator),
         [_take_rows(X, rows) for rows in shards],
         None if y is None else [_take_rows(y, rows) for rows in shards],
-        None
-        if sample_weight is None
-        else [np.asarray(sample_weight)[rows] for rows in shards],
+        None if sample_weight is None else [sample_weight[rows] for rows in shards],
         n_processes=n_processes,
         backend=backend,
         timeout=timeout,
@@ -217,6 +234,11 @@ def _rank_main(
     import torch.distributed as dist
 
     try:
+        # The backends' own connections between ranks listen on loopback only.
+        loopback = _loopback_interface()
+        if loopback is not None:
+            os.environ["GLOO_SOCKET_IFNAME"] = loopback
+            os.environ["NCCL_SOCKET_IFNAME"] = loopback
         torch.set_num_threads(n_threads)
         if backend == "nccl":
             torch.cuda.set_device(rank)
@@ -361,12 +383,43 @@ def _process_context(multiprocessing):
     return context
 
 
-def _free_port():
-    # Port 0 asks the kernel for a free one; the tiny window before the ranks
-    # bind it is the usual trade-off of launching on localhost.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _file_init_method(directory):
+    """``file://`` URL of a store file in ``directory`` (created 0o700)."""
+    return pathlib.Path(directory, "store").absolute().as_uri()
+
+
+def _loopback_interface():
+    """Name of the loopback network interface ("lo", "lo0"), or None if unknown."""
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+    except (AttributeError, OSError):  # not available on this platform
+        return None
+    for name in ("lo", "lo0"):
+        if name in names:
+            return name
+    return None
+
+
+def _check_finite_rows(name, values):
+    """Refuse NaN or infinite values, naming rows by their number in all rows.
+
+    Input that is not numeric (text for a pipeline, sparse matrices) is left
+    to the estimator's own checks.
+    """
+    if values is None or hasattr(values, "toarray"):
+        return
+    try:
+        values = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    finite = np.isfinite(values)
+    bad = np.flatnonzero(~finite.reshape(finite.shape[0], -1).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"{name} has NaN or infinite values in {bad.size} row(s) (first: row "
+            f"{bad[0]} of all {values.shape[0]} rows). Remove or impute them "
+            "before fitting."
+        )
 
 
 def _n_rows(array):

@@ -3,7 +3,7 @@
 Each display is built with ``from_estimator`` (a fitted two-view estimator and
 held-out pairs) or ``from_predictions`` (scores already in the shared space),
 stores what it plots, and draws with ``plot``. matplotlib is an optional
-dependency (``pip install skcrossmodal[docs]``), imported only when drawing.
+dependency (``pip install matplotlib``), imported only when drawing.
 """
 
 import numpy as np

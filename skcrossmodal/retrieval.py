@@ -343,7 +343,8 @@ class SharedSpaceIndex(FailureSafeMixin, BaseEstimator):
             import faiss
         except ImportError as error:
             raise ImportError(
-                "backend='faiss' needs faiss-cpu: pip install 'skcrossmodal[faiss]'."
+                "backend='faiss' needs faiss-cpu: pip install faiss-cpu (in a "
+                'clone of skcrossmodal: pip install -e ".[faiss]").'
             ) from error
         n, d = gallery.shape
         n_lists = self.n_lists

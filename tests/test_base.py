@@ -157,3 +157,15 @@ def test_failed_refit_keeps_the_previous_model():
     np.testing.assert_allclose(
         model.predict(X), CrossModalEmbedding(n_components=3).fit(X, y).predict(X)
     )
+
+
+@pytest.mark.parametrize("factory", [CrossModalEmbedding, SharedLatentRegression])
+def test_fit_transform_documents_y_as_required(factory):
+    """The docstring says y is required (not scikit-learn's "None for
+    unsupervised"), and fit_transform returns X's scores as fit().transform."""
+    doc = factory.fit_transform.__doc__
+    assert "Required" in doc and "unsupervised" not in doc
+    X, y = _views()
+    assert np.allclose(factory().fit_transform(X, y), factory().fit(X, y).transform(X))
+    with pytest.raises(ValueError, match="requires y"):
+        factory().fit_transform(X)

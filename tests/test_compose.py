@@ -13,7 +13,8 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, Normalizer, StandardScaler
 
-from skcrossmodal import CrossModalEmbedding, TwoViewPipeline
+from skcrossmodal import CrossModalEmbedding, SharedLatentRegression, TwoViewPipeline
+from skcrossmodal._compat import InvalidParameterError
 from skcrossmodal.datasets import load_digit_views, make_paired_views
 from skcrossmodal.metrics import RETRIEVAL_SCORERS, recall_at_k
 from skcrossmodal.plotting import _estimator_name
@@ -364,3 +365,33 @@ def test_pipeline_uses_the_contract_of_the_base_class():
     assert issubclass(TwoViewPipeline, CrossModalEstimator)
     for method in ("retrieve", "transform"):
         assert getattr(TwoViewPipeline, method) is getattr(CrossModalEstimator, method)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "parameter"),
+    [
+        (CrossModalEmbedding(n_components=-1), "n_components"),
+        (CrossModalEmbedding(reg=-0.5), "reg"),
+        (SharedLatentRegression(alpha=-3.0), "alpha"),
+        (SharedLatentRegression(solver="bogus"), "solver"),
+        (SharedLatentRegression(max_iter=0), "max_iter"),
+        (SharedLatentRegression(tol=-1), "tol"),
+    ],
+)
+def test_inner_estimator_parameters_are_validated(views, estimator, parameter):
+    """A bad parameter of the wrapped estimator raises; the pipeline stays unfitted."""
+    X, y = views
+    pipeline = TwoViewPipeline(estimator)
+    with pytest.raises(InvalidParameterError, match=f"'{parameter}' parameter of"):
+        pipeline.fit(X, y)
+    assert not hasattr(pipeline, "estimator_")
+
+
+def test_transformer_parameters_are_validated(views):
+    """A bad parameter of a view's transformer raises as in a Pipeline."""
+    X, y = views
+    pipeline = TwoViewPipeline(
+        CrossModalEmbedding(), y_transformer=StandardScaler(with_mean="bogus")
+    )
+    with pytest.raises(InvalidParameterError, match="'with_mean' parameter"):
+        pipeline.fit(X, y)

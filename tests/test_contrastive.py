@@ -109,7 +109,7 @@ def test_fit_without_torch_says_how_to_install():
         """
     )
     assert result.returncode == 0, result.stderr
-    assert 'pip install "skcrossmodal[torch]"' in result.stdout
+    assert 'pip install -e ".[torch]"' in result.stdout
     assert "pip install torch" in result.stdout
 
 
@@ -497,3 +497,13 @@ def test_cuda_partial_fit_without_bf16():
     model = _small(device="cuda", use_bf16=False).partial_fit(X, y).partial_fit(X, y)
     assert model.n_iter_ == 2 and model.device_.startswith("cuda")
     assert np.isfinite(model.loss_curve_).all()
+
+
+def test_constant_view_error_does_not_mention_reg():
+    """The aligner has no reg: its CCA start's error about a constant X must
+    not tell the user to raise one."""
+    y = np.random.default_rng(5).normal(size=(60, 3))
+    model = ContrastiveAligner(n_components=2, max_epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="Every feature of X is constant") as error:
+        model.fit(np.ones((60, 4)), y)
+    assert "reg" not in str(error.value)

@@ -6,7 +6,9 @@ the same computation done in one process. Each launch is bounded by a
 collective timeout, so a broken collective fails the test instead of hanging.
 """
 
+import ipaddress
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +217,49 @@ def _consistent_on_rank():
 
 
 # -------------------------------------------------------------------- tests ---
+def _listening_addresses():
+    """Addresses this process listens on over TCP, read from /proc/net/tcp{,6}."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    addresses = []
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        with open(f"/proc/net/{table}") as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                    continue
+                # Each 32-bit word of the address is printed in host byte order.
+                raw = bytes.fromhex(fields[1].split(":")[0])
+                words = [raw[i : i + 4][::-1] for i in range(0, len(raw), 4)]
+                addresses.append(socket.inet_ntop(family, b"".join(words)))
+    return addresses
+
+
+def _listening_on_rank():
+    # A collective first, so that every connection between ranks is open.
+    dist.barrier()
+    return _listening_addresses()
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/proc/net/tcp"), reason="needs Linux's /proc/net/tcp"
+)
+def test_launcher_listens_on_loopback_only():
+    """No rank opens a listening socket outside the loopback interface."""
+    per_rank = launcher.run(_listening_on_rank, n_processes=WORLD, timeout=TIMEOUT)
+    seen = [address for addresses in per_rank for address in addresses]
+    assert seen, "expected the ranks' own loopback connections to be listed"
+    for address in seen:
+        assert ipaddress.ip_address(address).is_loopback, per_rank
+
+
 def test_collectives_match_one_process():
     """Sums, maxima, uneven gathers, votes and summed gradients over 2 ranks."""
     results = launcher.run(_collectives_on_rank, n_processes=WORLD, timeout=TIMEOUT)
@@ -361,3 +406,49 @@ def test_fit_refuses_estimators_that_do_not_train_across_ranks():
     X = np.zeros((6, 2))
     with pytest.raises(TypeError, match="does not train across the ranks"):
         launcher.fit(Ridge(), X, X)
+
+
+def _shardable():
+    """An estimator the launcher accepts (it trains across ranks)."""
+    return ContrastiveAligner(n_components=2, max_epochs=1, device="cpu")
+
+
+@pytest.mark.parametrize("n_weights", [90, 79])
+def test_fit_checks_the_length_of_sample_weight(n_weights):
+    """Too many or too few weights raise naming both lengths, before any rank."""
+    X = np.ones((80, 3))
+    with pytest.raises(
+        ValueError,
+        match=rf"expected shape \(80,\), got shape "
+        rf"\({n_weights},\)",
+    ):
+        launcher.fit(_shardable(), X, X, sample_weight=np.ones(n_weights))
+
+
+def test_fit_reports_wrong_weight_shape_with_all_rows():
+    """A 2-D weight array is reported with its full shape, not a shard's."""
+    X = np.ones((80, 3))
+    with pytest.raises(ValueError, match=r"got shape \(80, 2\)"):
+        launcher.fit(_shardable(), X, X, sample_weight=np.ones((80, 2)))
+
+
+def test_fit_rejects_zero_processes_clearly():
+    """n_processes=0 gets the launcher's message, not numpy's array_split error."""
+    X = np.ones((8, 3))
+    with pytest.raises(ValueError, match="n_processes must be at least 1; got 0"):
+        launcher.fit(_shardable(), X, X, n_processes=0)
+
+
+@pytest.mark.parametrize("name", ["X", "y", "sample_weight"])
+def test_fit_names_non_finite_rows_by_their_global_number(name):
+    """A NaN in the second shard is reported by its row number among all rows."""
+    views = {"X": np.ones((80, 3)), "y": np.ones((80, 2)), "sample_weight": None}
+    if name == "sample_weight":
+        views[name] = np.ones(80)
+        views[name][57] = np.nan
+    else:
+        views[name][57, 1] = np.nan
+    with pytest.raises(ValueError, match=rf"{name} has NaN .*first: row 57 of all"):
+        launcher.fit(
+            _shardable(), views["X"], views["y"], sample_weight=views["sample_weight"]
+        )

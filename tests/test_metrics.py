@@ -473,7 +473,10 @@ def test_mean_average_precision_matches_scikit_learn():
 def test_map_with_only_partners_is_mrr():
     """With only the partner relevant, average precision is 1 / rank."""
     X, y, _ = _labelled_pairs(seed=12)
-    assert mean_average_precision(X, y) == pytest.approx(mean_reciprocal_rank(X, y))
+    partners = np.eye(len(X))
+    assert mean_average_precision(X, y, relevance=partners) == pytest.approx(
+        mean_reciprocal_rank(X, y)
+    )
 
 
 @pytest.mark.parametrize("k", [1, 5, None])
@@ -573,3 +576,21 @@ def test_labels_to_a_partner_metric_scorer_are_refused():
     model = CrossModalEmbedding().fit(X, y)
     with pytest.raises(TypeError, match="takes no labels"):
         make_retrieval_scorer("mrr")(model, X, y, labels=labels)
+
+
+@pytest.mark.parametrize("metric", [precision_at_k, mean_average_precision, ndcg_at_k])
+def test_label_metrics_warn_without_labels_or_relevance(metric):
+    """Omitting labels warns that only exact partners count, and scores them."""
+    X, y, _ = _labelled_pairs(seed=16)
+    with pytest.warns(UserWarning, match="only each query's own partner"):
+        implicit = metric(X, y)
+    assert implicit == pytest.approx(metric(X, y, relevance=np.eye(len(X))))
+
+
+def test_label_aware_scorer_without_labels_is_an_error():
+    """A precision scorer that gets no labels says how to route them."""
+    X, y, _ = _labelled_pairs(seed=17)
+    model = CrossModalEmbedding().fit(X, y)
+    scorer = make_retrieval_scorer("precision", k=5)
+    with pytest.raises(ValueError, match="received no labels.*set_score_request"):
+        scorer(model, X, y)

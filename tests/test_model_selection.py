@@ -17,10 +17,11 @@ from skcrossmodal import (
     SharedLatentRegression,
     SharedLatentRegressionCV,
 )
+from skcrossmodal._compat import InvalidParameterError
 from skcrossmodal._model_selection.search import held_out_r2, remove_sample
 from skcrossmodal._numerics.moments import two_view_moments
 from skcrossmodal.datasets import make_paired_views
-from skcrossmodal.metrics import make_retrieval_scorer
+from skcrossmodal.metrics import make_retrieval_scorer, precision_at_k
 
 
 def _views(n_samples=120, seed=0, **kwargs):
@@ -303,3 +304,89 @@ def test_a_failed_fit_leaves_the_search_as_it_was():
         search.fit(X[:, :5], y)
     assert search.n_features_in_ == X.shape[1]
     assert_allclose(search.coef_, before)
+
+
+@pytest.mark.parametrize(
+    ("search", "grid", "parameter"),
+    [
+        (CrossModalEmbeddingCV, {"n_components": [2, 0]}, "n_components"),
+        (CrossModalEmbeddingCV, {"n_components": [-1]}, "n_components"),
+        (CrossModalEmbeddingCV, {"n_components": [1.5]}, "n_components"),
+        (CrossModalEmbeddingCV, {"reg": [2.0]}, "reg"),
+        (SharedLatentRegressionCV, {"alpha": [-3.0]}, "alpha"),
+        (SharedLatentRegressionCV, {"solver": ["bogus"]}, "solver"),
+        (SharedLatentRegressionCV, {"max_iter": [0]}, "max_iter"),
+        (SharedLatentRegressionCV, {"tol": [-1]}, "tol"),
+    ],
+)
+def test_grid_values_are_validated(search, grid, parameter):
+    """An invalid grid value raises naming the candidate, instead of being scored."""
+    X, y = _views()
+    model = search(grid, cv=3)
+    match = rf"param_grid candidate .*'{parameter}' parameter of"
+    with pytest.raises(InvalidParameterError, match=match):
+        model.fit(X, y)
+    assert not hasattr(model, "cv_results_")
+    streamed = search(grid, scoring="r2")
+    with pytest.raises(InvalidParameterError, match=match):
+        streamed.partial_fit(X, y, folds=np.arange(X.shape[0]) % 3)
+    assert not hasattr(streamed, "cv_results_")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "match"),
+    [
+        (np.r_[np.zeros(30), np.ones(30)], np.r_[np.full(59, 2.0), np.nan], "NaN"),
+        ([0] * 30 + ["b"] * 30, None, r"all numbers or all strings.*\['int', 'str'\]"),
+        (np.arange(60) % 3, np.array(["a", "b"] * 30), r"after labels \[0, 1, 2\]"),
+    ],
+)
+def test_bad_fold_labels_are_clear_errors_and_change_nothing(first, second, match):
+    """A NaN label or int and str labels mixed: ValueError, state restored."""
+    X, y = _views()
+    search = CrossModalEmbeddingCV({"n_components": [1, 2]}, scoring="r2")
+    if second is None:
+        with pytest.raises(ValueError, match=match):
+            search.partial_fit(X[:60], y[:60], folds=first)
+        assert not hasattr(search, "n_samples_seen_")
+        return
+    search.partial_fit(X[:60], y[:60], folds=first)
+    before = {key: value for key, value in vars(search).items()}
+    with pytest.raises(ValueError, match=match):
+        search.partial_fit(X[60:120], y[60:120], folds=second)
+    assert vars(search).keys() == before.keys()
+    assert all(vars(search)[key] is before[key] for key in before)
+
+
+def test_fit_routes_labels_to_a_label_aware_scorer():
+    """labels reach the scorer fold by fold: the fold scores equal
+    precision@5 with each test fold's own labels, as GridSearchCV computes."""
+    X, y, labels = make_paired_views(
+        150, n_features_x=8, n_features_y=6, n_classes=3, noise=0.8, random_state=4
+    )
+    scorer = make_retrieval_scorer("precision", k=5)
+    grid = {"n_components": [1, 3]}
+    search = CrossModalEmbeddingCV(grid, cv=KFold(3), scoring=scorer)
+    search.fit(X, y, labels=labels)
+    for index, params in enumerate(search.cv_results_["params"]):
+        for fold, (train, test) in enumerate(KFold(3).split(X)):
+            fitted = CrossModalEmbedding(**params).fit(X[train], y[train])
+            expected = precision_at_k(
+                *fitted.transform(X[test], y[test]), labels=labels[test], k=5
+            )
+            assert search.cv_results_[f"split{fold}_test_score"][index] == (
+                pytest.approx(expected)
+            )
+    # Above the 1/k cap of exact-partner matching: the labels were used.
+    assert search.best_score_ > 0.2
+
+
+def test_labels_with_a_scorer_that_ignores_them_are_refused():
+    """labels with the default MRR (or r2) scoring raise instead of being dropped."""
+    X, y = _views()
+    labels = np.arange(X.shape[0]) % 3
+    for scoring in (None, "r2", "mrr"):
+        search = CrossModalEmbeddingCV({"n_components": [1]}, cv=3, scoring=scoring)
+        with pytest.raises(ValueError, match="does not use them"):
+            search.fit(X, y, labels=labels)
+        assert not hasattr(search, "cv_results_")

@@ -355,3 +355,12 @@ def test_null_direction_of_a_view_gets_no_correlation(seed):
     assert model.singular_values_[1] > 0.1
     X_scores, y_scores = model.transform(X, y)
     assert not X_scores[:, 2].any() and not y_scores[:, 2].any()
+
+
+@pytest.mark.parametrize("reg", ["auto", 1.0, 0.5])
+def test_constant_view_is_named_not_blamed_on_reg(reg):
+    """A constant X says so; no value of reg would help, so none is suggested."""
+    y = np.random.default_rng(4).normal(size=(40, 2))
+    with pytest.raises(ValueError, match="Every feature of X is constant") as error:
+        CrossModalEmbedding(whiten=True, reg=reg).fit(np.full((40, 3), 7.0), y)
+    assert "reg" not in str(error.value)

@@ -35,3 +35,18 @@ def test_readme_and_install_docs_agree_on_cpu_torch():
     command = "torch --index-url https://download.pytorch.org/whl/cpu"
     assert command in README.read_text() and command in install
     assert '.[dask]"' in README.read_text() and '".[dask]"' in install
+
+
+def test_readme_bash_blocks_leave_the_shell_in_the_clone():
+    """Every ``cd`` runs in a subshell, so the next block starts in the clone."""
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), re.S)
+    for block in blocks:
+        outside_subshells = re.sub(r"\([^()]*\)", "", block)
+        assert not re.search(r"\bcd\b", outside_subshells), block
+
+
+def test_readme_install_commands_resolve_from_a_clone():
+    """No ``pip install "skcrossmodal[...]"``: the package name is not on an index."""
+    text = README.read_text()
+    assert not re.search(r"pip install ['\"]?skcrossmodal\[", text)
+    assert 'python -m pip install -e ".[faiss]"' in text

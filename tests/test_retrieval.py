@@ -180,7 +180,7 @@ def test_exact_search_needs_no_faiss_or_torch(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     index = SharedSpaceIndex(n_neighbors=1).fit(np.eye(3))
     assert_array_equal(index.kneighbors(np.eye(3))[1].ravel(), [0, 1, 2])
-    with pytest.raises(ImportError, match="skcrossmodal\\[faiss\\]"):
+    with pytest.raises(ImportError, match=r'pip install faiss-cpu.*-e "\.\[faiss\]"'):
         SharedSpaceIndex(backend="faiss").fit(np.eye(3))
 
 

@@ -369,3 +369,26 @@ def test_failed_refit_on_other_columns_keeps_the_fitted_model():
     assert_array_equal(after[1], before[1])
     assert_array_equal(model.predict(X[pairs]), predicted)
     assert model.retrieve(X[:3], y[pairs], n_neighbors=2)[1].shape == (3, 2)
+
+
+def test_a_pipeline_as_estimator_is_a_clear_error():
+    """A sklearn Pipeline is refused by name, pointing to TwoViewPipeline."""
+    X, y, _ = _planted()
+    model = SelfLearningAligner(make_pipeline(StandardScaler(), CrossModalEmbedding()))
+    with pytest.raises(TypeError, match="needs a two-view estimator.*TwoViewPipeline"):
+        model.fit(X, y)
+    assert not hasattr(model, "estimator_")
+
+
+@pytest.mark.parametrize("query_view", ["X", "y"])
+def test_retrieve_with_a_missing_query_row_names_the_nan(query_view):
+    """A NaN query row is reported as missing, not as "no y to predict from"."""
+    X, y, _ = _planted()
+    model = SelfLearningAligner(CrossModalEmbedding(), random_state=0).fit(X, y)
+    queries = (X if query_view == "X" else y)[:3].copy()
+    queries[1] = np.nan
+    gallery = (y if query_view == "X" else X)[:12]
+    match = rf"Input {query_view} contains NaN: row 1 is entirely NaN"
+    with pytest.raises(ValueError, match=match) as error:
+        model.retrieve(queries, gallery, query_view=query_view)
+    assert "predict from" not in str(error.value)

@@ -299,3 +299,14 @@ def test_bad_queries_and_models(fitted_views):
         ZeroShotClassifier(CrossModalEmbedding(), prototypes=prototypes).fit(
             X, np.zeros(len(X), dtype=int)
         )
+
+
+def test_auto_temperature_of_a_frozen_model_refuses_negative_weights(fitted_views):
+    """Negative weights raise even though the frozen model is never refitted."""
+    X, _, labels, model, classes, prototypes = fitted_views
+    clf = _zero_shot(model, prototypes, classes=classes, temperature="auto")
+    weights = np.ones(len(labels))
+    weights[::3] = -1.0
+    with pytest.raises(ValueError, match="Negative values in data"):
+        clf.fit(X, labels, sample_weight=weights)
+    assert not hasattr(clf, "temperature_")

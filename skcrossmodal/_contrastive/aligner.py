@@ -27,9 +27,10 @@ from ..base import CrossModalEstimator, restored_on_error
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
     "install the CPU build: pip install torch --index-url "
-    "https://download.pytorch.org/whl/cpu (a plain `pip install torch` or "
-    'pip install "skcrossmodal[torch]" may download a multi-gigabyte CUDA '
-    "build); with a GPU, install the CUDA build that matches its driver."
+    "https://download.pytorch.org/whl/cpu (a plain `pip install torch`, or "
+    'pip install -e ".[torch]" in a clone of skcrossmodal, may download a '
+    "multi-gigabyte CUDA build); with a GPU, install the CUDA build that "
+    "matches its driver."
 )
 
 #: With ``early_stopping="auto"``, early stopping is on from this many pairs.

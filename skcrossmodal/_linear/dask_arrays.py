@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.utils.validation import check_array
 
 from .._compat import _check_sample_weight
-from .._numerics.moments import shifted_two_view_moments
+from .._numerics.moments import shifted_two_view_moments, view_exponents
 from .._utils.validation import check_same_rows
 from ..base import FLOAT_DTYPES
 
@@ -114,7 +114,9 @@ def aligned_views(X, y, sample_weight, estimator_name):
     return X, y, sample_weight, y_is_1d
 
 
-def _block_statistics(X, y, weights, shifts, second_order, estimator_name):
+def _block_statistics(
+    X, y, weights, shifts, second_order, estimator_name, exponents=(0, 0)
+):
     """Validate one block of rows, as ``fit`` validates numpy input, and reduce it."""
     X = check_array(
         X, dtype=FLOAT_DTYPES, input_name="X", estimator=estimator_name,
@@ -140,6 +142,7 @@ def _block_statistics(X, y, weights, shifts, second_order, estimator_name):
         second_order_x=second_order[0],
         second_order_y=second_order[1],
         n_jobs=1,  # dask runs blocks in parallel already
+        exponents=exponents,
     )
 
 
@@ -191,6 +194,8 @@ def dask_two_view_moments(
         The first rows of X and y (float64).
     shapes : dict
         ``n_samples``, ``n_features_x``, ``n_features_y`` and ``y_is_1d``.
+    exponents : tuple of int
+        The units of the statistics (``view_exponents`` of the first rows).
     """
     import dask
 
@@ -200,6 +205,9 @@ def dask_two_view_moments(
     shifts = tuple(
         np.asarray(row, dtype=np.float64) for row in dask.compute(X[0], y[0])
     )
+    # The units from the first pair too: its magnitude is the data's unless
+    # that pair is near zero; another pass over the data would cost more.
+    exponents = view_exponents(shifts[0][None, :], shifts[1][None, :])
     X_blocks = X.to_delayed().ravel()
     y_blocks = y.to_delayed().ravel()
     weight_blocks = (
@@ -216,6 +224,7 @@ def dask_two_view_moments(
             shifts,
             (second_order_x, second_order_y),
             estimator_name,
+            exponents,
         )
         for X_block, y_block, weights in zip(
             X_blocks, y_blocks, weight_blocks, strict=True
@@ -236,7 +245,7 @@ def dask_two_view_moments(
         "n_features_y": int(y.shape[1]),
         "y_is_1d": y_is_1d,
     }
-    return moments, shifts, shapes
+    return moments, shifts, shapes, exponents
 
 
 # ------------------------------------------------- lazy transform/predict ---
@@ -258,14 +267,18 @@ def _apply_to_block(block, method, input_name):
 
 
 def _lazy_view(array, method, input_name, n_out):
-    """``method`` (a fitted estimator's bound map of one view) applied per block."""
+    """``method`` (a fitted estimator's bound map of one view) applied per block.
+
+    float32 blocks map to float32, as in memory; anything else to float64.
+    """
+    dtype = np.float32 if array.dtype == np.float32 else np.float64
     return array.map_blocks(
         _apply_to_block,
         method,
         input_name,
         chunks=(array.chunks[0], (n_out,)),
-        dtype=np.float64,
-        meta=np.empty((0, n_out), dtype=np.float64),
+        dtype=dtype,
+        meta=np.empty((0, n_out), dtype=dtype),
     )
 
 

@@ -9,7 +9,7 @@ from sklearn.utils.extmath import svd_flip
 from .._compat import IntegerInterval, Interval, StrOptions
 from .._numerics.moments import shrunk_covariance_roots
 from ..base import CrossModalEstimator
-from .sufficient_statistics import SufficientStatisticsMixin
+from .sufficient_statistics import SufficientStatisticsMixin, affine_map
 
 
 def oas_shrinkage(cov, n_samples):
@@ -283,10 +283,28 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalEstimator):
         second_order_y = "full" if self.whiten else ("diag" if self.scale else None)
         return "full", second_order_y
 
-    def _set_solution(self, moments, n_components, *, warm_start=False):
+    def _solution_units(self):
+        """Power of (X's scale, y's scale) that each fitted attribute carries.
+
+        Whitened or scaled views are free of units, so their scores are too;
+        plain Procrustes rotates the data in their own units.
+        """
+        unit_free = self.whiten or self.scale
+        return {
+            "x_mean_": (1, 0),
+            "y_mean_": (0, 1),
+            "coef_": (-1, 1),
+            "intercept_": (0, 1),
+            "x_rotations_": (-1, 0) if unit_free else (0, 0),
+            "y_rotations_": (0, -1) if unit_free else (0, 0),
+            "singular_values_": (0, 0) if unit_free else (1, 1),
+        }
+
+    def _set_solution(self, moments, n_components, *, warm_start=False, exponents=None):
         """Solve Procrustes from the sufficient statistics and store the maps.
 
-        The closed form has no iterate to warm-start; ``warm_start`` is ignored.
+        The closed form has no iterate to warm-start; ``warm_start`` is ignored,
+        and so are the units ``exponents`` (no parameter carries units).
         """
         options = {"scale": self.scale, "whiten": self.whiten, "reg": self.reg}
         x_forward, x_backward, x_shrinkage = _view_transforms(
@@ -351,10 +369,10 @@ class CrossModalEmbedding(SufficientStatisticsMixin, CrossModalEstimator):
         self.y_shrinkage_ = y_shrinkage
 
     def _embed_x(self, X):
-        return (X - self.x_mean_) @ self.x_rotations_
+        return affine_map(X, self.x_mean_, self.x_rotations_)
 
     def _embed_y(self, y):
-        return (y - self.y_mean_) @ self.y_rotations_
+        return affine_map(y, self.y_mean_, self.y_rotations_)
 
     def _predict_views(self, X):
-        return (X - self.x_mean_) @ self.coef_ + self.y_mean_
+        return affine_map(X, self.x_mean_, self.coef_, self.y_mean_)

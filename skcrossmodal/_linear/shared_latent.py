@@ -21,7 +21,7 @@ from sklearn.utils.extmath import randomized_svd
 from .._compat import IntegerInterval, Interval, StrOptions
 from ..base import CrossModalEstimator
 from .embedding import oas_shrinkage
-from .sufficient_statistics import SufficientStatisticsMixin
+from .sufficient_statistics import SufficientStatisticsMixin, affine_map
 
 
 def _scaled_statistics(moments, scale):
@@ -47,8 +47,11 @@ def _weighted_std(sum_of_squares, weight_sum):
     return std
 
 
-def _factor_ridge_gram(cxx, alpha):
+def _factor_ridge_gram(cxx, alpha, *, given_alpha=None):
     """Cholesky factor of ``cxx + alpha I``, or a ValueError if it is singular.
+
+    ``given_alpha`` is the parameter as the user set it, named in the error
+    (``alpha`` may be in the scaled units of the statistics, or chosen).
 
     The 1-norm condition estimate of LAPACK's ``pocon`` costs O(d^2) on top of
     the factorisation and catches the numerically singular case that Cholesky
@@ -65,8 +68,9 @@ def _factor_ridge_gram(cxx, alpha):
     except linalg.LinAlgError:
         rcond = 0.0
     if not rcond > 10 * n_features * np.finfo(np.float64).eps:
+        shown = alpha if given_alpha is None or given_alpha == "auto" else given_alpha
         raise ValueError(
-            f"X^T X + alpha * I is singular with alpha={alpha}: X is rank-deficient "
+            f"X^T X + alpha * I is singular with alpha={shown}: X is rank-deficient "
             "(collinear or constant features, or more features than samples). "
             "Raise alpha (for example alpha=1.0), or reduce X's features first."
         )
@@ -520,20 +524,57 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
         # transform whitens.
         return "full", "full"
 
-    def _set_solution(self, moments, n_components, *, warm_start=False):
+    def _solution_units(self):
+        """Power of (X's scale, y's scale) that each fitted attribute carries.
+
+        With ``scale=True`` the problem is solved on standardised views, so
+        the latent, the penalty and the objective are free of units.
+        """
+        if self.scale:
+            latent, penalty, objective = (-1, 0), (0, 0), (0, 0)
+            y_weights, y_loadings, y_rotations = (0, -1), (0, 1), (0, -1)
+        else:
+            latent, objective = (-1, 1), (0, 2)
+            penalty = (2, 0) if self.alpha == "auto" else (0, 0)
+            y_weights, y_loadings, y_rotations = (0, 0), (0, 0), (0, 0)
+        return {
+            "x_mean_": (1, 0),
+            "y_mean_": (0, 1),
+            "coef_": (-1, 1),
+            "intercept_": (0, 1),
+            "x_weights_": latent,
+            "x_rotations_": latent,
+            "y_weights_": y_weights,
+            "y_loadings_": y_loadings,
+            "y_rotations_": y_rotations,
+            "alpha_": penalty,
+            "objective_path_": objective,
+        }
+
+    def _set_solution(
+        self, moments, n_components, *, warm_start=False, exponents=(0, 0)
+    ):
         """Solve from the sufficient statistics and store the maps.
 
         With ``warm_start`` (a ``partial_fit`` after the first), the alternating
         solver starts from the previous ``W``: one more chunk moves the solution
-        little, so a few iterations suffice. Nothing is assigned before the
-        solve has succeeded.
+        little, so a few iterations suffice. ``moments`` are in the units that
+        ``exponents`` set (see ``view_exponents``), so a given ``alpha`` is
+        converted to them. Nothing is assigned before the solve has succeeded.
         """
         cxx, cxy, cyy, x_std, y_std = _scaled_statistics(moments, self.scale)
         trace_yy = float(np.trace(cyy))
         alpha = self.alpha
         if alpha == "auto":
             alpha = gcv_alpha(cxx, cxy, trace_yy, moments.weight_sum)
-        factor = _factor_ridge_gram(cxx, alpha)
+        elif not self.scale:
+            # alpha weighs against X^T X, which carries X's scale squared. A
+            # penalty 2**600 times the scaled co-moments (which are near 1)
+            # already shrinks every coefficient to nothing; capping it keeps
+            # the ridge system finite (alpha=1 on data of 1e-300).
+            with np.errstate(over="ignore"):
+                alpha = float(min(np.ldexp(alpha, -2 * exponents[0]), 2.0**600))
+        factor = _factor_ridge_gram(cxx, alpha, given_alpha=self.alpha)
         if self.solver == "closed_form":
             Z, W, objective_path = _closed_form(cxy, factor, trace_yy, n_components)
             n_iter = 0
@@ -557,7 +598,8 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
         )
 
         self.n_components_ = n_components
-        self.alpha_ = alpha
+        # A given penalty is reported as given, not in the statistics' units.
+        self.alpha_ = alpha if self.alpha == "auto" else float(self.alpha)
         self._latent_loadings = W  # orthonormal rows, in the (scaled) y space
         self.n_iter_ = n_iter
         self.objective_path_ = objective_path
@@ -604,10 +646,10 @@ class SharedLatentRegression(SufficientStatisticsMixin, CrossModalEstimator):
         )
 
     def _embed_x(self, X):
-        return (X - self.x_mean_) @ self.x_rotations_
+        return affine_map(X, self.x_mean_, self.x_rotations_)
 
     def _embed_y(self, y):
-        return (y - self.y_mean_) @ self.y_rotations_
+        return affine_map(y, self.y_mean_, self.y_rotations_)
 
     def _predict_views(self, X):
-        return (X - self.x_mean_) @ self.coef_ + self.y_mean_
+        return affine_map(X, self.x_mean_, self.coef_, self.y_mean_)

@@ -14,11 +14,18 @@ every fit, so that
 - ``fit`` on ``dask.array`` inputs has dask reduce the chunks to one set of
   statistics on the workers (see ``dask_arrays.py``), then solves as usual.
 
+The statistics are those of each view divided by a power of two that brings
+it near 1 (``view_exponents``; 1 for data within ``2**-64..2**64``), so that
+data of 1e-300 or 1e300 are solved as data of 1 are: the subclass solves in
+those units and declares, in ``_solution_units()``, the power of each view's
+scale that each fitted attribute carries; the attributes are then put back in
+the data's units (exactly: a power of two).
+
 The subclass lists the parameters the statistics depend on in
 ``_statistics_params``, says which within-view co-moments it needs in
 ``_second_order()``, and implements ``_set_solution(moments, n_components,
-warm_start=...)``, which must raise before assigning any attribute so that a
-failed solve leaves the estimator unchanged.
+warm_start=..., exponents=...)``, which must raise before assigning any
+attribute so that a failed solve leaves the estimator unchanged.
 """
 
 import dataclasses
@@ -26,12 +33,16 @@ import dataclasses
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._numerics.moments import shifted_two_view_moments
+from .._numerics.moments import shifted_two_view_moments, view_exponents
 from ..base import atomic_fit, copy_input_description, resolve_n_components
 from .dask_arrays import holds_dask_array
 
 # The solution needs a spread of rows, as ``fit`` does (``ensure_min_samples=2``).
 _MIN_SAMPLES_TO_SOLVE = 2
+
+# Fitted attributes that describe the fit rather than map rows: in the data's
+# units they may overflow (covariances of data of 1e300) and are then inf.
+_REPORTED_STATISTICS = ("singular_values_", "alpha_", "objective_path_")
 
 
 class SufficientStatisticsMixin:
@@ -50,10 +61,13 @@ class SufficientStatisticsMixin:
     def _fit_views(self, X, y, sample_weight):
         self._discard_statistics()
         shifts = _first_rows(X, y)
-        moments = self._chunk_statistics(X, y, sample_weight, shifts)
-        self._commit_statistics(moments, X.shape[0], shifts, warm_start=False)
+        exponents = view_exponents(X, y)
+        moments = self._chunk_statistics(X, y, sample_weight, shifts, exponents)
+        self._commit_statistics(
+            moments, X.shape[0], shifts, warm_start=False, exponents=exponents
+        )
 
-    def _chunk_statistics(self, X, y, sample_weight, shifts):
+    def _chunk_statistics(self, X, y, sample_weight, shifts, exponents):
         second_order_x, second_order_y = self._second_order()
         return shifted_two_view_moments(
             X,
@@ -67,6 +81,7 @@ class SufficientStatisticsMixin:
             # None sizes the threads from the current BLAS limit (see
             # ``thread_count``), which is safe inside GridSearchCV(n_jobs=k).
             n_jobs=getattr(self, "n_jobs", None),
+            exponents=exponents,
         )
 
     @atomic_fit
@@ -105,7 +120,7 @@ class SufficientStatisticsMixin:
 
         self._discard_statistics()
         second_order_x, second_order_y = self._second_order()
-        moments, shifts, shapes = dask_two_view_moments(
+        moments, shifts, shapes, exponents = dask_two_view_moments(
             X,
             y,
             sample_weight,
@@ -118,7 +133,9 @@ class SufficientStatisticsMixin:
         self.n_features_in_ = shapes["n_features_x"]
         self.n_features_y_in_ = shapes["n_features_y"]
         self._y_is_1d = shapes["y_is_1d"]
-        self._commit_statistics(moments, shapes["n_samples"], shifts, warm_start=False)
+        self._commit_statistics(
+            moments, shapes["n_samples"], shifts, warm_start=False, exponents=exponents
+        )
 
     @atomic_fit
     def partial_fit(self, X, y, sample_weight=None):
@@ -163,13 +180,23 @@ class SufficientStatisticsMixin:
         X, y, sample_weight = self._validate_paired_views(
             X, y, sample_weight, reset=first_call, min_samples=1
         )
-        shifts = _first_rows(X, y) if first_call else self._moments_shifts
-        moments = self._chunk_statistics(X, y, sample_weight, shifts)
+        if first_call:
+            # The units of the first chunk hold for the whole stream.
+            shifts, exponents = _first_rows(X, y), view_exponents(X, y)
+        else:
+            shifts, exponents = self._moments_shifts, self._moments_exponents
+        moments = self._chunk_statistics(X, y, sample_weight, shifts, exponents)
         n_samples = X.shape[0]
         if not first_call:
             moments = self._moments.merge(moments)
             n_samples += self.n_samples_seen_
-        self._commit_statistics(moments, n_samples, shifts, warm_start=not first_call)
+        self._commit_statistics(
+            moments,
+            n_samples,
+            shifts,
+            warm_start=not first_call,
+            exponents=exponents,
+        )
         return self
 
     def transform(self, X, y=None):
@@ -227,7 +254,13 @@ default=None
     # ------------------------------------------------------------ helpers ---
     def _discard_statistics(self):
         """Forget the running statistics: ``fit`` starts over."""
-        for name in ("_moments", "_moments_shifts", "n_samples_seen_", "weight_sum_"):
+        for name in (
+            "_moments",
+            "_moments_shifts",
+            "_moments_exponents",
+            "n_samples_seen_",
+            "weight_sum_",
+        ):
             if hasattr(self, name):
                 delattr(self, name)
 
@@ -242,28 +275,112 @@ default=None
                     f"{name}={value!r} back, or call fit to start over."
                 )
 
-    def _commit_statistics(self, moments, n_samples, shifts, *, warm_start):
+    def _commit_statistics(
+        self, moments, n_samples, shifts, *, warm_start, exponents=(0, 0)
+    ):
         """Solve from ``moments`` (relative to ``shifts``) when possible, keep them.
 
-        The solve comes first: if it raises, nothing has been changed.
+        ``moments`` are in the units ``exponents`` set (``view_exponents``);
+        the fitted attributes come out in the data's. The solve comes first:
+        if it raises, nothing has been changed.
         """
         n_components = resolve_n_components(
             self.n_components, self.n_features_in_, self.n_features_y_in_
         )
+        _check_finite_statistics(moments, exponents)
         if n_samples >= _MIN_SAMPLES_TO_SOLVE:
             absolute = dataclasses.replace(
                 moments,
-                mean_x=moments.mean_x + shifts[0],
-                mean_y=moments.mean_y + shifts[1],
+                mean_x=moments.mean_x + np.ldexp(shifts[0], -exponents[0]),
+                mean_y=moments.mean_y + np.ldexp(shifts[1], -exponents[1]),
             )
-            self._set_solution(absolute, n_components, warm_start=warm_start)
+            self._set_solution(
+                absolute, n_components, warm_start=warm_start, exponents=exponents
+            )
+            if any(exponents):
+                self._restore_units(exponents)
         self._moments = moments
         self._moments_shifts = shifts
+        self._moments_exponents = exponents
         self._statistics_snapshot = {
             name: getattr(self, name) for name in self._statistics_params
         }
         self.n_samples_seen_ = n_samples
         self.weight_sum_ = moments.weight_sum
+
+    def _restore_units(self, exponents):
+        """Put the attributes solved in scaled units back in the data's units.
+
+        An attribute listed with ``(a, b)`` by ``_solution_units`` scales as
+        ``scale_x**a * scale_y**b``; multiplying by ``2**(a e_x + b e_y)`` is
+        exact unless the result leaves the float64 range.
+        """
+        e_x, e_y = exponents
+        restored = {}
+        for name, (a, b) in self._solution_units().items():
+            value = getattr(self, name)
+            if value is None or not (a or b):
+                continue
+            with np.errstate(over="ignore", under="ignore"):
+                value = np.ldexp(value, a * e_x + b * e_y)
+            # Reported statistics (plain Procrustes' covariances, the ridge
+            # penalty) may leave the range at 1e300 without harm; the maps may not.
+            if name not in _REPORTED_STATISTICS and not np.isfinite(value).all():
+                # Raised before any attribute changes; fit restores the rest.
+                raise ValueError(
+                    f"{type(self).__name__}.{name} does not fit in float64 in the "
+                    f"data's units: the views' magnitudes (about 2**{e_x} for X, "
+                    f"2**{e_y} for y) are too far apart for a map between them. "
+                    "Rescale one view (for example divide each by its largest "
+                    "magnitude) and fit again."
+                )
+            restored[name] = value if np.ndim(value) else float(value)
+        for name, value in restored.items():
+            setattr(self, name, value)
+
+
+def affine_map(rows, mean, matrix, offset=None):
+    """``(rows - mean) @ matrix (+ offset)`` in the rows' float dtype.
+
+    The fitted attributes are float64; cast to float32 rows, the map keeps
+    float32 input in float32 (half the memory, and the float32 product that
+    retrieval then searches with), as scikit-learn's transformers do.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._linear.sufficient_statistics import affine_map
+    >>> rows = np.ones((2, 3), dtype=np.float32)
+    >>> affine_map(rows, np.zeros(3), np.eye(3)[:, :2]).dtype
+    dtype('float32')
+    """
+    dtype = rows.dtype
+    result = (rows - mean.astype(dtype, copy=False)) @ matrix.astype(dtype, copy=False)
+    if offset is not None:
+        result += offset.astype(dtype, copy=False)
+    return result
+
+
+def _check_finite_statistics(moments, exponents):
+    """Refuse statistics that overflowed, naming that cause.
+
+    Each view is brought near 1 before its statistics are formed, so this
+    only happens when the values themselves sit at the edge of the float64
+    range (differences of values near 1.8e308 overflow), or when a later
+    ``partial_fit`` chunk is ~1e150 times larger than the first one, which
+    set the units.
+    """
+    parts = [moments.mean_x, moments.mean_y, moments.cross_xy]
+    parts += [part for part in (moments.cross_xx, moments.cross_yy) if part is not None]
+    if all(np.isfinite(part).all() for part in parts):
+        return
+    raise ValueError(
+        "The sums of squares and products of the data overflowed the float64 "
+        "range: values near 1e308, or (with partial_fit) chunks far larger than "
+        f"the first one, which set the units (2**{exponents[0]} for X, "
+        f"2**{exponents[1]} for y). Rescale the data (for example divide it by "
+        "its largest magnitude) and fit again."
+    )
 
 
 def _first_rows(X, y):
@@ -279,14 +396,19 @@ def second_order_of(estimator):
     return estimator._second_order()
 
 
-def fit_from_statistics(estimator, moments, n_samples, shifts, *, inputs_of):
+def fit_from_statistics(
+    estimator, moments, n_samples, shifts, *, inputs_of, exponents=(0, 0)
+):
     """Fit an unfitted ``estimator`` of this family from statistics alone.
 
     ``moments`` are kept relative to ``shifts`` (as ``partial_fit`` keeps
-    them); the description of the inputs (widths, feature names, y's shape)
-    is that of the fitted ``inputs_of``, which saw the rows. A cross-validation
-    search fits its candidates so, one per fold, without the rows.
+    them), in the units ``exponents`` set (``view_exponents``); the
+    description of the inputs (widths, feature names, y's shape) is that of
+    the fitted ``inputs_of``, which saw the rows. A cross-validation search
+    fits its candidates so, one per fold, without the rows.
     """
     copy_input_description(inputs_of, estimator)
-    estimator._commit_statistics(moments, n_samples, shifts, warm_start=False)
+    estimator._commit_statistics(
+        moments, n_samples, shifts, warm_start=False, exponents=exponents
+    )
     return estimator

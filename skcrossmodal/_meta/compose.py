@@ -126,7 +126,10 @@ class TwoViewPipeline(CrossModalEstimator):
         self.inverse_predict = inverse_predict
 
     # ----------------------------------------------------------------- fit ---
-    @atomic_fit
+    # Nested validation on, as in ``Pipeline``: the inner estimator's and the
+    # transformers' own ``fit`` check their parameters (a skipped check let
+    # ``n_components=-1`` fit and transform to two columns).
+    @atomic_fit(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None):
         """Fit each view's transformer, then the estimator on the transformed views.
 

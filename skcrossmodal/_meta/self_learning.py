@@ -276,6 +276,15 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
         self : object
             The fitted estimator.
         """
+        if not isinstance(self.estimator, CrossModalEstimator):
+            # A Pipeline would fail much later, on an attribute it lacks.
+            raise TypeError(
+                f"{type(self).__name__} needs a two-view estimator (such as "
+                "CrossModalEmbedding); got "
+                f"{type(self.estimator).__name__}. To preprocess the views, wrap "
+                "the estimator in TwoViewPipeline(estimator, x_transformer=..., "
+                "y_transformer=...) rather than a Pipeline."
+            )
         X, y, sample_weight = self._validate_paired_views(
             X, y, sample_weight, reset=True
         )
@@ -496,10 +505,17 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
     def _complete_rows(self, view, name, other_method):
         missing = rows_missing(view, name)
         if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            if other_method is None:  # retrieve: no direction to switch to
+                raise ValueError(
+                    f"Input {name} contains NaN: row {row} is entirely NaN (its "
+                    f"{name} view is missing), and retrieve compares complete "
+                    "rows only. Leave that row out, or fill it with impute(X, y)."
+                )
             raise ValueError(
-                f"Input {name} contains NaN: row {int(np.flatnonzero(missing)[0])} "
-                f"has no {name} to predict from. Predict the other direction with "
-                f"{other_method}, or fill both views with impute(X, y)."
+                f"Input {name} contains NaN: row {row} has no {name} to predict "
+                f"from. Predict the other direction with {other_method}, or fill "
+                "both views with impute(X, y)."
             )
         return view
 
@@ -539,8 +555,8 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
 
     def _retrieve_rows(self, X_rows, y_rows, *, query_view, **search):
         # Queries and gallery hold complete rows; the estimator searches.
-        X_rows = self._complete_rows(self._check_x_view(X_rows), "X", "retrieve")
-        y_rows = self._complete_rows(self._check_y_view(y_rows), "y", "retrieve")
+        X_rows = self._complete_rows(self._check_x_view(X_rows), "X", None)
+        y_rows = self._complete_rows(self._check_y_view(y_rows), "y", None)
         queries, gallery = (X_rows, y_rows) if query_view == "X" else (y_rows, X_rows)
         return self.estimator_.retrieve(
             queries, gallery, query_view=query_view, **search

@@ -242,7 +242,11 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             check_classification_targets(y)
             check_consistent_length(X, y)
             if sample_weight is not None:
-                sample_weight = _check_sample_weight(sample_weight, X)
+                # Checked here, not only by the model's fit: a frozen model is
+                # not fitted, and the temperature's weights must be >= 0 too.
+                sample_weight = _check_sample_weight(
+                    sample_weight, X, ensure_non_negative=True
+                )
         classes = self._check_classes(y, sample_weight)
         prototypes = self._check_prototypes(classes, prefit)
         if y is not None:

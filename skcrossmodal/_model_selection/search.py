@@ -19,13 +19,18 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, check_cv
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from .._compat import _fit_context, _safe_indexing
+from .._compat import _fit_context, _safe_indexing, validate_estimator_parameters
 from .._linear.dask_arrays import holds_dask_array
 from .._linear.embedding import CrossModalEmbedding
 from .._linear.shared_latent import SharedLatentRegression
 from .._linear.sufficient_statistics import fit_from_statistics, second_order_of
-from .._numerics.moments import TwoViewMoments, shifted_two_view_moments
+from .._numerics.moments import (
+    TwoViewMoments,
+    shifted_two_view_moments,
+    view_exponents,
+)
 from .._numerics.ranks import paired_partner_ranks
 from ..base import (
     CrossModalEstimator,
@@ -34,7 +39,7 @@ from ..base import (
     restored_on_error,
 )
 from ..metrics import RETRIEVAL_SCORERS, make_retrieval_scorer
-from ..metrics._scorer import rank_reduction, score_from_ranks
+from ..metrics._scorer import rank_reduction, score_from_ranks, takes_labels
 
 _ORDER_LEVELS = (None, "diag", "full")
 # Failures of one candidate on one fold, scored error_score as GridSearchCV does.
@@ -77,11 +82,13 @@ def remove_sample(total, part):
     )
 
 
-def held_out_r2(estimator, moments):
+def held_out_r2(estimator, moments, exponents=(0, 0)):
     """``r2_score(y, estimator.predict(X))`` on rows known only by their moments.
 
     ``moments`` must hold the full ``cross_xx`` and the diagonal of
-    ``cross_yy``, with absolute means. The residual of row i is
+    ``cross_yy``, with absolute means, in the units ``exponents`` set (see
+    ``view_exponents``; R^2 is free of units, so the estimator's map is
+    brought to them rather than the moments to the data's). The residual of row i is
     ``(y_i - mean_y) - (x_i - mean_x) B + offset`` with
     ``offset = mean_y - y_mean_ - (mean_x - x_mean_) B``, so its weighted sum
     of squares per column is a quadratic form in the co-moments plus
@@ -89,10 +96,13 @@ def held_out_r2(estimator, moments):
     column scores 1 when predicted exactly and 0 otherwise, as
     :func:`sklearn.metrics.r2_score` does.
     """
-    coef = estimator.coef_
-    offset = (
-        moments.mean_y - estimator.y_mean_ - (moments.mean_x - estimator.x_mean_) @ coef
+    e_x, e_y = exponents
+    coef = np.ldexp(estimator.coef_, e_x - e_y)
+    x_mean, y_mean = (
+        np.ldexp(estimator.x_mean_, -e_x),
+        np.ldexp(estimator.y_mean_, -e_y),
     )
+    offset = moments.mean_y - y_mean - (moments.mean_x - x_mean) @ coef
     cross_yy = moments.cross_yy
     if cross_yy.ndim == 2:
         cross_yy = np.diag(cross_yy)
@@ -127,20 +137,21 @@ def _second_order_union(estimators):
     return _ORDER_LEVELS[max(levels_x)], _ORDER_LEVELS[max(levels_y)]
 
 
-def _absolute(moments, shifts):
+def _absolute(moments, shifts, exponents):
     """Moments kept relative to ``shifts`` with their means made absolute."""
     return TwoViewMoments(
         weight_sum=moments.weight_sum,
-        mean_x=moments.mean_x + shifts[0],
-        mean_y=moments.mean_y + shifts[1],
+        mean_x=moments.mean_x + np.ldexp(shifts[0], -exponents[0]),
+        mean_y=moments.mean_y + np.ldexp(shifts[1], -exponents[1]),
         cross_xy=moments.cross_xy,
         cross_xx=moments.cross_xx,
         cross_yy=moments.cross_yy,
     )
 
 
-def _row_moments(X, y, sample_weight, rows, shifts, order):
-    """Moments of the pairs ``rows`` (all when None), relative to ``shifts``."""
+def _row_moments(X, y, sample_weight, rows, shifts, order, exponents):
+    """Moments of the pairs ``rows`` (all when None), relative to ``shifts``,
+    in the units ``exponents`` set (see ``view_exponents``)."""
     if rows is not None:
         X, y = X[rows], y[rows]
         sample_weight = None if sample_weight is None else sample_weight[rows]
@@ -152,14 +163,16 @@ def _row_moments(X, y, sample_weight, rows, shifts, order):
         shift_y=shifts[1],
         second_order_x=order[0],
         second_order_y=order[1],
+        exponents=exponents,
     )
 
 
-def _statistics_r2(fold_moments, shifts):
+def _statistics_r2(fold_moments, shifts, exponents):
     """``score(fitted, k)``: held-out R^2 on test fold k from its statistics."""
 
     def score(fitted, k):
-        return held_out_r2(fitted, _absolute(fold_moments[k], shifts))
+        moments = _absolute(fold_moments[k], shifts, exponents)
+        return held_out_r2(fitted, moments, exponents)
 
     return score
 
@@ -198,7 +211,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
 
     # ----------------------------------------------------------- fitting ---
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None, labels=None):
         """Cross-validate every candidate from per-fold statistics, then refit.
 
         Parameters
@@ -214,6 +227,12 @@ class _StatisticsSearchCV(CrossModalEstimator):
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter such as
             :class:`~sklearn.model_selection.GroupKFold`.
+        labels : array-like of shape (n_samples,), default=None
+            Class of each pair, for a label-aware ``scoring``
+            (``make_retrieval_scorer("precision" | "map" | "ndcg")``): each
+            held-out fold is scored with its own rows' labels, so that any
+            row of the query's class counts as relevant. Refused with any
+            other scoring, which would ignore it.
 
         Returns
         -------
@@ -229,13 +248,14 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 "keeps only per-fold statistics."
             )
         with restored_on_error(self):
-            self._fit_rows(X, y, sample_weight, groups)
+            self._fit_rows(X, y, sample_weight, groups, labels)
         return self
 
-    def _fit_rows(self, X, y, sample_weight, groups):
+    def _fit_rows(self, X, y, sample_weight, groups, labels):
         X_valid, y_valid, sample_weight = self._validate_paired_views(
             X, y, sample_weight, reset=True
         )
+        labels = self._checked_labels(labels, X_valid.shape[0])
         candidates, estimators = self._candidates()
         n_samples = X_valid.shape[0]
         cv = check_cv(self.cv)
@@ -245,9 +265,13 @@ class _StatisticsSearchCV(CrossModalEstimator):
         ]
         order = _second_order_union(estimators)
         shifts = (X_valid[0].astype(np.float64), y_valid[0].astype(np.float64))
+        exponents = view_exponents(X_valid, y_valid)
+        self._statistics_exponents = exponents
         fold_moments = []
         for k, test in enumerate(tests):
-            moments = _row_moments(X_valid, y_valid, sample_weight, test, shifts, order)
+            moments = _row_moments(
+                X_valid, y_valid, sample_weight, test, shifts, order, exponents
+            )
             if moments is None:
                 raise ValueError(
                     f"Every pair of test fold {k} has zero sample_weight, so it "
@@ -257,9 +281,11 @@ class _StatisticsSearchCV(CrossModalEstimator):
         if _is_partition(tests, n_samples):
             total = _merge_all(fold_moments)
         else:  # overlapping test folds (repeated splits): one more pass
-            total = _row_moments(X_valid, y_valid, sample_weight, None, shifts, order)
+            total = _row_moments(
+                X_valid, y_valid, sample_weight, None, shifts, order, exponents
+            )
         score_fold = self._fold_scorer(
-            estimators, (X, y), (X_valid, y_valid), tests, fold_moments, shifts
+            estimators, (X, y), (X_valid, y_valid), tests, fold_moments, shifts, labels
         )
         counts = [n_samples - len(test) for test in tests]
         self._search(
@@ -327,24 +353,24 @@ class _StatisticsSearchCV(CrossModalEstimator):
         X, y, sample_weight = self._validate_paired_views(
             X, y, sample_weight, reset=first_call, min_samples=1
         )
-        labels = np.asarray(folds)
-        if labels.ndim == 0:
-            labels = np.full(X.shape[0], labels)
-        if labels.shape != (X.shape[0],):
-            raise ValueError(
-                f"folds must be one label or one label per row; got shape "
-                f"{labels.shape} for a chunk of {X.shape[0]} rows."
-            )
+        labels = _fold_labels(
+            folds, X.shape[0], () if first_call else self._fold_statistics
+        )
         if first_call:
+            # The first chunk sets the origin and the units for the stream.
             shifts = (X[0].astype(np.float64), y[0].astype(np.float64))
+            self._statistics_exponents = view_exponents(X, y)
             statistics = {}
         else:
             shifts = self._fold_shifts
             statistics = dict(self._fold_statistics)
+        exponents = self._statistics_exponents
         for label in np.unique(labels):
             rows = labels == label
             # Full co-moments: any later grid can be solved from them.
-            moments = _row_moments(X, y, sample_weight, rows, shifts, ("full", "full"))
+            moments = _row_moments(
+                X, y, sample_weight, rows, shifts, ("full", "full"), exponents
+            )
             if moments is None:
                 continue
             key = label.item()
@@ -360,7 +386,9 @@ class _StatisticsSearchCV(CrossModalEstimator):
         if len(keys) >= 2 and min(counts) >= 2:
             candidates, estimators = self._candidates()
             total = _merge_all(fold_moments)
-            score_fold = self._each_candidate(_statistics_r2(fold_moments, shifts))
+            score_fold = self._each_candidate(
+                _statistics_r2(fold_moments, shifts, exponents)
+            )
             self._search(
                 candidates,
                 estimators,
@@ -394,9 +422,36 @@ class _StatisticsSearchCV(CrossModalEstimator):
                         f"{type(base).__name__} does not have. Valid parameters: "
                         f"{sorted(valid)}."
                     )
-        return candidates, [clone(base).set_params(**p) for p in candidates]
+        estimators = [clone(base).set_params(**p) for p in candidates]
+        # The candidates are solved from statistics, never through their own
+        # ``fit``, so nothing else would check their parameters.
+        for params, estimator in zip(candidates, estimators, strict=True):
+            validate_estimator_parameters(
+                estimator, context=f"param_grid candidate {params}"
+            )
+        return candidates, estimators
 
-    def _fold_scorer(self, estimators, rows, valid_rows, tests, fold_moments, shifts):
+    def _checked_labels(self, labels, n_samples):
+        """``labels`` as a 1-D array of n_samples, only for a label-aware scorer."""
+        if labels is None:
+            return None
+        scorer = self.scoring
+        if isinstance(scorer, str):
+            scorer = RETRIEVAL_SCORERS.get(scorer)
+        if not takes_labels(scorer):
+            raise ValueError(
+                f"labels were passed to {type(self).__name__}.fit, but "
+                f"scoring={self.scoring!r} does not use them. Use a label-aware "
+                'scorer, e.g. scoring=make_retrieval_scorer("precision", k=10), '
+                "or leave labels out."
+            )
+        labels = column_or_1d(labels)
+        check_consistent_length(np.empty(n_samples), labels)
+        return labels
+
+    def _fold_scorer(
+        self, estimators, rows, valid_rows, tests, fold_moments, shifts, labels=None
+    ):
         """``score_fold(k, train, count, shifts, estimators, scores, errors)``.
 
         It fills ``scores[i]`` with candidate i's score on test fold ``k``,
@@ -409,7 +464,9 @@ class _StatisticsSearchCV(CrossModalEstimator):
         """
         (X, y), (X_valid, y_valid) = rows, valid_rows
         if self.scoring == "r2":
-            return self._each_candidate(_statistics_r2(fold_moments, shifts))
+            return self._each_candidate(
+                _statistics_r2(fold_moments, shifts, self._statistics_exponents)
+            )
         rank_scorer = self._rank_scorer(estimators[0])
         if rank_scorer is not None:
             return functools.partial(
@@ -425,13 +482,18 @@ class _StatisticsSearchCV(CrossModalEstimator):
 
         def score(fitted, k):
             test = tests[k]
+            # Each fold is scored with its own rows' labels.
+            metadata = {} if labels is None else {"labels": labels[test]}
             if hasattr(self, "feature_names_in_"):  # score with the column names
                 return score_rows(
-                    fitted, _safe_indexing(X, test), _safe_indexing(y, test)
+                    fitted, _safe_indexing(X, test), _safe_indexing(y, test), **metadata
                 )
             y_rows = y_valid[test]
             return score_rows(
-                fitted, X_valid[test], y_rows.ravel() if self._y_is_1d else y_rows
+                fitted,
+                X_valid[test],
+                y_rows.ravel() if self._y_is_1d else y_rows,
+                **metadata,
             )
 
         return self._each_candidate(score)
@@ -562,9 +624,15 @@ class _StatisticsSearchCV(CrossModalEstimator):
         return score_fold
 
     def _solved(self, estimator, moments, n_samples, shifts):
-        """``estimator`` fitted from statistics kept relative to ``shifts``."""
+        """``estimator`` fitted from statistics kept relative to ``shifts``,
+        in the units ``self._statistics_exponents`` (see ``view_exponents``)."""
         return fit_from_statistics(
-            estimator, moments, n_samples, shifts, inputs_of=self
+            estimator,
+            moments,
+            n_samples,
+            shifts,
+            inputs_of=self,
+            exponents=self._statistics_exponents,
         )
 
     def _search(
@@ -674,6 +742,50 @@ def _check_split(train, test, n_samples, index):
             f"{n_samples // 2} for {n_samples} pairs."
         )
     return np.sort(test)
+
+
+def _fold_labels(folds, n_rows, known):
+    """The chunk's fold labels, one per row, checked against the ``known`` ones.
+
+    Labels are sorted to order the folds, so they must be all numbers or all
+    strings across every call; NaN is no label (it equals nothing, not even
+    itself, so its rows would form a fold of their own at every call).
+    """
+    labels = np.asarray(folds)
+    if labels.ndim == 0:
+        labels = np.full(n_rows, labels)
+    if labels.shape != (n_rows,):
+        raise ValueError(
+            f"folds must be one label or one label per row; got shape "
+            f"{labels.shape} for a chunk of {n_rows} rows."
+        )
+    # The labels as given: numpy would turn [1, "a"] into the strings "1", "a".
+    given = folds if isinstance(folds, np.ndarray) else np.asarray(folds, object)
+    kinds = {_label_kind(label) for label in np.ravel(given).tolist()}
+    kinds |= {_label_kind(label) for label in known}
+    if "missing" in kinds:
+        raise ValueError(
+            "folds holds NaN (or None) labels; give every row the integer or "
+            "string label of its fold."
+        )
+    if len(kinds) > 1 or kinds - {"number", "string"}:
+        seen = sorted({type(label).__name__ for label in np.ravel(given).tolist()})
+        raise ValueError(
+            "fold labels must be all numbers or all strings, in every call (they "
+            f"are sorted to order the folds); got labels of types {seen}"
+            + (f" after labels {sorted(known)[:5]}." if known else ".")
+        )
+    return labels
+
+
+def _label_kind(label):
+    if label is None or (isinstance(label, numbers.Real) and not np.isfinite(label)):
+        return "missing"
+    if isinstance(label, numbers.Real):
+        return "number"
+    if isinstance(label, str):
+        return "string"
+    return type(label).__name__
 
 
 def _is_partition(tests, n_samples):

@@ -31,6 +31,11 @@ _SECOND_ORDER = (None, "diag", "full")
 # others are scaled by a power of two first (see ``_block_moments``).
 _SAFE_EXPONENT = 256
 
+# Views whose largest magnitude lies within 2**-64..2**64 keep their units in
+# the statistics; others are brought near 1 by a power of two (see
+# ``view_exponents``): the solvers form products of up to four co-moments.
+_SAFE_VIEW_EXPONENT = 64
+
 
 @dataclass
 class TwoViewMoments:
@@ -116,14 +121,55 @@ def _weighted_outer(u, v, weight, *, diagonal=False):
     return np.ldexp(product, exponents + weight_exponent)
 
 
+def view_exponents(X, y):
+    """Powers of two ``(e_x, e_y)`` that bring each view's magnitude near 1.
+
+    The statistics of ``X * 2**-e_x`` and ``y * 2**-e_y`` are what the linear
+    estimators solve from: dividing by a power of two is exact, so the
+    solution in those units differs from the one in the data's units only by
+    known powers of two, while every co-moment, and every product of
+    co-moments a solver forms, stays far from overflow (data of 1e300) and
+    underflow (data of 1e-300). Both are 0 while the view's largest magnitude
+    lies within ``2**-64..2**64``, so ordinary data keeps its own units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._numerics.moments import view_exponents
+    >>> view_exponents(np.array([[3.0, -1e200]]), np.array([[0.5]]))
+    (665, 0)
+    """
+    return _view_exponent(X), _view_exponent(y)
+
+
+def _view_exponent(values):
+    if values.size == 0:
+        return 0
+    # max and min need no temporary array, unlike abs().max().
+    largest = float(max(values.max(), -values.min()))
+    if not np.isfinite(largest) or largest == 0.0:
+        return 0
+    exponent = int(np.frexp(largest)[1])
+    return exponent if abs(exponent) > _SAFE_VIEW_EXPONENT else 0
+
+
 def _block_moments(
-    X, y, weights, second_order_x, second_order_y, shifts=None, buffers=(None, None)
+    X,
+    y,
+    weights,
+    second_order_x,
+    second_order_y,
+    shifts=None,
+    buffers=(None, None),
+    exponents=(0, 0),
 ):
     """Statistics of one block of rows, centred on the block's own mean.
 
     With ``shifts``, the block's rows are taken relative to them and so are the
     returned means. ``buffers`` are float64 arrays at least as large as each
-    view's block, reused from block to block.
+    view's block, reused from block to block. With ``exponents`` ``(e_x,
+    e_y)``, the statistics are those of ``(X - shift_x) * 2**-e_x`` and
+    ``(y - shift_y) * 2**-e_y`` (see ``view_exponents``).
 
     Nothing overflows or underflows on the way unless the result itself does:
     the weights are divided by a power of two near their maximum and each
@@ -144,10 +190,10 @@ def _block_moments(
         unit_sum = float(unit_weights.sum())
     shift_x, shift_y = (None, None) if shifts is None else shifts
     mean_x, X_unit, x_exponents = _centred_copy(
-        X, shift_x, unit_weights, unit_sum, buffers[0]
+        X, shift_x, unit_weights, unit_sum, buffers[0], exponents[0]
     )
     mean_y, y_unit, y_exponents = _centred_copy(
-        y, shift_y, unit_weights, unit_sum, buffers[1]
+        y, shift_y, unit_weights, unit_sum, buffers[1], exponents[1]
     )
     y_weighted = y_unit if unit_weights is None else y_unit * unit_weights[:, None]
     return TwoViewMoments(
@@ -167,10 +213,11 @@ def _block_moments(
     )
 
 
-def _centred_copy(block, shift, unit_weights, unit_sum, buffer=None):
+def _centred_copy(block, shift, unit_weights, unit_sum, buffer=None, view_exponent=0):
     """Return ``(mean, unit, exponents)``: one float64 copy, centred and scaled.
 
-    ``unit * 2**exponents`` is ``block - shift - mean``, with every column of
+    ``unit * 2**exponents`` is ``(block - shift) * 2**-view_exponent - mean``,
+    the mean being that of the scaled rows, with every column of
     ``unit`` below 1 in magnitude, so that its sums and products cannot
     overflow. The mean is of the shifted rows, so it stays exact when the shift
     is near the data and the data are far from zero. Writing into a ``buffer``
@@ -191,6 +238,7 @@ def _centred_copy(block, shift, unit_weights, unit_sum, buffer=None):
     else:
         unit_mean = (unit_weights @ work) / unit_sum
     work -= unit_mean
+    exponents = exponents - view_exponent
     mean = np.ldexp(unit_mean, exponents)
     # Centring can shrink a column by many orders of magnitude (a large common
     # offset): rescale so that its products keep their precision.
@@ -299,6 +347,7 @@ def shifted_two_view_moments(
     second_order_y=None,
     block_rows=None,
     n_jobs=None,
+    exponents=(0, 0),
 ):
     """Compute ``two_view_moments`` of ``X - shift_x`` and ``y - shift_y``.
 
@@ -320,11 +369,16 @@ def shifted_two_view_moments(
         Subtracted from every row of y.
     second_order_x, second_order_y, block_rows, n_jobs
         As in :func:`two_view_moments`.
+    exponents : tuple of int, default=(0, 0)
+        ``(e_x, e_y)``: the statistics are those of ``(X - shift_x) *
+        2**-e_x`` and ``(y - shift_y) * 2**-e_y`` (see :func:`view_exponents`);
+        the shifts are given in the data's units.
 
     Returns
     -------
     moments : TwoViewMoments or None
-        Means relative to the shifts; ``None`` when every weight is zero.
+        Means relative to the shifts (in the scaled units); ``None`` when
+        every weight is zero.
 
     Examples
     --------
@@ -344,6 +398,7 @@ def shifted_two_view_moments(
         block_rows,
         shifts=(np.asarray(shift_x, np.float64), np.asarray(shift_y, np.float64)),
         n_threads=thread_count(n_jobs),
+        exponents=exponents,
     )
 
 
@@ -356,6 +411,7 @@ def _blockwise_moments(
     block_rows,
     shifts=None,
     n_threads=None,
+    exponents=(0, 0),
 ):
     for kind in (second_order_x, second_order_y):
         if kind not in _SECOND_ORDER:
@@ -391,6 +447,7 @@ def _blockwise_moments(
                 second_order_y,
                 shifts,
                 buffers,
+                exponents,
             )
             if block is not None:
                 moments = block if moments is None else moments.merge(block)
@@ -432,6 +489,14 @@ def shrunk_covariance_roots(cov, shrinkage, *, view_name):
     """
     n_features = cov.shape[0]
     target = np.trace(cov) / n_features
+    if not target > 0:
+        # No shrinkage helps: the shrinkage target is zero too. Said without
+        # naming ``reg``, which the callers (the aligner's start) may not have.
+        raise ValueError(
+            f"Every feature of {view_name} is constant over the weighted pairs "
+            f"(zero variance), so {view_name} carries nothing to align and cannot "
+            "be whitened. Check the data: a view must vary across the pairs."
+        )
     shrunk = (1.0 - shrinkage) * cov + shrinkage * target * np.eye(n_features)
     eigenvalues, eigenvectors = linalg.eigh(shrunk)
     # Eigenvalues this far below the largest are rounding noise of a zero one;

@@ -5,6 +5,8 @@ labels (binary) or a graded relevance matrix; with neither, only the true
 partner is relevant.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.utils.validation import check_array, check_consistent_length
 
@@ -41,6 +43,14 @@ def _relevance_source(labels, relevance, n_samples):
         if np.any(relevance < 0):
             raise ValueError("relevance grades must be non-negative.")
         return "relevance", relevance
+    warnings.warn(
+        "Neither labels nor relevance was given, so only each query's own "
+        "partner counts as relevant (precision@k is then at most 1/k). Pass "
+        "labels=<class of each pair>, or relevance=np.eye(n_samples) to score "
+        "exact partners on purpose.",
+        UserWarning,
+        stacklevel=5,
+    )
     return "partner", None
 
 
@@ -127,7 +137,9 @@ _LABEL_DOC = """labels : array-like of shape (n_samples,), default=None
         Graded relevance instead: entry ``[i, j] >= 0`` is how relevant row j
         of ``y_scores`` is to row i of ``X_scores`` (transposed for the
         ``"y_to_x"`` direction). With neither, only the true partner is
-        relevant."""
+        relevant and a ``UserWarning`` says so (a forgotten ``labels`` caps
+        precision@k at 1/k); ``relevance=np.eye(n_samples)`` asks for that
+        explicitly."""
 
 
 @validate_params(

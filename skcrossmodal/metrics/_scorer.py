@@ -34,6 +34,7 @@ __all__ = [
     "make_retrieval_scorer",
     "rank_reduction",
     "score_from_ranks",
+    "takes_labels",
 ]
 
 
@@ -54,18 +55,34 @@ class _RetrievalScorer:
     def __call__(self, estimator, X, y, sample_weight=None, labels=None):
         kwargs = dict(self._kwargs)
         if labels is not None:
-            if self._metric not in _LABEL_METRICS:
+            if not self._takes_labels():
                 raise TypeError(
                     f"{self._metric.__name__} scores exact partners and takes no "
                     "labels; use precision, map or ndcg for label-aware scores."
                 )
             kwargs["labels"] = labels
+        elif self._takes_labels():
+            # Without labels only the exact partner would count: precision@10
+            # could not exceed 0.1. That is never what a label-aware scorer is
+            # built for, so the missing routing is an error.
+            raise ValueError(
+                f"The {self._metric.__name__} scorer received no labels. Pass "
+                "them to the search: CrossModalEmbeddingCV(scoring=scorer).fit(X, "
+                "y, labels=labels), or, with GridSearchCV or cross_validate, "
+                "enable metadata routing (sklearn.set_config("
+                "enable_metadata_routing=True)), request them with "
+                "scorer.set_score_request(labels=True) and pass labels=labels to "
+                "fit."
+            )
         if sample_weight is not None:
             # Checked before the embedding is computed, so bad weights fail fast.
             check_metric_weights(sample_weight, np.shape(sample_weight)[0])
             kwargs["sample_weight"] = sample_weight
         X_scores, y_scores = transform_pair(estimator, X, y)
         return self._sign * self._metric(X_scores, y_scores, **kwargs)
+
+    def _takes_labels(self):
+        return self._metric in _LABEL_METRICS
 
     def _copy(self):
         scorer = _RetrievalScorer(self._metric, self._sign, dict(self._kwargs))
@@ -282,3 +299,8 @@ def rank_reduction(scorer):
 def score_from_ranks(scorer, per_direction):
     """What ``scorer`` scores, from cosine partner ranks (one array per direction)."""
     return scorer._score_ranks(per_direction)
+
+
+def takes_labels(scorer):
+    """Whether ``scorer`` is a retrieval scorer that needs ``labels`` (label-aware)."""
+    return isinstance(scorer, _RetrievalScorer) and scorer._takes_labels()
