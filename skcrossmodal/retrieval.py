@@ -514,30 +514,59 @@ class SharedSpaceIndex(BaseEstimator):
                 terms[name] = torch.from_numpy(values.astype(np.float32)).to(device)
         if self.activation_set_ is not None:
             terms["activation_set_"] = torch.from_numpy(self.activation_set_).to(device)
-        step = max(1, _BLOCK_NUMBERS // max(1, self.n_gallery_))
-        scores, indices = [], []
+        n_queries, n_gallery = queries.shape[0], self.n_gallery_
+        scores = np.empty((n_queries, n_neighbors), dtype=np.float32)
+        indices = np.empty((n_queries, n_neighbors), dtype=np.int64)
+        step = min(max(1, _BLOCK_NUMBERS // max(1, n_gallery)), max(1, n_queries))
+        # Every buffer is allocated once for the whole search: a block
+        # allocated and freed per step is kept by the CPU allocator between
+        # the small results, and memory grew with the number of queries
+        # (4.2 GB for 1e5 queries of a 1e4 gallery).
+        block_buffer = torch.empty((step, n_gallery), dtype=torch.float32, device=device)
+        depth = min(n_neighbors + 1, n_gallery)
+        top_buffers = (
+            torch.empty((step, depth), dtype=torch.float32, device=device),
+            torch.empty((step, depth), dtype=torch.int64, device=device),
+        )
         with torch.no_grad():
-            for start in range(0, queries.shape[0], step):
-                block = torch.from_numpy(queries[start : start + step]).to(device)
-                block = block @ gallery.T
+            for start in range(0, n_queries, step):
+                stop = min(start + step, n_queries)
+                rows = stop - start
+                block = torch.matmul(
+                    torch.from_numpy(queries[start:stop]).to(device),
+                    gallery.T,
+                    out=block_buffer[:rows],
+                )
                 block = self._correct_torch(torch, block, hubness, terms)
-                values, columns = torch.topk(block, n_neighbors, dim=1)
-                scores.append(values.cpu().numpy())
-                indices.append(columns.cpu().numpy())
-        return self._gather(list(zip(scores, indices, strict=True)), n_neighbors)
+                values, columns = _top_k_torch(
+                    torch,
+                    block,
+                    n_neighbors,
+                    (top_buffers[0][:rows], top_buffers[1][:rows]),
+                )
+                scores[start:stop] = values.cpu().numpy()
+                indices[start:stop] = columns.cpu().numpy()
+        return scores, indices.astype(np.intp, copy=False)
 
     def _correct_torch(self, torch, block, hubness, terms):
+        """The corrections of :meth:`_correct`, in place on the block."""
         if hubness == "none":
             return block
         if hubness == "csls":
             k = min(self.hubness_k, block.shape[1])
             query_hubness = torch.topk(block, k, dim=1).values.mean(dim=1)
-            return 2 * block - query_hubness[:, None] - terms["reference_hubness_"]
-        inverted = self.beta * block - terms["reference_log_partition_"]
+            block.mul_(2).sub_(query_hubness[:, None])
+            return block.sub_(terms["reference_hubness_"])
+        log_partition = terms["reference_log_partition_"]
         if hubness == "inverted_softmax":
-            return inverted
+            return block.mul_(self.beta).sub_(log_partition)
         activated = terms["activation_set_"][torch.argmax(block, dim=1)]
-        return torch.where(activated[:, None], inverted, self.beta * block)
+        # beta cos - log Z(g) on activated rows, beta cos elsewhere; addcmul
+        # broadcasts without a block-sized temporary.
+        block.mul_(self.beta)
+        return block.addcmul_(
+            activated[:, None].to(block.dtype), log_partition[None, :], value=-1
+        )
 
     # ------------------------------------------------------- approximate ---
     def _search_faiss(self, queries, n_neighbors, hubness):
@@ -566,6 +595,41 @@ class SharedSpaceIndex(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         return tags
+
+
+def _top_k_torch(torch, block, k, buffers):
+    """:func:`top_k_of_block` on a torch block; ``(values, columns)``.
+
+    ``buffers`` are a float and an int64 tensor of ``block.shape[0]`` rows and
+    ``min(k + 1, n_gallery)`` columns, which receive the result. As in numpy,
+    the entry after the k-th tells whether a tie crosses the k-th place
+    (``torch.topk`` keeps an arbitrary subset of tied entries); such rows take
+    the tied entries from the lowest columns, and equal values come out by
+    column.
+    """
+    values, columns = buffers
+    torch.topk(block, values.shape[1], dim=1, out=(values, columns))
+    if values.shape[1] > k:
+        tied = torch.nonzero(values[:, k] == values[:, k - 1]).ravel()
+        values, columns = values[:, :k], columns[:, :k]
+        if tied.numel():
+            rows, kth = block[tied], values[tied, k - 1 :]
+            greater, equal = rows > kth, rows == kth
+            missing = k - greater.sum(dim=1, keepdim=True)
+            keep = greater | (equal & (equal.cumsum(dim=1) <= missing))
+            tied_columns = torch.nonzero(keep)[:, 1].reshape(-1, k)
+            values[tied] = rows.gather(1, tied_columns)
+            columns[tied] = tied_columns
+    # Equal values by column: sort by column, then stably by value (with -0.0
+    # made +0.0 first, so that no sort can tell them apart).
+    values.add_(0.0)
+    by_column, order = torch.sort(columns, dim=1)
+    by_value, order_of_values = torch.sort(
+        values.gather(1, order), dim=1, descending=True, stable=True
+    )
+    values.copy_(by_value)
+    columns.copy_(by_column.gather(1, order_of_values))
+    return values, columns
 
 
 def _final_two_view_step(estimator):

@@ -1,5 +1,6 @@
 """Tests for the shared-space search index and retrieval through pipelines."""
 
+import importlib.util
 import pickle
 import sys
 
@@ -14,7 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skcrossmodal import CrossModalEmbedding
+from skcrossmodal import CrossModalEmbedding, retrieval
+from skcrossmodal._numerics.similarity import top_k_of_block
 from skcrossmodal.retrieval import SharedSpaceIndex, retrieve, search_top_k
 
 PROPERTY = settings(max_examples=25, deadline=None)
@@ -132,6 +134,140 @@ def test_torch_backend_matches_numpy():
         scores, indices = torch_index.kneighbors(queries, 6)
         assert_allclose(scores, expected[0], rtol=1e-5, atol=1e-5)
         assert np.mean(indices == expected[1]) > 0.99
+
+
+# --- ties: gallery order, the same rows from every backend ---------------------
+
+
+@PROPERTY
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 40),
+    st.integers(1, 1500),
+    st.integers(1, 4),
+    st.integers(1, 12),
+)
+def test_top_k_of_block_takes_ties_in_column_order(seed, n_rows, n_cols, levels, k):
+    """Low-precision blocks (many ties) give a stable sort's first k columns."""
+    rng = np.random.default_rng(seed)
+    block = rng.integers(0, levels, size=(n_rows, n_cols)).astype(np.float32)
+    k = min(k, n_cols)
+    values, columns = top_k_of_block(block, k)
+    order = np.argsort(-block, axis=1, kind="stable")[:, :k]
+    assert_array_equal(columns, order)
+    assert_array_equal(values, np.take_along_axis(block, order, axis=1))
+
+
+@st.composite
+def tied_galleries(draw):
+    """Galleries of repeated rows whose cosines are exact in any arithmetic.
+
+    Rows hold one or four entries of +-1 (scaled by a power of 2), so every
+    normalised entry is 0, +-1 or +-1/2 and every dot product a sum of
+    multiples of 1/4: each backend computes the same scores, and ties among
+    repeated rows are true ties.
+    """
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    d = draw(st.integers(4, 6))
+
+    def exact_rows(n):
+        rows = np.zeros((n, d))
+        for row in rows:
+            support = rng.choice(d, size=rng.choice([1, 4]), replace=False)
+            row[support] = rng.choice([-1.0, 1.0], size=support.size)
+        return rows * 2.0 ** rng.integers(-3, 4, size=(n, 1))
+
+    pool = exact_rows(draw(st.integers(1, 6)))
+    n_gallery = draw(st.integers(2, 700))
+    gallery = pool[rng.integers(0, len(pool), size=n_gallery)]
+    queries = exact_rows(draw(st.integers(1, 8)))
+    return queries, gallery
+
+
+@PROPERTY
+@given(tied_galleries(), st.integers(1, 12))
+def test_backends_return_ties_in_gallery_order(data, n_neighbors):
+    """numpy, torch and faiss (every cell probed) return the same tied rows,
+    those of a stable sort of the exact cosines."""
+    queries, gallery = data
+    n_neighbors = min(n_neighbors, len(gallery))
+    expected_scores, expected = _top(_cosine(queries, gallery), n_neighbors)
+    backends = [{"backend": "numpy"}]
+    if importlib.util.find_spec("torch") is not None:
+        backends.append({"backend": "torch"})
+    if importlib.util.find_spec("faiss") is not None and len(gallery) >= 39:
+        backends.append({"backend": "faiss", "n_lists": 4, "n_probe": 4})
+    for params in backends:
+        index = SharedSpaceIndex(**params).fit(gallery)
+        scores, indices = index.most_similar(queries, n_neighbors)
+        assert_array_equal(indices, expected, err_msg=str(params))
+        assert_array_equal(scores, expected_scores.astype(np.float32))
+    _, indices = search_top_k(queries, gallery, n_neighbors=n_neighbors)
+    assert_array_equal(indices, expected)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "faiss"])
+def test_equal_rows_come_in_gallery_order(backend):
+    """The issue's case: 300 equal rows, top 3 are rows 0, 1, 2."""
+    pytest.importorskip(backend)
+    assert_array_equal(
+        search_top_k([[1.0]], np.ones((300, 1)), n_neighbors=3)[1], [[0, 1, 2]]
+    )
+    index = SharedSpaceIndex(backend=backend, n_neighbors=3).fit(np.ones((300, 1)))
+    assert_array_equal(index.most_similar([[1.0], [2.0]])[1], [[0, 1, 2]] * 2)
+
+
+# --- memory of the torch backend -------------------------------------------------
+
+
+def test_torch_backend_allocates_its_block_once(monkeypatch):
+    """However many queries, the torch search allocates one similarity block
+    (and results), not one per block of queries: the memory it asks for is
+    counted op by op, so the test is deterministic."""
+    torch = pytest.importorskip("torch")
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class NewStorage(TorchDispatchMode):
+        """Bytes of every tensor an op returns that is not one of its inputs."""
+
+        def __init__(self):
+            super().__init__()
+            self.sizes = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            result = func(*args, **(kwargs or {}))
+            inputs = {
+                t.untyped_storage().data_ptr()
+                for t in tree_flatten((args, kwargs))[0]
+                if isinstance(t, torch.Tensor)
+            }
+            for t in tree_flatten(result)[0]:
+                if (
+                    isinstance(t, torch.Tensor)
+                    and t.untyped_storage().data_ptr() not in inputs
+                ):
+                    self.sizes.append(t.untyped_storage().nbytes())
+            return result
+
+    monkeypatch.setattr(retrieval, "_BLOCK_NUMBERS", 2**12)
+    rng = np.random.default_rng(8)
+    gallery = rng.normal(size=(256, 8))
+    index = SharedSpaceIndex(backend="torch", n_neighbors=5).fit(
+        gallery, reference_queries=rng.normal(size=(40, 8))
+    )
+    block_bytes = 4 * 2**12  # 16 query rows of 256 float32 cosines
+    for hubness in ("none", "csls", "inverted_softmax", "qb_norm"):
+        allocated = {}
+        for n_queries in (16 * 4, 16 * 64):  # 4 and 64 blocks
+            with NewStorage() as mode:
+                index.most_similar(rng.normal(size=(n_queries, 8)), hubness=hubness)
+            assert max(mode.sizes) <= block_bytes, hubness
+            allocated[n_queries] = sum(mode.sizes)
+        # Growth with the queries: small per-block results only (a few
+        # 16 x 6 arrays per block), never a block per block.
+        growth = allocated[16 * 64] - allocated[16 * 4]
+        assert growth < 60 * block_bytes // 4, (hubness, allocated)
 
 
 def _clustered(rng, n, d, n_clusters=50):
