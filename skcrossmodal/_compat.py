@@ -14,6 +14,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import (
     HasMethods,
+    Hidden,
     Interval,
     StrOptions,
     validate_params,
@@ -23,6 +24,7 @@ from sklearn.utils.validation import _check_sample_weight as _sklearn_check_weig
 
 __all__ = [
     "HasMethods",
+    "Hidden",
     "Interval",
     "IntegerInterval",
     "StrOptions",

@@ -28,18 +28,18 @@ def _cosine(queries, gallery):
     return q @ g.T
 
 
-def _brute_force_scores(queries, gallery, reference, hubness, k=10, beta=20.0):
+def _brute_force_scores(queries, gallery, reference, similarity, k=10, beta=20.0):
     """Corrected score matrices written out from their definitions."""
     S = _cosine(queries, gallery)
-    if hubness == "none":
+    if similarity == "cosine":
         return S
     ref = _cosine(reference, gallery)  # (n_reference, n_gallery)
-    if hubness == "csls":
+    if similarity == "csls":
         r_query = np.sort(S, axis=1)[:, -k:].mean(axis=1)
         r_gallery = np.sort(ref.T, axis=1)[:, -k:].mean(axis=1)
         return 2 * S - r_query[:, None] - r_gallery[None, :]
     inverted = beta * S - logsumexp(beta * ref, axis=0)[None, :]
-    if hubness == "inverted_softmax":
+    if similarity == "inverted_softmax":
         return inverted
     active = np.zeros(gallery.shape[0], dtype=bool)
     active[np.argmax(ref, axis=1)] = True
@@ -67,15 +67,17 @@ def galleries(draw):
 @PROPERTY
 @given(
     galleries(),
-    st.sampled_from(["none", "csls", "inverted_softmax", "qb_norm"]),
+    st.sampled_from(["cosine", "csls", "inverted_softmax", "qb_norm"]),
     st.integers(1, 10),
 )
-def test_exact_index_matches_brute_force(data, hubness, n_neighbors):
+def test_exact_index_matches_brute_force(data, similarity, n_neighbors):
     """Exact search returns the top of the corrected matrix, at any scale."""
     queries, gallery, reference = data
-    index = SharedSpaceIndex(hubness=hubness).fit(gallery, reference_queries=reference)
-    scores, indices = index.kneighbors(queries, n_neighbors)
-    S = _brute_force_scores(queries, gallery, reference, hubness)
+    index = SharedSpaceIndex(similarity=similarity).fit(
+        gallery, reference_queries=reference
+    )
+    scores, indices = index.most_similar(queries, n_neighbors)
+    S = _brute_force_scores(queries, gallery, reference, similarity)
     expected, _ = _top(S, n_neighbors)
     assert scores.dtype == np.float32
     assert_allclose(scores, expected, atol=2e-5 * max(1, np.abs(expected).max()))
@@ -86,17 +88,17 @@ def test_exact_index_matches_brute_force(data, hubness, n_neighbors):
     )
 
 
-@pytest.mark.parametrize("hubness", ["csls", "inverted_softmax", "qb_norm"])
-def test_one_query_is_corrected_like_a_batch(hubness):
+@pytest.mark.parametrize("similarity", ["csls", "inverted_softmax", "qb_norm"])
+def test_one_query_is_corrected_like_a_batch(similarity):
     """With reference queries stored at fit, a lone query ranks as in a batch."""
     rng = np.random.default_rng(0)
     gallery, queries = rng.normal(size=(400, 6)), rng.normal(size=(20, 6))
-    index = SharedSpaceIndex(hubness=hubness, n_neighbors=5).fit(
+    index = SharedSpaceIndex(similarity=similarity, n_neighbors=5).fit(
         gallery, reference_queries=rng.normal(size=(100, 6))
     )
-    batch = index.kneighbors(queries)[1]
+    batch = index.most_similar(queries)[1]
     for i in range(len(queries)):
-        assert_array_equal(index.kneighbors(queries[i : i + 1])[1], batch[i : i + 1])
+        assert_array_equal(index.most_similar(queries[i : i + 1])[1], batch[i : i + 1])
 
 
 def test_corrections_demote_a_hub():
@@ -109,12 +111,14 @@ def test_corrections_demote_a_hub():
     queries = centre + 0.5 * rng.normal(size=(200, 8))
     index = SharedSpaceIndex(n_neighbors=5).fit(gallery, reference_queries=reference)
     hub_hits = {
-        hubness: np.mean(np.any(index.kneighbors(queries, hubness=hubness)[1] == 0, 1))
-        for hubness in ("none", "csls", "inverted_softmax", "qb_norm")
+        similarity: np.mean(
+            np.any(index.most_similar(queries, similarity=similarity)[1] == 0, 1)
+        )
+        for similarity in ("cosine", "csls", "inverted_softmax", "qb_norm")
     }
-    assert hub_hits["none"] > 0.8
-    for hubness in ("csls", "inverted_softmax", "qb_norm"):
-        assert hub_hits[hubness] < 0.75 * hub_hits["none"]
+    assert hub_hits["cosine"] > 0.8
+    for similarity in ("csls", "inverted_softmax", "qb_norm"):
+        assert hub_hits[similarity] < 0.75 * hub_hits["cosine"]
 
 
 def test_torch_backend_matches_numpy():
@@ -123,15 +127,15 @@ def test_torch_backend_matches_numpy():
     rng = np.random.default_rng(2)
     gallery, queries = rng.normal(size=(500, 7)), rng.normal(size=(40, 7))
     reference = rng.normal(size=(80, 7))
-    for hubness in ("none", "csls", "inverted_softmax", "qb_norm"):
-        numpy_index = SharedSpaceIndex(hubness=hubness).fit(
+    for similarity in ("cosine", "csls", "inverted_softmax", "qb_norm"):
+        numpy_index = SharedSpaceIndex(similarity=similarity).fit(
             gallery, reference_queries=reference
         )
-        torch_index = SharedSpaceIndex(hubness=hubness, backend="torch").fit(
+        torch_index = SharedSpaceIndex(similarity=similarity, backend="torch").fit(
             gallery, reference_queries=reference
         )
-        expected = numpy_index.kneighbors(queries, 6)
-        scores, indices = torch_index.kneighbors(queries, 6)
+        expected = numpy_index.most_similar(queries, 6)
+        scores, indices = torch_index.most_similar(queries, 6)
         assert_allclose(scores, expected[0], rtol=1e-5, atol=1e-5)
         assert np.mean(indices == expected[1]) > 0.99
 
@@ -250,24 +254,26 @@ def test_torch_backend_allocates_its_block_once(monkeypatch):
                     self.sizes.append(t.untyped_storage().nbytes())
             return result
 
-    monkeypatch.setattr(retrieval, "_BLOCK_NUMBERS", 2**12)
+    monkeypatch.setattr(retrieval, "_BLOCK_NUMBERS", 2**14)
     rng = np.random.default_rng(8)
-    gallery = rng.normal(size=(256, 8))
+    gallery = rng.normal(size=(1024, 8))
     index = SharedSpaceIndex(backend="torch", n_neighbors=5).fit(
         gallery, reference_queries=rng.normal(size=(40, 8))
     )
-    block_bytes = 4 * 2**12  # 16 query rows of 256 float32 cosines
-    for hubness in ("none", "csls", "inverted_softmax", "qb_norm"):
+    block_bytes = 4 * 2**14  # 16 query rows of 1024 float32 cosines
+    for similarity in ("cosine", "csls", "inverted_softmax", "qb_norm"):
         allocated = {}
         for n_queries in (16 * 4, 16 * 64):  # 4 and 64 blocks
             with NewStorage() as mode:
-                index.most_similar(rng.normal(size=(n_queries, 8)), hubness=hubness)
-            assert max(mode.sizes) <= block_bytes, hubness
+                index.most_similar(
+                    rng.normal(size=(n_queries, 8)), similarity=similarity
+                )
+            assert max(mode.sizes) <= block_bytes, similarity
             allocated[n_queries] = sum(mode.sizes)
-        # Growth with the queries: small per-block results only (a few
-        # 16 x 6 arrays per block), never a block per block.
+        # Growth with the queries: small per-block results only (16 x 10
+        # arrays of top-k and sorting), never a block per block.
         growth = allocated[16 * 64] - allocated[16 * 4]
-        assert growth < 60 * block_bytes // 4, (hubness, allocated)
+        assert growth < 60 * block_bytes // 4, (similarity, allocated)
 
 
 def _clustered(rng, n, d, n_clusters=50):
@@ -280,17 +286,23 @@ def test_faiss_backend_recalls_the_exact_neighbours():
     """The approximate backend finds most exact top-10 neighbours."""
     pytest.importorskip("faiss", reason="faiss-cpu (the 'faiss' extra) is absent")
     rng = np.random.default_rng(3)
-    gallery, queries = _clustered(rng, 8000, 16), _clustered(rng, 200, 16)
-    exact = SharedSpaceIndex().fit(gallery).kneighbors(queries, 10)[1]
-    approx_index = SharedSpaceIndex(backend="faiss").fit(gallery)
-    approx = approx_index.kneighbors(queries, 10)[1]
+    gallery, queries = _clustered(rng, 8000, 16), _clustered(rng, 400, 16)
+    # The queries come from other clusters than the gallery: the recall is
+    # calibrated on reference queries like them (gallery rows would promise
+    # too much).
+    queries, reference = queries[:200], queries[200:]
+    exact = SharedSpaceIndex().fit(gallery).most_similar(queries, 10)[1]
+    approx_index = SharedSpaceIndex(n_neighbors=10, backend="faiss").fit(
+        gallery, reference_queries=reference
+    )
+    approx = approx_index.most_similar(queries, 10)[1]
     recall = np.mean(
         [len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)]
     )
     assert recall > 0.9
     # faiss objects do not pickle: the index is rebuilt from the gallery.
     restored = pickle.loads(pickle.dumps(approx_index))
-    assert_array_equal(restored.kneighbors(queries, 10)[1], approx)
+    assert_array_equal(restored.most_similar(queries, 10)[1], approx)
 
 
 def test_faiss_backend_corrects_hubness_on_a_shortlist():
@@ -299,12 +311,14 @@ def test_faiss_backend_corrects_hubness_on_a_shortlist():
     rng = np.random.default_rng(4)
     gallery, queries = _clustered(rng, 2000, 8), _clustered(rng, 50, 8)
     reference = _clustered(rng, 300, 8)
-    exact = SharedSpaceIndex(hubness="csls").fit(gallery, reference_queries=reference)
+    exact = SharedSpaceIndex(similarity="csls").fit(
+        gallery, reference_queries=reference
+    )
     approx = SharedSpaceIndex(
-        hubness="csls", backend="faiss", n_lists=8, n_probe=8, shortlist_factor=20
+        similarity="csls", backend="faiss", n_lists=8, n_probe=8, shortlist_factor=20
     ).fit(gallery, reference_queries=reference)
-    expected = exact.kneighbors(queries, 5)
-    scores, indices = approx.kneighbors(queries, 5)
+    expected = exact.most_similar(queries, 5)
+    scores, indices = approx.most_similar(queries, 5)
     assert np.mean(indices == expected[1]) > 0.98
     assert_allclose(scores, expected[0], atol=1e-5)
 
@@ -315,7 +329,7 @@ def test_exact_search_needs_no_faiss_or_torch(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)
     monkeypatch.setitem(sys.modules, "torch", None)
     index = SharedSpaceIndex(n_neighbors=1).fit(np.eye(3))
-    assert_array_equal(index.kneighbors(np.eye(3))[1].ravel(), [0, 1, 2])
+    assert_array_equal(index.most_similar(np.eye(3))[1].ravel(), [0, 1, 2])
     with pytest.raises(ImportError, match="skcrossmodal\\[faiss\\]"):
         SharedSpaceIndex(backend="faiss").fit(np.eye(3))
 
@@ -324,9 +338,9 @@ def test_all_zero_embeddings_stay_similar_to_nothing():
     """A zero query has similarity 0 to everything; a zero gallery row too."""
     gallery = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
     index = SharedSpaceIndex(n_neighbors=3).fit(gallery)
-    scores, _ = index.kneighbors(np.zeros((1, 2)))
+    scores, _ = index.most_similar(np.zeros((1, 2)))
     assert_array_equal(scores, np.zeros((1, 3)))
-    scores, indices = index.kneighbors([[1.0, 1.0]])
+    scores, indices = index.most_similar([[1.0, 1.0]])
     assert indices[0, -1] == 1 and scores[0, -1] == 0
 
 
@@ -337,12 +351,12 @@ def test_all_zero_embeddings_stay_similar_to_nothing():
         ({}, np.array([[np.nan, 1.0, 0, 0]]), {}, ValueError, "NaN"),
         ({}, np.ones((1, 4)), {"n_neighbors": 21}, ValueError, "larger than the"),
         ({}, np.ones((1, 4)), {"n_neighbors": True}, ValueError, "positive integer"),
-        ({}, np.ones((1, 4)), {"hubness": "mnn"}, ValueError, "hubness must be"),
-        ({}, np.ones((1, 4)), {"hubness": "csls"}, ValueError, "reference_queries"),
+        ({}, np.ones((1, 4)), {"similarity": "mnn"}, ValueError, "similarity must"),
+        ({}, np.ones((1, 4)), {"similarity": "csls"}, ValueError, "reference_quer"),
         (
             {"reference_queries": np.ones((4, 4))},
             np.ones((1, 4)),
-            {"hubness": "csls"},
+            {"similarity": "csls"},
             ValueError,
             "at least 10 reference",
         ),
@@ -353,7 +367,7 @@ def test_bad_queries_are_clear_errors(fit_kwargs, query, kwargs, error, match):
     gallery = np.random.default_rng(5).normal(size=(20, 4))
     index = SharedSpaceIndex().fit(gallery, **fit_kwargs)
     with pytest.raises(error, match=match):
-        index.kneighbors(query, **kwargs)
+        index.most_similar(query, **kwargs)
 
 
 def test_bad_galleries_are_clear_errors():
@@ -452,3 +466,141 @@ def test_retrieve_refuses_what_cannot_retrieve(raw_views):
         retrieve(model, X, y, query_view="z")
     with pytest.raises(ValueError, match="positive integer"):
         retrieve(model, X, y, n_neighbors=True)
+
+
+# --- one name per setting; kneighbors as in scikit-learn --------------------------
+
+
+def test_kneighbors_returns_ascending_distances_like_scikit_learn():
+    """kneighbors gives cosine distances ascending, equal to scikit-learn's
+    brute-force cosine neighbours; most_similar gives 1 - those distances."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(9)
+    gallery, queries = rng.normal(size=(200, 6)), rng.normal(size=(15, 6))
+    index = SharedSpaceIndex(n_neighbors=4).fit(gallery)
+    distances, indices = index.kneighbors(queries)
+    nn = NearestNeighbors(n_neighbors=4, metric="cosine", algorithm="brute")
+    expected_distances, expected = nn.fit(gallery).kneighbors(queries)
+    assert_array_equal(indices, expected)
+    assert_allclose(distances, expected_distances, atol=1e-6)
+    assert np.all(np.diff(distances, axis=1) >= 0)
+    assert_array_equal(index.kneighbors(queries, return_distance=False), expected)
+    similarities, same = index.most_similar(queries)
+    assert_array_equal(same, expected)
+    assert_allclose(similarities, 1 - distances, atol=1e-6)
+
+
+def test_kneighbors_distances_of_the_corrections():
+    """CSLS distance is 1 - s / 2, the softmax ones -s; ascending, same rows."""
+    rng = np.random.default_rng(10)
+    gallery, queries = rng.normal(size=(120, 5)), rng.normal(size=(10, 5))
+    index = SharedSpaceIndex(n_neighbors=6).fit(
+        gallery, reference_queries=rng.normal(size=(40, 5))
+    )
+    for similarity, to_distance in (
+        ("csls", lambda s: 1 - s / 2),
+        ("inverted_softmax", lambda s: -s),
+        ("qb_norm", lambda s: -s),
+    ):
+        scores, expected = index.most_similar(queries, similarity=similarity)
+        distances, indices = index.kneighbors(queries, similarity=similarity)
+        assert_array_equal(indices, expected)
+        assert_allclose(distances, to_distance(scores), rtol=1e-6)
+        assert np.all(np.diff(distances, axis=1) >= 0)
+
+
+def test_hubness_names_are_deprecated_for_similarity_and_csls_k():
+    """hubness / hubness_k still work for two releases, with a FutureWarning,
+    and give what similarity / csls_k give."""
+    rng = np.random.default_rng(11)
+    gallery, queries = rng.normal(size=(80, 4)), rng.normal(size=(6, 4))
+    reference = rng.normal(size=(30, 4))
+    expected = (
+        SharedSpaceIndex(similarity="csls", csls_k=5)
+        .fit(gallery, reference_queries=reference)
+        .most_similar(queries)
+    )
+    old = SharedSpaceIndex(hubness="csls", hubness_k=5)
+    with pytest.warns(FutureWarning, match="`hubness` was renamed `similarity`"):
+        with pytest.warns(FutureWarning, match="`hubness_k` was renamed `csls_k`"):
+            old.fit(gallery, reference_queries=reference)
+    assert_array_equal(old.most_similar(queries)[1], expected[1])
+    index = SharedSpaceIndex().fit(gallery, reference_queries=reference)
+    with pytest.warns(FutureWarning, match="renamed `similarity`"):
+        indices = index.kneighbors(queries, hubness="csls", return_distance=False)
+    assert_array_equal(
+        indices, index.kneighbors(queries, similarity="csls", return_distance=False)
+    )
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="not both"):
+        SharedSpaceIndex(similarity="csls", hubness="qb_norm").fit(gallery)
+    with pytest.warns(FutureWarning):  # "none" was the name of no correction
+        plain = SharedSpaceIndex(hubness="none").fit(gallery).most_similar(queries)
+    assert_array_equal(
+        plain[1], SharedSpaceIndex().fit(gallery).most_similar(queries)[1]
+    )
+
+
+# --- the approximate backend reaches a stated recall ------------------------------
+
+
+def _isotropic(rng, n, d=64):
+    return rng.standard_normal((n, d), dtype=np.float32)
+
+
+def _low_rank(rng, n, d=64, rank=8, basis=None):
+    return rng.standard_normal((n, rank), dtype=np.float32) @ basis + np.float32(
+        0.3
+    ) * rng.standard_normal((n, d), dtype=np.float32)
+
+
+@pytest.mark.parametrize("kind", ["isotropic", "low_rank"])
+def test_faiss_backend_reaches_its_target_recall(kind):
+    """n_probe is calibrated at fit time so that fresh queries find at least
+    target_recall of their exact top-10 (less a sampling tolerance), on
+    isotropic Gaussian rows (where few cells do not do) and on rank-8 rows."""
+    pytest.importorskip("faiss", reason="faiss-cpu (the 'faiss' extra) is absent")
+    rng = np.random.default_rng(12)
+    basis = rng.standard_normal((8, 64), dtype=np.float32)
+
+    def draw(n):
+        return (
+            _isotropic(rng, n)
+            if kind == "isotropic"
+            else _low_rank(rng, n, basis=basis)
+        )
+
+    gallery, queries = draw(20_000), draw(400)
+    exact = SharedSpaceIndex(n_neighbors=10).fit(gallery).most_similar(queries)[1]
+    for target in (0.8, 0.95):
+        index = SharedSpaceIndex(
+            n_neighbors=10, backend="faiss", target_recall=target
+        ).fit(gallery)
+        found = index.most_similar(queries)[1]
+        recall = (
+            np.mean(
+                [len(np.intersect1d(a, e)) for a, e in zip(found, exact, strict=True)]
+            )
+            / 10
+        )
+        assert index.recall_estimate_ >= target
+        assert recall >= target - 0.02, (target, index.n_probe_, recall)
+        assert abs(recall - index.recall_estimate_) < 0.03
+    # Isotropic rows need many more cells than the former default (1/64 of them).
+    if kind == "isotropic":
+        assert index.n_probe_ > 8 * max(1, index._faiss_index.nlist // 64)
+
+
+def test_faiss_calibration_uses_reference_queries_and_a_given_n_probe():
+    """With reference queries the recall is measured on them; a given n_probe
+    is kept and its recall reported (1.0 when every cell is visited)."""
+    pytest.importorskip("faiss", reason="faiss-cpu (the 'faiss' extra) is absent")
+    rng = np.random.default_rng(13)
+    gallery = _isotropic(rng, 5000, 16)
+    index = SharedSpaceIndex(backend="faiss", n_lists=20, n_probe=20).fit(
+        gallery, reference_queries=_isotropic(rng, 300, 16)
+    )
+    assert index.n_probe_ == 20 and index.recall_estimate_ == 1.0
+    index = SharedSpaceIndex(backend="faiss", n_lists=20, n_probe=1).fit(gallery)
+    assert index.n_probe_ == 1 and index.recall_estimate_ < 0.9
+    assert SharedSpaceIndex().fit(gallery).recall_estimate_ == 1.0
