@@ -16,7 +16,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import CrossModalEmbedding, retrieval
+from skcrossmodal._numerics import similarity as _similarity
 from skcrossmodal._numerics.similarity import top_k_of_block
+from skcrossmodal.base import CrossModalEstimator
 from skcrossmodal.retrieval import SharedSpaceIndex, retrieve, search_top_k
 
 PROPERTY = settings(max_examples=25, deadline=None)
@@ -604,3 +606,49 @@ def test_faiss_calibration_uses_reference_queries_and_a_given_n_probe():
     index = SharedSpaceIndex(backend="faiss", n_lists=20, n_probe=1).fit(gallery)
     assert index.n_probe_ == 1 and index.recall_estimate_ < 0.9
     assert SharedSpaceIndex().fit(gallery).recall_estimate_ == 1.0
+
+
+# --- the estimator's retrieve searches in the embeddings' dtype ---------------------
+
+
+class _FixedProjection(CrossModalEstimator):
+    """A two-view estimator whose embeddings keep the input's dtype."""
+
+    def _fit_views(self, X, y, sample_weight):
+        rng = np.random.default_rng(0)
+        self.x_map_ = rng.normal(size=(X.shape[1], 3))
+        self.y_map_ = rng.normal(size=(y.shape[1], 3))
+        self.n_components_ = 3
+
+    def _embed_x(self, X):
+        return X @ self.x_map_.astype(X.dtype)
+
+    def _embed_y(self, y):
+        return y @ self.y_map_.astype(y.dtype)
+
+    def _predict_views(self, X):
+        return np.zeros((X.shape[0], self.y_map_.shape[0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_retrieve_searches_in_the_embeddings_dtype(monkeypatch, dtype):
+    """float32 views are searched in float32 (the index's blocks and kernel),
+    float64 in float64; the answer is the index's on the same embeddings."""
+    searched = []
+    blocks = _similarity.map_similarity_blocks
+
+    def recording(queries, gallery, reduce_block):
+        searched.append((queries.dtype, gallery.dtype))
+        return blocks(queries, gallery, reduce_block)
+
+    monkeypatch.setattr(_similarity, "map_similarity_blocks", recording)
+    rng = np.random.default_rng(14)
+    X, y = rng.normal(size=(300, 6)).astype(dtype), rng.normal(size=(300, 5))
+    model = _FixedProjection().fit(X, y.astype(dtype))
+    scores, indices = model.retrieve(X[:20], y.astype(dtype), n_neighbors=4)
+    assert scores.dtype == dtype
+    assert searched == [(dtype, dtype)]
+    query_scores, gallery_scores = model.transform(X[:20], y[:20].astype(dtype))
+    gallery_scores = model.transform(X, y.astype(dtype))[1]
+    index = SharedSpaceIndex(n_neighbors=4).fit(gallery_scores)
+    assert_array_equal(index.most_similar(query_scores)[1], indices)

@@ -32,8 +32,7 @@ def import_faiss():
         import faiss
     except ImportError as error:
         raise ImportError(
-            "backend='faiss' needs faiss-cpu: pip install faiss-cpu (the "
-            "skcrossmodal[faiss] extra of an installed release)."
+            "backend='faiss' needs faiss-cpu: pip install 'skcrossmodal[faiss]'."
         ) from error
     return faiss
 
@@ -88,8 +87,9 @@ def calibrate_n_probe(
     neighbour is found by a search visiting ``p`` cells when its cell is among
     the query's ``p`` nearest cell centres, so the recall of every ``p`` comes
     from one exact search and one ranking of the centres. The chosen
-    ``n_probe`` is the smallest whose recall, less one standard error over
-    the queries, reaches ``target_recall``; ``recall`` is its measured recall.
+    ``n_probe`` is the smallest whose recall, less two standard errors over
+    the queries, reaches ``target_recall`` (so that fresh queries of the same
+    distribution reach it too); ``recall`` is its measured recall.
     With ``n_probe`` given, only its recall is measured.
     """
     n_gallery, n_lists = gallery.shape[0], index.nlist
@@ -117,7 +117,7 @@ def calibrate_n_probe(
     mean = recall.mean(axis=0)
     if n_probe is None:
         error = recall.std(axis=0) / np.sqrt(len(queries))
-        reached = np.flatnonzero(mean - error >= target_recall)
+        reached = np.flatnonzero(mean - 2 * error >= target_recall)
         n_probe = int(reached[0]) + 1 if reached.size else n_lists
     n_probe = min(n_probe, n_lists)
     return n_probe, float(mean[n_probe - 1])
