@@ -3,6 +3,7 @@
 import importlib.util
 import pickle
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -219,7 +220,10 @@ def test_equal_rows_come_in_gallery_order(backend):
     assert_array_equal(
         search_top_k([[1.0]], np.ones((300, 1)), n_neighbors=3)[1], [[0, 1, 2]]
     )
-    index = SharedSpaceIndex(backend=backend, n_neighbors=3).fit(np.ones((300, 1)))
+    # Every cell visited: equal rows leave an inverted file nothing to skip.
+    cells = {"n_lists": 4, "n_probe": 4} if backend == "faiss" else {}
+    index = SharedSpaceIndex(backend=backend, n_neighbors=3, **cells)
+    index.fit(np.ones((300, 1)))
     assert_array_equal(index.most_similar([[1.0], [2.0]])[1], [[0, 1, 2]] * 2)
 
 
@@ -575,9 +579,19 @@ def test_faiss_backend_reaches_its_target_recall(kind):
     gallery, queries = draw(20_000), draw(400)
     exact = SharedSpaceIndex(n_neighbors=10).fit(gallery).most_similar(queries)[1]
     for target in (0.8, 0.95):
-        index = SharedSpaceIndex(
-            n_neighbors=10, backend="faiss", target_recall=target
-        ).fit(gallery)
+        index = SharedSpaceIndex(n_neighbors=10, backend="faiss", target_recall=target)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            index.fit(gallery)
+        # Told when the inverted file must read more than a quarter of the
+        # cells (never on the low-rank rows, which need few).
+        n_lists = index._faiss_index.nlist
+        slow = index.n_probe_ > n_lists / 4
+        expected = f"The faiss backend visits {index.n_probe_} of its {n_lists} cells"
+        assert [str(w.message)[: len(expected)] for w in caught] == (
+            [expected] if slow else []
+        )
+        assert kind == "isotropic" or not slow
         found = index.most_similar(queries)[1]
         recall = (
             np.mean(
