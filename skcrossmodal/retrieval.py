@@ -807,7 +807,8 @@ def _top_k_torch(torch, block, k, buffers):
             rows, kth = block[tied], values[tied, k - 1 :]
             greater, equal = rows > kth, rows == kth
             missing = k - greater.sum(dim=1, keepdim=True)
-            keep = greater | (equal & (equal.cumsum(dim=1) <= missing))
+            first = equal.cumsum(dim=1, dtype=torch.int32) <= missing
+            keep = greater | (equal & first)
             tied_columns = torch.nonzero(keep)[:, 1].reshape(-1, k)
             values[tied] = rows.gather(1, tied_columns)
             columns[tied] = tied_columns
