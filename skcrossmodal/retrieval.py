@@ -520,7 +520,7 @@ class SharedSpaceIndex(BaseEstimator):
             )
 
     def most_similar(
-        self, X, n_neighbors=None, *, similarity=None, hubness="deprecated"
+        self, X=None, n_neighbors=None, *, similarity=None, hubness="deprecated"
     ):
         """Most similar gallery rows of each query, with their similarities.
 
@@ -529,8 +529,9 @@ class SharedSpaceIndex(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_queries, n_components)
-            Queries in the shared space.
+        X : array-like of shape (n_queries, n_components), default=None
+            Queries in the shared space. None queries with every gallery row,
+            which is not counted as its own neighbour (as in scikit-learn).
         n_neighbors : int, default=None
             How many rows to return; None uses the ``n_neighbors`` parameter.
         similarity : {"cosine", "csls", "inverted_softmax", "qb_norm"}, \
@@ -564,7 +565,7 @@ class SharedSpaceIndex(BaseEstimator):
 
     def kneighbors(
         self,
-        X,
+        X=None,
         n_neighbors=None,
         return_distance=True,
         *,
@@ -582,8 +583,9 @@ class SharedSpaceIndex(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_queries, n_components)
-            Queries in the shared space.
+        X : array-like of shape (n_queries, n_components), default=None
+            Queries in the shared space. None queries with every gallery row,
+            which is not counted as its own neighbour (as in scikit-learn).
         n_neighbors : int, default=None
             How many rows to return; None uses the ``n_neighbors`` parameter.
         return_distance : bool, default=True
@@ -621,18 +623,42 @@ class SharedSpaceIndex(BaseEstimator):
         _check_count("n_neighbors", n_neighbors)
         similarity = self._similarity if similarity is None else similarity
         self._check_similarity(similarity)
-        if n_neighbors > self.n_gallery_:
+        # Without X the gallery queries itself, each row not its own neighbour.
+        available = self.n_gallery_ - (X is None)
+        if n_neighbors > available:
             raise ValueError(
                 f"n_neighbors={n_neighbors} is larger than the gallery "
-                f"({self.n_gallery_} rows). Reduce n_neighbors."
+                f"({self.n_gallery_} rows"
+                + (", less the query itself" if X is None else "")
+                + "). Reduce n_neighbors."
             )
+        if X is None:
+            return self._search_gallery_rows(n_neighbors, similarity)
         queries = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
         queries = normalize_rows(queries).astype(np.float32)
+        return self._search_rows(queries, n_neighbors, similarity)
+
+    def _search_rows(self, queries, n_neighbors, similarity):
         if self.backend == "torch":
             return self._search_torch(queries, n_neighbors, similarity)
         if self.backend == "faiss":
             return self._search_faiss(queries, n_neighbors, similarity)
         return self._search_numpy(queries, n_neighbors, similarity)
+
+    def _search_gallery_rows(self, n_neighbors, similarity):
+        """Neighbours of each gallery row but itself (scikit-learn's X=None).
+
+        One neighbour more is searched; the row itself is dropped from its
+        list, or, when a tie or the approximate search left it out, the last.
+        """
+        n = self.n_gallery_
+        scores, indices = self._search_rows(self._gallery, n_neighbors + 1, similarity)
+        keep = indices != np.arange(n)[:, None]
+        keep[np.all(keep, axis=1), -1] = False
+        return (
+            scores[keep].reshape(n, n_neighbors),
+            indices[keep].reshape(n, n_neighbors),
+        )
 
     # ------------------------------------------------------------- exact ---
     def _correct(self, block, similarity, columns=None):

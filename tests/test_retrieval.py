@@ -666,3 +666,25 @@ def test_retrieve_searches_in_the_embeddings_dtype(monkeypatch, dtype):
     gallery_scores = model.transform(X, y.astype(dtype))[1]
     index = SharedSpaceIndex(n_neighbors=4).fit(gallery_scores)
     assert_array_equal(index.most_similar(query_scores)[1], indices)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "faiss"])
+def test_kneighbors_without_queries_searches_the_gallery_itself(backend):
+    """X=None: each gallery row's neighbours but itself, as scikit-learn's;
+    with a duplicated row the duplicate is the first neighbour."""
+    from sklearn.neighbors import NearestNeighbors
+
+    pytest.importorskip(backend)
+    rng = np.random.default_rng(15)
+    gallery = rng.normal(size=(300, 5))
+    gallery[7] = gallery[3]  # a tie at the top: 3 and 7 find each other
+    cells = {"n_lists": 4, "n_probe": 4} if backend == "faiss" else {}
+    index = SharedSpaceIndex(n_neighbors=3, backend=backend, **cells).fit(gallery)
+    distances, indices = index.kneighbors()
+    nn = NearestNeighbors(n_neighbors=3, metric="cosine", algorithm="brute")
+    expected_distances, expected = nn.fit(gallery).kneighbors()
+    assert_array_equal(indices, expected)
+    assert_allclose(distances, expected_distances, atol=1e-6)
+    assert indices[3, 0] == 7 and indices[7, 0] == 3
+    with pytest.raises(ValueError, match="less the query itself"):
+        index.kneighbors(n_neighbors=300)
