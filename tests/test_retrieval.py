@@ -688,3 +688,28 @@ def test_kneighbors_without_queries_searches_the_gallery_itself(backend):
     assert indices[3, 0] == 7 and indices[7, 0] == 3
     with pytest.raises(ValueError, match="less the query itself"):
         index.kneighbors(n_neighbors=300)
+
+
+@pytest.mark.parametrize("n_probe", [None, 1, 3, 7])
+def test_faiss_recall_estimate_is_the_recall_of_its_search(monkeypatch, n_probe):
+    """recall_estimate_ (from ranking the cells of the true neighbours) equals
+    the recall the faiss search then has on the same reference queries."""
+    pytest.importorskip("faiss", reason="faiss-cpu (the 'faiss' extra) is absent")
+    from skcrossmodal._numerics import inverted_file
+
+    monkeypatch.setattr(inverted_file, "_RANKING_NUMBERS", 50 * 7)  # 7 per block
+    rng = np.random.default_rng(16)
+    gallery, reference = _isotropic(rng, 4000, 16), _isotropic(rng, 300, 16)
+    index = SharedSpaceIndex(
+        n_neighbors=5, backend="faiss", n_lists=50, n_probe=n_probe, target_recall=0.7
+    ).fit(gallery, reference_queries=reference)
+    exact = SharedSpaceIndex(n_neighbors=5).fit(gallery).most_similar(reference)[1]
+    found = index.most_similar(reference)[1]
+    recall = np.mean(
+        [len(np.intersect1d(a, e)) for a, e in zip(found, exact, strict=True)]
+    )
+    assert index.recall_estimate_ == pytest.approx(recall / 5, abs=1e-12)
+    if n_probe is None:  # calibrated: the target reached with fewer cells
+        assert index.recall_estimate_ >= 0.7 and index.n_probe_ < 50
+    else:
+        assert index.n_probe_ == n_probe

@@ -21,6 +21,10 @@ from .similarity import map_similarity_blocks, top_k_of_block
 _TRAINING_POINTS_PER_LIST = 64
 _KMEANS_ITERATIONS = 10
 
+# Rankings of every cell are computed for this many (query, cell) pairs at a
+# time (8 MiB of int64), so that many cells do not cost much memory.
+_RANKING_NUMBERS = 2**20
+
 # Queries used to calibrate n_probe: enough for a standard error of the
 # recall below about 0.005, few enough that their exact search costs about
 # as much as adding 1000 rows to the index.
@@ -104,16 +108,19 @@ def calibrate_n_probe(
         return top_k_of_block(block, k)[1]
 
     neighbours = np.concatenate(map_similarity_blocks(queries, gallery, exact_block))
-    _, cell_order = index.quantizer.search(queries, n_lists)
-    cell_rank = np.empty_like(cell_order)
-    np.put_along_axis(cell_rank, cell_order, np.arange(n_lists)[None, :], axis=1)
-    cells = _cell_of_each_row(index, n_gallery)
-    # Cells a search must visit to find each true neighbour.
-    needed = np.take_along_axis(cell_rank, cells[neighbours], axis=1) + 1
-    # found[q, p - 1]: neighbours of query q found visiting p cells.
-    found = np.zeros((len(queries), n_lists + 1), dtype=np.int64)
-    np.add.at(found, (np.arange(len(queries))[:, None], needed), 1)
-    recall = np.cumsum(found, axis=1)[:, 1:] / k
+    neighbour_cells = _cell_of_each_row(index, n_gallery)[neighbours]
+    # first_found[q, p]: true neighbours of query q that a search finds first
+    # when visiting p cells (those in its p-th nearest cell).
+    first_found = np.zeros((len(queries), n_lists + 1), dtype=np.int32)
+    step = max(1, _RANKING_NUMBERS // n_lists)
+    for start in range(0, len(queries), step):
+        stop = min(start + step, len(queries))
+        _, cell_order = index.quantizer.search(queries[start:stop], n_lists)
+        cell_rank = np.empty_like(cell_order)
+        np.put_along_axis(cell_rank, cell_order, np.arange(n_lists)[None, :], axis=1)
+        needed = np.take_along_axis(cell_rank, neighbour_cells[start:stop], axis=1)
+        np.add.at(first_found, (np.arange(start, stop)[:, None], needed + 1), 1)
+    recall = np.cumsum(first_found, axis=1)[:, 1:] / k
     mean = recall.mean(axis=0)
     if n_probe is None:
         error = recall.std(axis=0) / np.sqrt(len(queries))
