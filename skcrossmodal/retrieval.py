@@ -57,7 +57,7 @@ def _check_count(name, value):
         raise ValueError(f"{name} must be a positive integer; got {value!r}.")
 
 
-def _renamed_hubness(similarity, hubness, where):
+def _renamed_hubness(similarity, hubness, where, stacklevel):
     """The similarity asked for, through the new name or the deprecated one."""
     if isinstance(hubness, str) and hubness == "deprecated":
         return similarity
@@ -65,7 +65,7 @@ def _renamed_hubness(similarity, hubness, where):
         f"`hubness` was renamed `similarity` in {_RENAMED_IN} and will be removed "
         f"in {_REMOVED_IN}{where}; hubness='none' is similarity='cosine'.",
         FutureWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
     if similarity not in (None, "cosine"):
         raise ValueError(
@@ -336,14 +336,15 @@ class SharedSpaceIndex(BaseEstimator):
 
     def _renamed_parameters(self):
         """``(similarity, csls_k)``, honouring the deprecated names."""
-        similarity = _renamed_hubness(self.similarity, self.hubness, "")
+        # The warnings point at the caller of fit (past scikit-learn's wrapper).
+        similarity = _renamed_hubness(self.similarity, self.hubness, "", 5)
         csls_k = self.csls_k
         if not (isinstance(self.hubness_k, str) and self.hubness_k == "deprecated"):
             warnings.warn(
                 f"`hubness_k` was renamed `csls_k` in {_RENAMED_IN} and will be "
                 f"removed in {_REMOVED_IN}.",
                 FutureWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             if self.csls_k != 10:
                 raise ValueError(
@@ -464,7 +465,7 @@ class SharedSpaceIndex(BaseEstimator):
                 "backend='numpy' is likely as fast. Lower target_recall to trade "
                 "recall for speed.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return index, n_probe, recall
 
@@ -560,7 +561,7 @@ class SharedSpaceIndex(BaseEstimator):
         >>> np.allclose(similarities, [[1.0, np.sqrt(0.5)]])
         True
         """
-        similarity = _renamed_hubness(similarity, hubness, " (as an argument)")
+        similarity = _renamed_hubness(similarity, hubness, " (as an argument)", 3)
         return self._search(X, n_neighbors, similarity)
 
     def kneighbors(
@@ -604,7 +605,7 @@ class SharedSpaceIndex(BaseEstimator):
         indices : ndarray of shape (n_queries, n_neighbors)
             Row indices into the gallery.
         """
-        similarity = _renamed_hubness(similarity, hubness, " (as an argument)")
+        similarity = _renamed_hubness(similarity, hubness, " (as an argument)", 3)
         scores, indices = self._search(X, n_neighbors, similarity)
         if not return_distance:
             return indices
