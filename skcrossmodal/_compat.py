@@ -16,6 +16,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import (
     HasMethods,
+    Hidden,
     Interval,
     InvalidParameterError,
     StrOptions,
@@ -27,6 +28,7 @@ from sklearn.utils.validation import _check_sample_weight as _sklearn_check_weig
 
 __all__ = [
     "HasMethods",
+    "Hidden",
     "Interval",
     "IntegerInterval",
     "InvalidParameterError",

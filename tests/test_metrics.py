@@ -594,3 +594,29 @@ def test_label_aware_scorer_without_labels_is_an_error():
     scorer = make_retrieval_scorer("precision", k=5)
     with pytest.raises(ValueError, match="received no labels.*set_score_request"):
         scorer(model, X, y)
+
+
+def test_precision_at_k_takes_tied_rows_in_gallery_order():
+    """One weighted query over a gallery of equal scores sees rows 0, 1, ...
+
+    Every similarity ties; the documented rule returns the first gallery rows,
+    which share the query's class, so precision@1 is 1.0 (it was 0.0 when the
+    partition kept the last row).
+    """
+    n = 300
+    X_scores, y_scores = np.ones((n, 2)), np.ones((n, 2))
+    labels = np.r_[np.zeros(10), np.ones(n - 10)]
+    weights = np.zeros(n)
+    weights[0] = 1.0
+    for k in (1, 3, 10):
+        assert (
+            precision_at_k(
+                X_scores,
+                y_scores,
+                labels=labels,
+                k=k,
+                sample_weight=weights,
+                direction="x_to_y",
+            )
+            == 1.0
+        )

@@ -127,25 +127,62 @@ def _top_k_candidates(block, k):
     return values, columns
 
 
+def _first_k_in_gallery_order(rows, kth, k):
+    """``(values, columns)`` of the k best entries of each row, in columns order.
+
+    ``kth`` is each row's k-th largest value; of the entries equal to it,
+    those in the lowest columns are taken (the documented order of ties).
+    """
+    kth = kth[:, None]
+    greater = rows > kth
+    equal = rows == kth
+    # Fewer than k entries are above the k-th value; the rest of the k are
+    # the first entries equal to it.
+    missing = k - np.count_nonzero(greater, axis=1)
+    first_equal = np.cumsum(equal, axis=1, dtype=np.int32) <= missing[:, None]
+    columns = np.nonzero(greater | (equal & first_equal))[1].reshape(len(rows), k)
+    return np.take_along_axis(rows, columns, axis=1), columns
+
+
+def _by_value_then_column(values, columns):
+    order = np.lexsort((columns, -values), axis=1)
+    return (
+        np.take_along_axis(values, order, axis=1),
+        np.take_along_axis(columns, order, axis=1),
+    )
+
+
 def top_k_of_block(block, k):
     """``(values, columns)`` of the k largest entries of each row, largest first.
 
-    Equal values among those returned are ordered by column, lowest first.
+    Equal values are taken and ordered by column, lowest first: when more
+    entries equal the k-th largest value than fit, the lowest columns are the
+    ones returned. Every backend of the index follows this rule, so they
+    return the same rows.
     """
-    values, columns = _top_k_candidates(block, k)
+    # One entry more than asked tells whether a tie crosses the k-th place:
+    # partitioning keeps an arbitrary subset of the tied entries, so such
+    # rows (rare outside degenerate data) are redone in column order.
+    depth = min(k + 1, block.shape[1])
+    values, columns = _top_k_candidates(block, depth)
     size = values.shape[1]
-    if k < size:
-        best = np.argpartition(values, size - k, axis=1)[:, size - k :]
-        top_values = np.take_along_axis(values, best, axis=1)
-    else:
-        best = np.broadcast_to(np.arange(size), values.shape)
-        top_values = values
-    top_columns = best if columns is None else np.take_along_axis(columns, best, axis=1)
-    order = np.lexsort((top_columns, -top_values), axis=1)
-    return (
-        np.take_along_axis(top_values, order, axis=1),
-        np.take_along_axis(top_columns, order, axis=1),
-    )
+    if depth < size:
+        best = np.argpartition(values, size - depth, axis=1)[:, size - depth :]
+        values = np.take_along_axis(values, best, axis=1)
+        columns = best if columns is None else np.take_along_axis(columns, best, axis=1)
+    elif columns is None:
+        columns = np.broadcast_to(np.arange(size), values.shape)
+    values, columns = _by_value_then_column(values, columns)
+    if depth == k:  # the whole row
+        return values, columns
+    tied = np.flatnonzero(values[:, k] == values[:, k - 1])
+    values, columns = values[:, :k], columns[:, :k]
+    if tied.size:
+        values, columns = values.copy(), columns.copy()
+        values[tied], columns[tied] = _by_value_then_column(
+            *_first_k_in_gallery_order(block[tied], values[tied, k - 1], k)
+        )
+    return values, columns
 
 
 def mean_of_top_k_per_row(block, k):
