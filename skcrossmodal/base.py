@@ -254,7 +254,11 @@ class CrossModalEstimator(
         _refuse_single_view_rows(X, "X", self)
         _refuse_single_view_rows(y, "y", self)
         X = validate_data(
-            self, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=min_samples
+            self,
+            X,
+            reset=reset,
+            dtype=self._view_dtype("x", reset=reset),
+            ensure_min_samples=min_samples,
         )
         y = self._validate_y_view(y, reset=reset)
         _check_same_rows(X, y)
@@ -266,7 +270,11 @@ class CrossModalEstimator(
 
     def _validate_y_view(self, y, *, reset):
         y_array = check_array(
-            y, ensure_2d=False, dtype=FLOAT_DTYPES, input_name="y", ensure_min_samples=1
+            y,
+            ensure_2d=False,
+            dtype=self._view_dtype("y", reset=reset),
+            input_name="y",
+            ensure_min_samples=1,
         )
         y_is_1d = y_array.ndim == 1
         if y_is_1d:
@@ -281,9 +289,20 @@ class CrossModalEstimator(
             )
         return y_array
 
+    def _view_dtype(self, view, *, reset):
+        """The ``dtype`` the rows of ``view`` ("x" or "y") are validated to.
+
+        Floats (float32 kept, anything else cast to float64). An estimator
+        whose encoder of a view reads integer ids returns None there (dtype
+        kept) and checks the ids itself.
+        """
+        return FLOAT_DTYPES
+
     def _check_x_view(self, X):
         """Validate new rows of the first view for the fitted estimator."""
-        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        return validate_data(
+            self, X, reset=False, dtype=self._view_dtype("x", reset=False)
+        )
 
     def _check_y_view(self, y):
         """Validate new rows of the second view (returned 2-D)."""

@@ -22,8 +22,9 @@ from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from .._compat import IntegerInterval, Interval, StrOptions, _fit_context
+from .._compat import HasMethods, IntegerInterval, Interval, StrOptions, _fit_context
 from ..base import CrossModalEstimator
+from . import encoder_spec
 
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
@@ -151,7 +152,8 @@ def _shift_and_unit(A):
     spread. The device then standardises in float64, so nothing depends on units.
     """
     n_features = A.shape[1]
-    if A.dtype == np.float32 or A.shape[0] == 0:
+    # Integer views hold token ids, sent as int64 and never standardised.
+    if A.dtype == np.float32 or A.shape[0] == 0 or A.dtype.kind in "iu":
         return np.zeros(n_features), np.ones(n_features)
     sample = A[:: max(1, A.shape[0] // 1024)]
     shift = sample.mean(axis=0)
@@ -171,6 +173,22 @@ def _host_chunk(A, start, stop, shift, unit):
         return np.ascontiguousarray(chunk)
     shifted = (chunk - shift) * unit
     return shifted.astype(np.float32)
+
+
+def _moments(a, weight, comm):
+    """Weighted per-column mean and scale of a device view; 0 and 1 for ids."""
+    torch, models = _import_torch()
+    if not a.is_floating_point():
+        zeros = torch.zeros(a.shape[1], dtype=torch.float64, device=a.device)
+        return zeros, torch.ones_like(zeros)
+    return models.weighted_mean_scale(a, weight, comm)
+
+
+def _standardize(a, standardization, device):
+    """Standardise a float device view in place; integer ids are left as they are."""
+    if a.is_floating_point():
+        _, models = _import_torch()
+        models.standardize_(a, *_on_device(standardization[2:], device))
 
 
 def _on_host(values):
@@ -491,6 +509,16 @@ class ContrastiveAligner(CrossModalEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "init": [StrOptions({"auto", "cca", "random"})],
+        "x_encoder": [
+            StrOptions(encoder_spec.ENCODER_NAMES),
+            type,
+            HasMethods(["forward", "parameters"]),
+        ],
+        "y_encoder": [
+            StrOptions(encoder_spec.ENCODER_NAMES),
+            type,
+            HasMethods(["forward", "parameters"]),
+        ],
     }
 
     def __init__(
@@ -521,6 +549,9 @@ class ContrastiveAligner(CrossModalEstimator):
         verbose=0,
         warm_start=False,
         init="auto",
+        x_encoder="mlp",
+        y_encoder="mlp",
+        **encoder_params,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -547,6 +578,63 @@ class ContrastiveAligner(CrossModalEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.init = init
+        self.x_encoder = x_encoder
+        self.y_encoder = y_encoder
+        for key, value in encoder_params.items():
+            # What Python says of any unknown keyword; only the encoders'
+            # constructor arguments are routed.
+            if not encoder_spec.is_routed(key):
+                raise TypeError(
+                    f"ContrastiveAligner got an unexpected keyword argument {key!r}; "
+                    "besides its own parameters it takes only x_encoder__<name> "
+                    "and y_encoder__<name> (arguments of the encoders)."
+                )
+            setattr(self, key, value)
+
+    # ------------------------------------------------------------ parameters ---
+    def get_params(self, deep=True):
+        """Get the parameters, the encoders' ``x_encoder__<name>`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            As in :meth:`sklearn.base.BaseEstimator.get_params`.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        params.update(
+            (key, value)
+            for key, value in vars(self).items()
+            if encoder_spec.is_routed(key)
+        )
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``x_encoder__<name>`` ones go to the encoder's constructor.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, and ``x_encoder__<name>`` /
+            ``y_encoder__<name>`` arguments of the encoders (used at the next
+            ``fit``).
+
+        Returns
+        -------
+        self : ContrastiveAligner
+            This estimator.
+        """
+        routed = {
+            key: params.pop(key) for key in list(params) if encoder_spec.is_routed(key)
+        }
+        super().set_params(**params)
+        for key, value in routed.items():
+            setattr(self, key, value)
+        return self
 
     # ------------------------------------------------------------ training ---
     @_fit_context(prefer_skip_nested_validation=True)
@@ -666,9 +754,17 @@ class ContrastiveAligner(CrossModalEstimator):
         and the candidate would cost a float64 CCA fit of every training row
         on the host.
         """
+        if not self._mlp_on_both_views():
+            return False  # the linear paths sit next to MLPs only
         if self.init == "auto":
             return n_pairs < AUTO_EARLY_STOPPING_PAIRS
         return self.init == "cca"
+
+    def _mlp_on_both_views(self):
+        return all(
+            isinstance(value, str) and value == "mlp"
+            for value in (self.x_encoder, self.y_encoder)
+        )
 
     def _early_stopping_for(self, n_samples):
         if self.early_stopping == "auto":
@@ -745,6 +841,107 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         return validated
 
+    # ----------------------------------------------- views and encoders ---
+    def _integer_view(self, view, *, reset):
+        """Whether ``view``'s encoder reads integer ids (fitted unless ``reset``)."""
+        if not reset and hasattr(self, "_model_spec"):
+            spec = self._model_spec.get(f"{view}_encoder")
+            return spec is not None and spec.integer_input
+        return encoder_spec.takes_integer_input(getattr(self, f"{view}_encoder"))
+
+    def _view_dtype(self, view, *, reset):
+        if self._integer_view(view, reset=reset):
+            return None  # kept, then checked by _token_ids
+        return super()._view_dtype(view, reset=reset)
+
+    def _token_ids(self, A, view, *, reset):
+        """``A`` as int64 ids if ``view``'s encoder reads ids, else ``A`` itself."""
+        if not self._integer_view(view, reset=reset):
+            return A
+        name = "X" if view == "x" else "y"
+        encoder = getattr(self, f"{view}_encoder")
+        if A.dtype.kind not in "iu":
+            raise ValueError(
+                f"{name} goes to {view}_encoder={encoder!r}, which reads integer "
+                f"token ids, but {name} has dtype {A.dtype}. Pass integer ids, "
+                "e.g. from skcrossmodal.encoders.token_id_rows."
+            )
+        if A.size and A.min() < 0:
+            raise ValueError(
+                f"{name} holds negative token ids (smallest {A.min()}); ids are "
+                "non-negative (0 is the usual padding id)."
+            )
+        return A.astype(np.int64, copy=False)
+
+    def _check_id_range(self, A, view, model):
+        """Refuse ids at or above the encoder's ``vocabulary_size``, if declared."""
+        limit = getattr(getattr(model, f"encoder_{view}"), "vocabulary_size", None)
+        if limit is not None and A.dtype.kind in "iu" and A.size and A.max() >= limit:
+            name = "X" if view == "x" else "y"
+            raise ValueError(
+                f"{name} holds token id {A.max()}, but the {view} encoder has "
+                f"vocabulary_size={limit} (ids 0 to {limit - 1}). Raise "
+                f"{view}_encoder__vocabulary_size or map rare tokens to a known id."
+            )
+
+    def _validate_paired_views(self, X, y, sample_weight, *, reset, min_samples=2):
+        X, y, sample_weight = super()._validate_paired_views(
+            X, y, sample_weight, reset=reset, min_samples=min_samples
+        )
+        X = self._token_ids(X, "x", reset=reset)
+        return X, self._token_ids(y, "y", reset=reset), sample_weight
+
+    def _check_x_view(self, X):
+        return self._token_ids(super()._check_x_view(X), "x", reset=False)
+
+    def _check_y_view(self, y):
+        return self._token_ids(super()._check_y_view(y), "y", reset=False)
+
+    def _encoder_specs(self, n_features_x, n_features_y):
+        """The fitted recipes of both encoders (None for the MLP), checked."""
+        specs = {
+            f"{view}_encoder": encoder_spec.resolve_encoder(
+                getattr(self, f"{view}_encoder"),
+                encoder_spec.routed_params(self, view),
+                view=view,
+                in_features=n_features,
+                out_features=self.n_components,
+            )
+            for view, n_features in (("x", n_features_x), ("y", n_features_y))
+        }
+        if self.init == "cca" and not self._mlp_on_both_views():
+            raise ValueError(
+                "init='cca' adds a linear path next to each view's MLP, so it needs "
+                "x_encoder='mlp' and y_encoder='mlp'; with other encoders use "
+                "init='random' (init='auto' is 'random' there)."
+            )
+        return specs
+
+    def _check_encoder_outputs(self, model, spec, x, y):
+        """A custom encoder must map ``(n, d)`` rows to ``(n, n_components)`` floats."""
+        torch, _ = _import_torch()
+        model.eval()
+        with torch.no_grad():
+            for view, rows in (("x", x[:2]), ("y", y[:2])):
+                recipe = spec[f"{view}_encoder"]
+                if recipe is None:
+                    continue
+                out = getattr(model, f"encoder_{view}")(rows)
+                expected = (rows.shape[0], spec["n_components"])
+                if not (
+                    torch.is_tensor(out)
+                    and out.is_floating_point()
+                    and tuple(out.shape) == expected
+                ):
+                    shape = tuple(out.shape) if torch.is_tensor(out) else type(out)
+                    raise ValueError(
+                        f"The {view} encoder, {recipe.describe()}, maps rows of shape "
+                        f"{tuple(rows.shape)} to {shape}, but the aligner needs a "
+                        f"float tensor of shape {expected}: (rows, n_components). "
+                        "Give the class an out_features argument (the aligner "
+                        "passes n_components) or make its output n_components wide."
+                    )
+
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
@@ -760,6 +957,16 @@ class ContrastiveAligner(CrossModalEstimator):
 
     def _check_continuation(self, X, y):
         spec = self._model_spec
+        for view in ("x", "y"):
+            fitted = spec.get(f"{view}_encoder")
+            fitted_class = None if fitted is None else fitted.cls
+            wanted = getattr(self, f"{view}_encoder")
+            if encoder_spec.encoder_class(wanted) is not fitted_class:
+                raise ValueError(
+                    f"warm_start=True, but {view}_encoder={wanted!r} is not the "
+                    "encoder the model was trained with. Set warm_start=False to "
+                    "start afresh."
+                )
         if spec.get("loss", "infonce") != self.loss:
             raise ValueError(
                 f"loss={self.loss!r}, but the model was trained with "
@@ -774,8 +981,13 @@ class ContrastiveAligner(CrossModalEstimator):
             )
 
     def _send(self, A, standardization, device):
-        """``A`` on the device as float32, shifted and rescaled (not standardised)."""
+        """``A`` on the device as float32, shifted and rescaled (not standardised).
+
+        Integer views (token ids) go as int64, unchanged.
+        """
         torch, _ = _import_torch()
+        if A.dtype.kind in "iu":
+            return torch.from_numpy(np.ascontiguousarray(A, dtype=np.int64)).to(device)
         shift, unit = standardization[:2]
         out = torch.empty(A.shape, dtype=torch.float32, device=device)
         for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
@@ -804,6 +1016,7 @@ class ContrastiveAligner(CrossModalEstimator):
                 "decoder": self.reconstruction_weight > 0,
                 "linear_path": self.init == "cca",
                 "loss": self.loss,
+                **self._encoder_specs(X.shape[1], y.shape[1]),
             }
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
@@ -817,8 +1030,14 @@ class ContrastiveAligner(CrossModalEstimator):
             if comm.world_size > 1:
                 from .._torch.communicator import common_shift_and_unit
 
-                x_standardization = common_shift_and_unit(comm, X, *x_standardization)
-                y_standardization = common_shift_and_unit(comm, y, *y_standardization)
+                if X.dtype.kind == "f":
+                    x_standardization = common_shift_and_unit(
+                        comm, X, *x_standardization
+                    )
+                if y.dtype.kind == "f":
+                    y_standardization = common_shift_and_unit(
+                        comm, y, *y_standardization
+                    )
         else:
             self._check_continuation(X, y)
             self._move_to(device)
@@ -827,6 +1046,8 @@ class ContrastiveAligner(CrossModalEstimator):
                 group["lr"] = self.learning_rate * group.get("lr_scale", 1.0)
             x_standardization = self._x_standardization
             y_standardization = self._y_standardization
+        self._check_id_range(X, "x", model)
+        self._check_id_range(y, "y", model)
         generator = torch.Generator(device=device)
         # Each rank shuffles (and drops out) with its own stream.
         generator.manual_seed(self._random_state.randint(_SEED_MAX) + comm.rank)
@@ -840,12 +1061,14 @@ class ContrastiveAligner(CrossModalEstimator):
             else models.to_device(np.asarray(sample_weight, dtype=np.float64), device)
         )
         if initialize:
-            x_mean, x_scale = models.weighted_mean_scale(x, weight, comm)
-            y_mean, y_scale = models.weighted_mean_scale(y_dev, weight, comm)
+            x_mean, x_scale = _moments(x, weight, comm)
+            y_mean, y_scale = _moments(y_dev, weight, comm)
             x_standardization = (*x_standardization, x_mean, x_scale)
             y_standardization = (*y_standardization, y_mean, y_scale)
-        models.standardize_(x, *_on_device(x_standardization[2:], device))
-        models.standardize_(y_dev, *_on_device(y_standardization[2:], device))
+        _standardize(x, x_standardization, device)
+        _standardize(y_dev, y_standardization, device)
+        if initialize:
+            self._check_encoder_outputs(model, spec, x, y_dev)
 
         data = self._split(x, y_dev, weight, generator, early_stopping, comm)
         data["n_train"] = int(
@@ -1173,14 +1396,18 @@ class ContrastiveAligner(CrossModalEstimator):
         )
         device = next(self.model_.parameters()).device
         mean, scale = _on_device(standardization[2:], device)
+        self._check_id_range(A, view, self.model_)
         self.model_.eval()
         function = function_of(device)
-        out = np.empty((A.shape[0], out_columns), dtype=A.dtype)
+        # Token ids embed to float64, float rows to their own dtype.
+        out_dtype = A.dtype if A.dtype.kind == "f" else np.float64
+        out = np.empty((A.shape[0], out_columns), dtype=out_dtype)
         with torch.no_grad():
             for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
                 stop = min(start + _HOST_CHUNK_ROWS, A.shape[0])
                 chunk = self._send(A[start:stop], standardization, device)
-                models.standardize_(chunk, mean, scale)
+                if chunk.is_floating_point():
+                    models.standardize_(chunk, mean, scale)
                 out[start:stop] = function(chunk).cpu().numpy()
         return out
 
@@ -1238,6 +1465,11 @@ class ContrastiveAligner(CrossModalEstimator):
         self.device_ = str(device)
 
     def __getstate__(self):
+        for view in ("x", "y"):
+            name = f"{view}_encoder"
+            encoder_spec.check_picklable(getattr(self, name, None), name)
+            if hasattr(self, "_model_spec"):
+                encoder_spec.check_picklable(self._model_spec.get(name), name)
         state = super().__getstate__()
         if state.get("model_") is None:
             return state
