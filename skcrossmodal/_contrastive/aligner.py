@@ -142,7 +142,13 @@ def _resolve_device(device):
     return resolved
 
 
-def _shift_and_unit(A):
+def _per_channel(values, channels, reduce):
+    """``values`` reduced over each of ``channels`` equal column blocks, repeated."""
+    blocks = np.asarray(values).reshape(channels, -1)
+    return np.repeat(reduce(blocks, axis=1), blocks.shape[1])
+
+
+def _shift_and_unit(A, channels=None):
     """Per-column shift and power-of-two unit: ``(A - shift) * unit`` fits float32.
 
     float32 input is sent as it is (shift 0, unit 1). float64 input may hold
@@ -150,6 +156,8 @@ def _shift_and_unit(A):
     offset that float32's 24 bits would swallow; removing a typical value and
     rescaling by a power of two (exact) before the cast keeps every column's
     spread. The device then standardises in float64, so nothing depends on units.
+    With ``channels`` (an encoder that standardises each channel as a whole),
+    the columns of a channel share one shift and one unit.
     """
     n_features = A.shape[1]
     # Integer views hold token ids, sent as int64 and never standardised.
@@ -157,8 +165,12 @@ def _shift_and_unit(A):
         return np.zeros(n_features), np.ones(n_features)
     sample = A[:: max(1, A.shape[0] // 1024)]
     shift = sample.mean(axis=0)
+    if channels is not None:
+        shift = _per_channel(shift, channels, np.mean)
     with np.errstate(over="ignore", invalid="ignore"):
         span = np.maximum(A.max(axis=0) - shift, shift - A.min(axis=0))
+    if channels is not None:
+        span = _per_channel(span, channels, np.max)
     usable = np.isfinite(span) & (span > 0)
     exponent = np.zeros(n_features)
     exponent[usable] = np.floor(np.log2(span[usable]))
@@ -175,13 +187,60 @@ def _host_chunk(A, start, stop, shift, unit):
     return shifted.astype(np.float32)
 
 
-def _moments(a, weight, comm):
-    """Weighted per-column mean and scale of a device view; 0 and 1 for ids."""
+def _input_channels(encoder, n_columns):
+    """The encoder's ``input_channels`` (None if it has none), checked."""
+    channels = getattr(encoder, "input_channels", None)
+    if channels is not None and (
+        not isinstance(channels, numbers.Integral)
+        or channels < 1
+        or n_columns % channels
+    ):
+        raise ValueError(
+            f"The encoder's input_channels={channels!r} must be a positive "
+            f"integer that divides the view's {n_columns} columns."
+        )
+    return channels
+
+
+def _moments(a, weight, comm, encoder):
+    """Weighted mean and scale of each column of a device view, in float64.
+
+    Integer ids get 0 and 1 (never standardised). An encoder with an
+    ``input_channels`` attribute reads its columns as that many equal blocks,
+    one per channel (an image's pixels, a window's samples): each channel is
+    standardised as a whole, with the mean and deviation of all its values,
+    so that no pixel or time step is rescaled apart from its neighbours.
+    """
     torch, models = _import_torch()
     if not a.is_floating_point():
         zeros = torch.zeros(a.shape[1], dtype=torch.float64, device=a.device)
         return zeros, torch.ones_like(zeros)
-    return models.weighted_mean_scale(a, weight, comm)
+    channels = _input_channels(encoder, a.shape[1])
+    if channels is None:
+        return models.weighted_mean_scale(a, weight, comm)
+    length = a.shape[1] // channels
+    n_local = torch.tensor(float(a.shape[0]), dtype=torch.float64, device=a.device)
+    total = comm.all_reduce_sum(n_local if weight is None else weight.sum()) * length
+    chunk_rows = models.CHUNK_ROWS
+
+    def channel_sums(transform):
+        sums = torch.zeros(channels, dtype=torch.float64, device=a.device)
+        for start in range(0, a.shape[0], chunk_rows):
+            chunk = a[start : start + chunk_rows].double().reshape(-1, channels, length)
+            per_row = transform(chunk).sum(dim=2)
+            if weight is None:
+                sums += per_row.sum(dim=0)
+            else:
+                sums += weight[start : start + chunk_rows] @ per_row
+        return comm.all_reduce_sum(sums)
+
+    mean = channel_sums(lambda chunk: chunk) / total
+    variance = channel_sums(lambda chunk: (chunk - mean[:, None]).square_()) / total
+    scale = variance.sqrt_()
+    # Constant channels get scale 1, as constant columns do.
+    tiny = 10 * torch.finfo(torch.float64).eps * mean.abs()
+    scale = torch.where(scale <= tiny, torch.ones_like(scale), scale)
+    return mean.repeat_interleave(length), scale.repeat_interleave(length)
 
 
 def _standardize(a, standardization, device):
@@ -211,9 +270,11 @@ def _on_device(values, device):
 
 
 class ContrastiveAligner(CrossModalEstimator):
-    """Two MLP encoders trained contrastively into one shared space (CLIP-style).
+    """Two encoders trained contrastively into one shared space (CLIP-style).
 
-    Each view has its own multilayer perceptron; both end in ``n_components``
+    Each view has its own encoder, by default a multilayer perceptron (or a
+    CNN for images or time series, an embedding bag for token ids, or any
+    ``torch.nn.Module``: see ``x_encoder``); both end in ``n_components``
     outputs that are L2-normalised, so the shared space is the unit sphere and
     partners are compared by cosine similarity. Training minimises the
     symmetric InfoNCE loss of CLIP: within each mini-batch, row i of X must pick
@@ -341,7 +402,30 @@ class ContrastiveAligner(CrossModalEstimator):
         encoder gets a linear path next to its MLP, set to that CCA, and the
         MLP's last layer starts at zero, so training starts from the CCA
         embedding and learns a nonlinear residual; the start competes in the
-        same way.
+        same way. With an encoder other than ``"mlp"`` on either view there
+        is no CCA candidate: ``"auto"`` is ``"random"``, and ``"cca"`` is
+        refused.
+    x_encoder : str, torch.nn.Module subclass or instance, default="mlp"
+        Encoder of X. ``"mlp"``: the MLP set by ``hidden_layer_sizes``,
+        ``activation``, ``dropout`` and ``normalization``. A built-in name:
+        ``"image_cnn"`` (:class:`~skcrossmodal.encoders.ImageEncoder`),
+        ``"series_cnn"`` (:class:`~skcrossmodal.encoders.SeriesEncoder`) or
+        ``"token_bag"`` (:class:`~skcrossmodal.encoders.TokenBagEncoder`). A
+        class: constructed at each ``fit`` with the ``x_encoder__<name>``
+        parameters, plus ``in_features`` (X's number of columns) and
+        ``out_features`` (``n_components``) when its constructor accepts them.
+        An instance: deep-copied at each ``fit`` (the copy is trained, never
+        the object passed, and its current weights are the start, e.g.
+        pretrained ones); it takes no ``x_encoder__`` parameters. See Notes for
+        the contract an encoder must meet.
+    y_encoder : str, torch.nn.Module subclass or instance, default="mlp"
+        Encoder of y, as ``x_encoder``.
+    **encoder_params : dict
+        ``x_encoder__<name>=value`` and ``y_encoder__<name>=value``: keyword
+        arguments of the encoder classes (``x_encoder__input_shape=(1, 8,
+        8)``). They are parameters of the estimator, seen by ``get_params``,
+        ``set_params``, ``clone`` and ``GridSearchCV`` (skorch's ``module__``
+        routing).
 
     Attributes
     ----------
@@ -446,6 +530,29 @@ class ContrastiveAligner(CrossModalEstimator):
     A model trained on a GPU pickles with its weights on the CPU and loads on a
     machine without CUDA (with a warning), where it runs on the CPU.
 
+    **Encoder contract.** An encoder is a ``torch.nn.Module`` whose
+    ``forward`` maps a tensor of ``n`` rows of the view, shape ``(n, d_view)``,
+    to a float tensor of shape ``(n, n_components)`` (checked on two rows at
+    ``fit``); the aligner L2-normalises it. Rows stay 2-D: an encoder of
+    images or windows reshapes them itself. The rows it receives are float32
+    and standardised per column (as the MLP's), unless its class declares
+    ``integer_input = True``: then the view must hold non-negative integers
+    (floats are refused with a ValueError), which it receives as int64,
+    unstandardised (token ids), and its ``transform`` output is float64; an
+    encoder with a ``vocabulary_size`` attribute has larger ids refused. A
+    class's constructor gets ``in_features`` and ``out_features`` keyword
+    arguments when it accepts them (by name or ``**kwargs``), and is run
+    with torch's global random state seeded from ``random_state`` (and
+    restored afterwards), so a fixed ``random_state`` fixes its initial
+    weights. Its parameters are trained by the same AdamW (weight decay on
+    every parameter of two or more dimensions), under bf16 autocast on CUDA
+    and through ``torch.compile`` with ``compile=True``; its
+    ``torch.nn.Dropout`` layers draw from torch's global random state (the
+    MLP's dropout draws from the fit's private generator). A fitted aligner
+    with a custom encoder pickles when the encoder's class can be imported
+    by its module path where the pickle is loaded; a class defined inside a
+    function cannot, and pickling then raises a ``PicklingError`` saying so.
+
     References
     ----------
     .. [1] A. Radford et al., "Learning Transferable Visual Models From Natural
@@ -470,6 +577,27 @@ class ContrastiveAligner(CrossModalEstimator):
     True
     >>> model.transform(X.astype(np.float32)).dtype
     dtype('float32')
+
+    Any ``torch.nn.Module`` class can encode a view; its constructor
+    arguments are ``x_encoder__`` parameters, which a search can tune:
+
+    >>> from torch import nn
+    >>> class Tower(nn.Module):
+    ...     def __init__(self, in_features, out_features, width=16):
+    ...         super().__init__()
+    ...         self.net = nn.Sequential(
+    ...             nn.Linear(in_features, width), nn.Tanh(),
+    ...             nn.Linear(width, out_features))
+    ...     def forward(self, x):
+    ...         return self.net(x)
+    >>> model = ContrastiveAligner(
+    ...     n_components=4, x_encoder=Tower, x_encoder__width=8, max_epochs=5,
+    ...     device="cpu", random_state=0,
+    ... ).fit(X, y)
+    >>> model.model_.encoder_x.net[0].out_features
+    8
+    >>> model.get_params()["x_encoder__width"]
+    8
     """
 
     _shared_space_bounded_by_views = False
@@ -1025,19 +1153,18 @@ class ContrastiveAligner(CrossModalEstimator):
             optimizer = models.make_optimizer(
                 model, self.learning_rate, self.weight_decay
             )
-            x_standardization = _shift_and_unit(X)
-            y_standardization = _shift_and_unit(y)
-            if comm.world_size > 1:
-                from .._torch.communicator import common_shift_and_unit
+            standardizations = []
+            for A, encoder in ((X, model.encoder_x), (y, model.encoder_y)):
+                channels = _input_channels(encoder, A.shape[1])
+                shift, unit = _shift_and_unit(A, channels)
+                if comm.world_size > 1 and A.dtype.kind == "f":
+                    from .._torch.communicator import common_shift_and_unit
 
-                if X.dtype.kind == "f":
-                    x_standardization = common_shift_and_unit(
-                        comm, X, *x_standardization
-                    )
-                if y.dtype.kind == "f":
-                    y_standardization = common_shift_and_unit(
-                        comm, y, *y_standardization
-                    )
+                    shift, unit = common_shift_and_unit(comm, A, shift, unit)
+                    if channels is not None:  # shifts stay equal per channel
+                        unit = _per_channel(unit, channels, np.min)
+                standardizations.append((shift, unit))
+            x_standardization, y_standardization = standardizations
         else:
             self._check_continuation(X, y)
             self._move_to(device)
@@ -1061,8 +1188,8 @@ class ContrastiveAligner(CrossModalEstimator):
             else models.to_device(np.asarray(sample_weight, dtype=np.float64), device)
         )
         if initialize:
-            x_mean, x_scale = _moments(x, weight, comm)
-            y_mean, y_scale = _moments(y_dev, weight, comm)
+            x_mean, x_scale = _moments(x, weight, comm, model.encoder_x)
+            y_mean, y_scale = _moments(y_dev, weight, comm, model.encoder_y)
             x_standardization = (*x_standardization, x_mean, x_scale)
             y_standardization = (*y_standardization, y_mean, y_scale)
         _standardize(x, x_standardization, device)

@@ -117,6 +117,8 @@ class ImageEncoder(nn.Module):
                 f"input_shape must be (C, H, W) or (H, W); got {input_shape!r}."
             )
         _check_flat_width(in_features, shape, "ImageEncoder")
+        # The aligner standardises each channel as a whole (not each pixel).
+        self.input_channels = shape[0]
         (kernel_size,) = _positive_ints(kernel_size, "kernel_size", 1)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd; got {kernel_size}.")
@@ -205,6 +207,8 @@ class SeriesEncoder(nn.Module):
         super().__init__()
         shape = _positive_ints(input_shape, "input_shape", 2)
         _check_flat_width(in_features, shape, "SeriesEncoder")
+        # The aligner standardises each channel as a whole (not each sample).
+        self.input_channels = shape[0]
         (kernel_size,) = _positive_ints(kernel_size, "kernel_size", 1)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd; got {kernel_size}.")
