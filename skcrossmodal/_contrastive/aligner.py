@@ -535,7 +535,9 @@ class ContrastiveAligner(CrossModalEstimator):
     to a float tensor of shape ``(n, n_components)`` (checked on two rows at
     ``fit``); the aligner L2-normalises it. Rows stay 2-D: an encoder of
     images or windows reshapes them itself. The rows it receives are float32
-    and standardised per column (as the MLP's), unless its class declares
+    and standardised per column (as the MLP's) or, when the module has an
+    ``input_channels`` attribute (the built-in CNNs do), per channel, the
+    columns being that many equal blocks; unless its class declares
     ``integer_input = True``: then the view must hold non-negative integers
     (floats are refused with a ValueError), which it receives as int64,
     unstandardised (token ids), and its ``transform`` output is float64; an
