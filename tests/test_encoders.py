@@ -1,5 +1,6 @@
 """Per-view encoders of ContrastiveAligner: routing, contract and built-in encoders."""
 
+import inspect
 import pickle
 import warnings
 
@@ -137,6 +138,20 @@ def test_encoder_parameters_are_estimator_parameters():
     assert "x_encoder__width=7" in repr(cloned)
 
 
+def test_init_and_set_params_do_not_validate():
+    """scikit-learn's smoke test of __init__/set_params, on the named parameters."""
+    names = [
+        name
+        for name, p in inspect.signature(ContrastiveAligner).parameters.items()
+        if p.kind is not p.VAR_KEYWORD
+    ]
+    assert {"x_encoder", "y_encoder"} <= set(names)
+    for value in (-1, 3.0, "helloworld", np.array([1.0, 4.0]), [1], {}, []):
+        params = dict.fromkeys(names, value)
+        ContrastiveAligner(**params).set_params(**params)
+    ContrastiveAligner(x_encoder__anything=object()).set_params(y_encoder__x=[])
+
+
 def test_unknown_keyword_is_a_type_error():
     """A keyword that is neither a parameter nor routed to an encoder is refused."""
     with pytest.raises(TypeError, match="unexpected keyword argument 'widht'"):
@@ -246,6 +261,34 @@ def test_warm_start_with_another_encoder_is_refused():
         model.fit(X, y)
     model.set_params(x_encoder=Tower)
     assert model.fit(X, y).n_iter_ == 6
+
+
+def test_partial_fit_trains_custom_encoders_one_epoch_at_a_time():
+    """partial_fit builds a custom encoder once, then continues its training."""
+    X = np.random.default_rng(0).normal(size=(64, 16))
+    y = X[:, :3] ** 2
+    model = _small(x_encoder="series_cnn", x_encoder__input_shape=(2, 8))
+    model.partial_fit(X, y)
+    encoder = model.model_.encoder_x
+    weights = encoder.head[0].weight.detach().clone()
+    model.partial_fit(X, y)
+    assert model.model_.encoder_x is encoder and model.n_iter_ == 2
+    assert not torch.equal(encoder.head[0].weight, weights)
+
+
+def test_old_pickles_without_encoder_parameters_load():
+    """A pickle made before x_encoder existed loads with both views on "mlp"."""
+    X, y = _views()
+    state = _small(init="random").fit(X, y).__getstate__()
+    for key in ("x_encoder", "y_encoder"):
+        del state[key]
+    state["_model_spec"] = {
+        k: v for k, v in state["_model_spec"].items() if not k.endswith("_encoder")
+    }
+    loaded = ContrastiveAligner.__new__(ContrastiveAligner)
+    loaded.__setstate__(state)
+    assert loaded.get_params()["x_encoder"] == "mlp"
+    assert loaded.transform(X).shape == (80, 4)
 
 
 # --------------------------------------------------------------- pickling ---

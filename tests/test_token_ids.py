@@ -1,5 +1,9 @@
 """token_id_rows: padded token-id rows for TokenBagEncoder (no torch needed)."""
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -55,3 +59,19 @@ def test_bad_input_is_refused(documents, vocabulary, params, error, match):
     """A single string, an unfitted vectorizer, bad indices: clear errors."""
     with pytest.raises(error, match=match):
         token_id_rows(documents, vocabulary, **params)
+
+
+def test_encoders_module_imports_without_torch():
+    """Importing skcrossmodal.encoders and using token_id_rows never imports torch."""
+    code = """
+        import sys
+        from skcrossmodal.encoders import token_id_rows
+        print(token_id_rows(["a b"], {"a": 0, "b": 1}).tolist(), "torch" in sys.modules)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["[[1,", "2]]", "False"]

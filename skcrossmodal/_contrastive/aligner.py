@@ -1620,6 +1620,8 @@ class ContrastiveAligner(CrossModalEstimator):
         return state
 
     def __setstate__(self, state):
+        # Pickles from before encoders were parameters: both views used MLPs.
+        state = {"x_encoder": "mlp", "y_encoder": "mlp", **state}
         payload = state.get("model_")
         if not isinstance(payload, bytes):
             super().__setstate__(state)
