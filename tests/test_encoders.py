@@ -600,3 +600,31 @@ def test_token_bag_learns_to_align_captions_with_their_word_counts():
         n_components=8,
     ).fit(ids, y)
     assert _recall(model, ids, y) > 0.3  # chance: 1 / 200
+
+
+# ------------------------------------------------------------------- CUDA ---
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_custom_encoders_train_under_bf16_and_load_on_cpu(monkeypatch):
+    """On a GPU the built-in encoders train under bf16; the pickle loads on a CPU."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(128, 64))
+    ids = rng.integers(0, 12, size=(128, 5))
+    model = _small(
+        device="cuda",
+        x_encoder="image_cnn",
+        x_encoder__input_shape=(1, 8, 8),
+        y_encoder="token_bag",
+        y_encoder__vocabulary_size=12,
+    ).fit(X, ids)
+    assert model.device_.startswith("cuda")
+    assert next(model.model_.encoder_x.parameters()).device.type == "cuda"
+    assert np.isfinite(model.loss_curve_).all()
+    payload = pickle.dumps(model)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="CUDA is not available here"):
+        restored = pickle.loads(payload)
+    assert_allclose(restored.transform(X), model.transform(X), atol=1e-5)
+    assert_allclose(
+        restored.transform(X, ids)[1], model.transform(X, ids)[1], atol=1e-5
+    )

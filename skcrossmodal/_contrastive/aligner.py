@@ -990,6 +990,8 @@ class ContrastiveAligner(CrossModalEstimator):
             return A
         name = "X" if view == "x" else "y"
         encoder = getattr(self, f"{view}_encoder")
+        if not isinstance(encoder, str):  # a class or a (multi-line) module
+            encoder = encoder_spec.encoder_class(encoder).__qualname__
         if A.dtype.kind not in "iu":
             raise ValueError(
                 f"{name} goes to {view}_encoder={encoder!r}, which reads integer "
