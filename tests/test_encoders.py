@@ -291,6 +291,17 @@ def test_old_pickles_without_encoder_parameters_load():
     assert loaded.transform(X).shape == (80, 4)
 
 
+def test_ranks_compare_encoder_instances_by_class():
+    """A distributed fit's parameter check sees an encoder instance by its class."""
+    from skcrossmodal._torch.communicator import describe_fit
+
+    model = _small(x_encoder=Tower(6, 4), y_encoder=Tower)
+    copied = pickle.loads(pickle.dumps(model))  # what another rank holds
+    assert describe_fit(model, 6, 4) == describe_fit(copied, 6, 4)
+    other = _small(x_encoder=FixedWidth(6), y_encoder=Tower)
+    assert describe_fit(model, 6, 4) != describe_fit(other, 6, 4)
+
+
 # --------------------------------------------------------------- pickling ---
 def test_fitted_custom_encoder_pickles():
     """An importable encoder class: the pickle transforms like the original."""
