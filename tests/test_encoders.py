@@ -218,6 +218,26 @@ def test_class_encoder_is_seeded_and_leaves_global_state():
     assert not np.allclose(other, first)
 
 
+def test_class_encoder_fits_in_threads_like_serially():
+    """Concurrent fits construct their encoders from their own seeds (a lock)."""
+    from joblib import Parallel, delayed
+
+    X, y = _views()
+    serial = [_small(x_encoder=Tower, random_state=s).fit(X, y) for s in (0, 1)]
+    threaded = Parallel(n_jobs=2, backend="threading")(
+        delayed(_small(x_encoder=Tower, random_state=s).fit)(X, y) for s in (0, 1)
+    )
+    for one, other in zip(serial, threaded, strict=True):
+        assert_array_equal(one.transform(X), other.transform(X))
+
+
+def test_bad_encoder_argument_names_the_encoder():
+    """An argument the class does not take: TypeError naming the call to fix."""
+    X, y = _views()
+    with pytest.raises(TypeError, match=r"Building the encoder Tower\(.*depth=3"):
+        _small(x_encoder=Tower, x_encoder__depth=3).fit(X, y)
+
+
 def test_wrong_output_width_is_refused():
     """An encoder whose output is not n_components wide: ValueError at fit."""
     X, y = _views()
