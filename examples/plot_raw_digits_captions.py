@@ -192,15 +192,30 @@ plt.show()
 # %%
 # The shared space
 # ----------------
-# Test images and captions in the first two principal axes of the shared
-# space of the raw-input aligner, coloured by digit, with a few partners
-# joined. Digits form groups; inside a group, the attributes spread the
-# pairs.
+# Test images (circles) and their captions (triangles) in the first two
+# principal axes of the raw-input aligner's shared space, coloured by digit,
+# partners joined. The space has 32 dimensions, shared between the digit and
+# five attributes, so two axes show only part of it: digits overlap here, but
+# many lines are short -- an image lands next to its own caption.
 if "CNN + token bag" in scores:
+    from matplotlib.colors import ListedColormap
+
     from skcrossmodal.plotting import SharedSpaceDisplay
 
+    colours = ListedColormap(plt.cm.tab10.colors)
     display = SharedSpaceDisplay.from_estimator(
-        raw, pixels_test, ids_test, n_pairs=60, labels=labels_test, name="CNN"
+        raw,
+        pixels_test,
+        ids_test,
+        n_pairs=60,
+        labels=labels_test,
+        name="CNN",
+        cmap=colours,
     )
-    display.ax_.set_title("Images (X) and captions (y) in the shared space")
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=colour)
+        for colour in colours.colors
+    ]
+    display.ax_.legend(handles, names, title="digit", fontsize=7, ncol=2)
+    display.ax_.set_title("Images and captions in one space")
     plt.show()

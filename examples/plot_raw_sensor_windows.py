@@ -160,12 +160,30 @@ if scores:
 # The shared space of the raw-window encoders
 # -------------------------------------------
 # Test windows of both sensors in the first two principal axes of the CNN's
-# shared space, coloured by activity, with a few partners joined.
+# shared space (accelerometer: circles, gyroscope: triangles), coloured by
+# activity, each window's two sensors joined.
+# Standing windows gather apart; walking, running and turning share the rest
+# of the picture, where most lines are short: the encoders place each window,
+# not only its activity.
 if scores:
+    from matplotlib.colors import ListedColormap
+
     from skcrossmodal.plotting import SharedSpaceDisplay
 
+    colours = ListedColormap(plt.cm.tab10.colors[: len(data.target_names)])
     display = SharedSpaceDisplay.from_estimator(
-        cnn, acc_test, gyro_test, n_pairs=60, labels=activity_test, name="1-D CNN"
+        cnn,
+        acc_test,
+        gyro_test,
+        n_pairs=80,
+        labels=activity_test,
+        name="1-D CNN",
+        cmap=colours,
     )
-    display.ax_.set_title("Accelerometer (X) and gyroscope (y) windows")
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=colour)
+        for colour in colours.colors
+    ]
+    display.ax_.legend(handles, data.target_names, title="activity", fontsize=8)
+    display.ax_.set_title("Accelerometer and gyroscope windows, one space")
     plt.show()
