@@ -4,6 +4,8 @@ ORDER = (
     "plot_quickstart.py",
     "plot_image_text_alignment.py",
     "plot_sensor_alignment.py",
+    "plot_raw_digits_captions.py",
+    "plot_raw_sensor_windows.py",
     "plot_grid_search.py",
     "plot_compare_estimators.py",
     "plot_csls_hubness.py",

@@ -260,7 +260,7 @@ class CrossModalEstimator(
             self,
             X,
             reset=reset,
-            dtype=FLOAT_DTYPES,
+            dtype=self._view_dtype("x", reset=reset),
             ensure_min_samples=min_samples,
             ensure_all_finite=self._finite_rule(),
         )
@@ -285,7 +285,7 @@ class CrossModalEstimator(
         y_array = check_array(
             y,
             ensure_2d=False,
-            dtype=FLOAT_DTYPES,
+            dtype=self._view_dtype("y", reset=reset),
             input_name="y",
             ensure_min_samples=1,
             ensure_all_finite=self._finite_rule(),
@@ -303,13 +303,22 @@ class CrossModalEstimator(
             )
         return y_array
 
+    def _view_dtype(self, view, *, reset):
+        """The ``dtype`` the rows of ``view`` ("x" or "y") are validated to.
+
+        Floats (float32 kept, anything else cast to float64). An estimator
+        whose encoder of a view reads integer ids returns None there (dtype
+        kept) and checks the ids itself.
+        """
+        return FLOAT_DTYPES
+
     def _check_x_view(self, X):
         """Validate new rows of the first view for the fitted estimator."""
         return validate_data(
             self,
             X,
             reset=False,
-            dtype=FLOAT_DTYPES,
+            dtype=self._view_dtype("x", reset=False),
             ensure_all_finite=self._finite_rule(),
         )
 

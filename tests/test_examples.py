@@ -19,7 +19,12 @@ EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("plot_*.py"))
 
 
-TORCH_EXAMPLES = ["plot_image_text_alignment", "plot_compare_estimators"]
+TORCH_EXAMPLES = [
+    "plot_image_text_alignment",
+    "plot_compare_estimators",
+    "plot_raw_digits_captions",
+    "plot_raw_sensor_windows",
+]
 
 
 @pytest.fixture
@@ -53,6 +58,8 @@ def test_examples_are_found():
     assert names == {
         "plot_quickstart",
         "plot_image_text_alignment",
+        "plot_raw_digits_captions",
+        "plot_raw_sensor_windows",
         "plot_sensor_alignment",
         "plot_grid_search",
         "plot_compare_estimators",

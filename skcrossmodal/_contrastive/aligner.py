@@ -21,8 +21,9 @@ from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from .._compat import IntegerInterval, Interval, StrOptions, _fit_context
+from .._compat import HasMethods, IntegerInterval, Interval, StrOptions, _fit_context
 from ..base import CrossModalEstimator, restored_on_error
+from . import encoder_spec
 
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
@@ -133,7 +134,13 @@ def _resolve_device(device):
     return resolved
 
 
-def _shift_and_unit(A):
+def _per_channel(values, channels, reduce):
+    """``values`` reduced over each of ``channels`` equal column blocks, repeated."""
+    blocks = np.asarray(values).reshape(channels, -1)
+    return np.repeat(reduce(blocks, axis=1), blocks.shape[1])
+
+
+def _shift_and_unit(A, channels=None):
     """Per-column shift and power-of-two unit: ``(A - shift) * unit`` fits float32.
 
     float32 input is sent as it is (shift 0, unit 1). float64 input may hold
@@ -141,14 +148,21 @@ def _shift_and_unit(A):
     offset that float32's 24 bits would swallow; removing a typical value and
     rescaling by a power of two (exact) before the cast keeps every column's
     spread. The device then standardises in float64, so nothing depends on units.
+    With ``channels`` (an encoder that standardises each channel as a whole),
+    the columns of a channel share one shift and one unit.
     """
     n_features = A.shape[1]
-    if A.dtype == np.float32 or A.shape[0] == 0:
+    # Integer views hold token ids, sent as int64 and never standardised.
+    if A.dtype == np.float32 or A.shape[0] == 0 or A.dtype.kind in "iu":
         return np.zeros(n_features), np.ones(n_features)
     sample = A[:: max(1, A.shape[0] // 1024)]
     shift = sample.mean(axis=0)
+    if channels is not None:
+        shift = _per_channel(shift, channels, np.mean)
     with np.errstate(over="ignore", invalid="ignore"):
         span = np.maximum(A.max(axis=0) - shift, shift - A.min(axis=0))
+    if channels is not None:
+        span = _per_channel(span, channels, np.max)
     usable = np.isfinite(span) & (span > 0)
     exponent = np.zeros(n_features)
     exponent[usable] = np.floor(np.log2(span[usable]))
@@ -163,6 +177,69 @@ def _host_chunk(A, start, stop, shift, unit):
         return np.ascontiguousarray(chunk)
     shifted = (chunk - shift) * unit
     return shifted.astype(np.float32)
+
+
+def _input_channels(encoder, n_columns):
+    """The encoder's ``input_channels`` (None if it has none), checked."""
+    channels = getattr(encoder, "input_channels", None)
+    if channels is not None and (
+        not isinstance(channels, numbers.Integral)
+        or channels < 1
+        or n_columns % channels
+    ):
+        raise ValueError(
+            f"The encoder's input_channels={channels!r} must be a positive "
+            f"integer that divides the view's {n_columns} columns."
+        )
+    return channels
+
+
+def _moments(a, weight, comm, encoder):
+    """Weighted mean and scale of each column of a device view, in float64.
+
+    Integer ids get 0 and 1 (never standardised). An encoder with an
+    ``input_channels`` attribute reads its columns as that many equal blocks,
+    one per channel (an image's pixels, a window's samples): each channel is
+    standardised as a whole, with the mean and deviation of all its values,
+    so that no pixel or time step is rescaled apart from its neighbours.
+    """
+    torch, models = _import_torch()
+    if not a.is_floating_point():
+        zeros = torch.zeros(a.shape[1], dtype=torch.float64, device=a.device)
+        return zeros, torch.ones_like(zeros)
+    channels = _input_channels(encoder, a.shape[1])
+    if channels is None:
+        return models.weighted_mean_scale(a, weight, comm)
+    length = a.shape[1] // channels
+    n_local = torch.tensor(float(a.shape[0]), dtype=torch.float64, device=a.device)
+    total = comm.all_reduce_sum(n_local if weight is None else weight.sum()) * length
+    chunk_rows = models.CHUNK_ROWS
+
+    def channel_sums(transform):
+        sums = torch.zeros(channels, dtype=torch.float64, device=a.device)
+        for start in range(0, a.shape[0], chunk_rows):
+            chunk = a[start : start + chunk_rows].double().reshape(-1, channels, length)
+            per_row = transform(chunk).sum(dim=2)
+            if weight is None:
+                sums += per_row.sum(dim=0)
+            else:
+                sums += weight[start : start + chunk_rows] @ per_row
+        return comm.all_reduce_sum(sums)
+
+    mean = channel_sums(lambda chunk: chunk) / total
+    variance = channel_sums(lambda chunk: (chunk - mean[:, None]).square_()) / total
+    scale = variance.sqrt_()
+    # Constant channels get scale 1, as constant columns do.
+    tiny = 10 * torch.finfo(torch.float64).eps * mean.abs()
+    scale = torch.where(scale <= tiny, torch.ones_like(scale), scale)
+    return mean.repeat_interleave(length), scale.repeat_interleave(length)
+
+
+def _standardize(a, standardization, device):
+    """Standardise a float device view in place; integer ids are left as they are."""
+    if a.is_floating_point():
+        _, models = _import_torch()
+        models.standardize_(a, *_on_device(standardization[2:], device))
 
 
 def _on_host(values):
@@ -185,9 +262,11 @@ def _on_device(values, device):
 
 
 class ContrastiveAligner(CrossModalEstimator):
-    """Two MLP encoders trained contrastively into one shared space (CLIP-style).
+    """Two encoders trained contrastively into one shared space (CLIP-style).
 
-    Each view has its own multilayer perceptron; both end in ``n_components``
+    Each view has its own encoder, by default a multilayer perceptron (or a
+    CNN for images or time series, an embedding bag for token ids, or any
+    ``torch.nn.Module``: see ``x_encoder``); both end in ``n_components``
     outputs that are L2-normalised, so the shared space is the unit sphere and
     partners are compared by cosine similarity. Training minimises the
     symmetric InfoNCE loss of CLIP: within each mini-batch, row i of X must pick
@@ -314,7 +393,30 @@ class ContrastiveAligner(CrossModalEstimator):
         encoder gets a linear path next to its MLP, set to that CCA, and the
         MLP's last layer starts at zero, so training starts from the CCA
         embedding and learns a nonlinear residual; the start competes in the
-        same way.
+        same way. With an encoder other than ``"mlp"`` on either view there
+        is no CCA candidate: ``"auto"`` is ``"random"``, and ``"cca"`` is
+        refused.
+    x_encoder : str, torch.nn.Module subclass or instance, default="mlp"
+        Encoder of X. ``"mlp"``: the MLP set by ``hidden_layer_sizes``,
+        ``activation``, ``dropout`` and ``normalization``. A built-in name:
+        ``"image_cnn"`` (:class:`~skcrossmodal.encoders.ImageEncoder`),
+        ``"series_cnn"`` (:class:`~skcrossmodal.encoders.SeriesEncoder`) or
+        ``"token_bag"`` (:class:`~skcrossmodal.encoders.TokenBagEncoder`). A
+        class: constructed at each ``fit`` with the ``x_encoder__<name>``
+        parameters, plus ``in_features`` (X's number of columns) and
+        ``out_features`` (``n_components``) when its constructor accepts them.
+        An instance: deep-copied at each ``fit`` (the copy is trained, never
+        the object passed, and its current weights are the start, e.g.
+        pretrained ones); it takes no ``x_encoder__`` parameters. See Notes for
+        the contract an encoder must meet.
+    y_encoder : str, torch.nn.Module subclass or instance, default="mlp"
+        Encoder of y, as ``x_encoder``.
+    **encoder_params : dict
+        ``x_encoder__<name>=value`` and ``y_encoder__<name>=value``: keyword
+        arguments of the encoder classes (``x_encoder__input_shape=(1, 8,
+        8)``). They are parameters of the estimator, seen by ``get_params``,
+        ``set_params``, ``clone`` and ``GridSearchCV`` (skorch's ``module__``
+        routing).
 
     Attributes
     ----------
@@ -415,6 +517,31 @@ class ContrastiveAligner(CrossModalEstimator):
     A model trained on a GPU pickles with its weights on the CPU and loads on a
     machine without CUDA (with a warning), where it runs on the CPU.
 
+    **Encoder contract.** An encoder is a ``torch.nn.Module`` whose
+    ``forward`` maps a tensor of ``n`` rows of the view, shape ``(n, d_view)``,
+    to a float tensor of shape ``(n, n_components)`` (checked on two rows at
+    ``fit``); the aligner L2-normalises it. Rows stay 2-D: an encoder of
+    images or windows reshapes them itself. The rows it receives are float32
+    and standardised per column (as the MLP's) or, when the module has an
+    ``input_channels`` attribute (the built-in CNNs do), per channel, the
+    columns being that many equal blocks; unless its class declares
+    ``integer_input = True``: then the view must hold non-negative integers
+    (floats are refused with a ValueError), which it receives as int64,
+    unstandardised (token ids), and its ``transform`` output is float64; an
+    encoder with a ``vocabulary_size`` attribute has larger ids refused. A
+    class's constructor gets ``in_features`` and ``out_features`` keyword
+    arguments when it accepts them (by name or ``**kwargs``), and is run
+    with torch's global random state seeded from ``random_state`` (and
+    restored afterwards), so a fixed ``random_state`` fixes its initial
+    weights. Its parameters are trained by the same AdamW (weight decay on
+    every parameter of two or more dimensions), under bf16 autocast on CUDA
+    and through ``torch.compile`` with ``compile=True``; its
+    ``torch.nn.Dropout`` layers draw from torch's global random state (the
+    MLP's dropout draws from the fit's private generator). A fitted aligner
+    with a custom encoder pickles when the encoder's class can be imported
+    by its module path where the pickle is loaded; a class defined inside a
+    function cannot, and pickling then raises a ``PicklingError`` saying so.
+
     References
     ----------
     .. [1] A. Radford et al., "Learning Transferable Visual Models From Natural
@@ -439,6 +566,27 @@ class ContrastiveAligner(CrossModalEstimator):
     True
     >>> model.transform(X.astype(np.float32)).dtype
     dtype('float32')
+
+    Any ``torch.nn.Module`` class can encode a view; its constructor
+    arguments are ``x_encoder__`` parameters, which a search can tune:
+
+    >>> from torch import nn
+    >>> class Tower(nn.Module):
+    ...     def __init__(self, in_features, out_features, width=16):
+    ...         super().__init__()
+    ...         self.net = nn.Sequential(
+    ...             nn.Linear(in_features, width), nn.Tanh(),
+    ...             nn.Linear(width, out_features))
+    ...     def forward(self, x):
+    ...         return self.net(x)
+    >>> model = ContrastiveAligner(
+    ...     n_components=4, x_encoder=Tower, x_encoder__width=8, max_epochs=5,
+    ...     device="cpu", random_state=0,
+    ... ).fit(X, y)
+    >>> model.model_.encoder_x.net[0].out_features
+    8
+    >>> model.get_params()["x_encoder__width"]
+    8
     """
 
     _shared_space_bounded_by_views = False
@@ -478,6 +626,16 @@ class ContrastiveAligner(CrossModalEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "init": [StrOptions({"auto", "cca", "random"})],
+        "x_encoder": [
+            StrOptions(encoder_spec.ENCODER_NAMES),
+            type,
+            HasMethods(["forward", "parameters"]),
+        ],
+        "y_encoder": [
+            StrOptions(encoder_spec.ENCODER_NAMES),
+            type,
+            HasMethods(["forward", "parameters"]),
+        ],
     }
 
     def __init__(
@@ -508,6 +666,9 @@ class ContrastiveAligner(CrossModalEstimator):
         verbose=0,
         warm_start=False,
         init="auto",
+        x_encoder="mlp",
+        y_encoder="mlp",
+        **encoder_params,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -534,6 +695,63 @@ class ContrastiveAligner(CrossModalEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.init = init
+        self.x_encoder = x_encoder
+        self.y_encoder = y_encoder
+        for key, value in encoder_params.items():
+            # What Python says of any unknown keyword; only the encoders'
+            # constructor arguments are routed.
+            if not encoder_spec.is_routed(key):
+                raise TypeError(
+                    f"ContrastiveAligner got an unexpected keyword argument {key!r}; "
+                    "besides its own parameters it takes only x_encoder__<name> "
+                    "and y_encoder__<name> (arguments of the encoders)."
+                )
+            setattr(self, key, value)
+
+    # ------------------------------------------------------------ parameters ---
+    def get_params(self, deep=True):
+        """Get the parameters, the encoders' ``x_encoder__<name>`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            As in :meth:`sklearn.base.BaseEstimator.get_params`.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        params.update(
+            (key, value)
+            for key, value in vars(self).items()
+            if encoder_spec.is_routed(key)
+        )
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``x_encoder__<name>`` ones go to the encoder's constructor.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, and ``x_encoder__<name>`` /
+            ``y_encoder__<name>`` arguments of the encoders (used at the next
+            ``fit``).
+
+        Returns
+        -------
+        self : ContrastiveAligner
+            This estimator.
+        """
+        routed = {
+            key: params.pop(key) for key in list(params) if encoder_spec.is_routed(key)
+        }
+        super().set_params(**params)
+        for key, value in routed.items():
+            setattr(self, key, value)
+        return self
 
     # ------------------------------------------------------------ training ---
     @_fit_context(prefer_skip_nested_validation=True)
@@ -653,9 +871,17 @@ class ContrastiveAligner(CrossModalEstimator):
         and the candidate would cost a float64 CCA fit of every training row
         on the host.
         """
+        if not self._mlp_on_both_views():
+            return False  # the linear paths sit next to MLPs only
         if self.init == "auto":
             return n_pairs < AUTO_EARLY_STOPPING_PAIRS
         return self.init == "cca"
+
+    def _mlp_on_both_views(self):
+        return all(
+            isinstance(value, str) and value == "mlp"
+            for value in (self.x_encoder, self.y_encoder)
+        )
 
     def _early_stopping_for(self, n_samples):
         if self.early_stopping == "auto":
@@ -732,6 +958,109 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         return validated
 
+    # ----------------------------------------------- views and encoders ---
+    def _integer_view(self, view, *, reset):
+        """Whether ``view``'s encoder reads integer ids (fitted unless ``reset``)."""
+        if not reset and hasattr(self, "_model_spec"):
+            spec = self._model_spec.get(f"{view}_encoder")
+            return spec is not None and spec.integer_input
+        return encoder_spec.takes_integer_input(getattr(self, f"{view}_encoder"))
+
+    def _view_dtype(self, view, *, reset):
+        if self._integer_view(view, reset=reset):
+            return None  # kept, then checked by _token_ids
+        return super()._view_dtype(view, reset=reset)
+
+    def _token_ids(self, A, view, *, reset):
+        """``A`` as int64 ids if ``view``'s encoder reads ids, else ``A`` itself."""
+        if not self._integer_view(view, reset=reset):
+            return A
+        name = "X" if view == "x" else "y"
+        encoder = getattr(self, f"{view}_encoder")
+        if not isinstance(encoder, str):  # a class or a (multi-line) module
+            encoder = encoder_spec.encoder_class(encoder).__qualname__
+        if A.dtype.kind not in "iu":
+            raise ValueError(
+                f"{name} goes to {view}_encoder={encoder!r}, which reads integer "
+                f"token ids, but {name} has dtype {A.dtype}. Pass integer ids, "
+                "e.g. from skcrossmodal.encoders.token_id_rows."
+            )
+        if A.size and A.min() < 0:
+            raise ValueError(
+                f"{name} holds negative token ids (smallest {A.min()}); ids are "
+                "non-negative (0 is the usual padding id)."
+            )
+        return A.astype(np.int64, copy=False)
+
+    def _check_id_range(self, A, view, model):
+        """Refuse ids at or above the encoder's ``vocabulary_size``, if declared."""
+        limit = getattr(getattr(model, f"encoder_{view}"), "vocabulary_size", None)
+        if limit is not None and A.dtype.kind in "iu" and A.size and A.max() >= limit:
+            name = "X" if view == "x" else "y"
+            raise ValueError(
+                f"{name} holds token id {A.max()}, but the {view} encoder has "
+                f"vocabulary_size={limit} (ids 0 to {limit - 1}). Raise "
+                f"{view}_encoder__vocabulary_size or map rare tokens to a known id."
+            )
+
+    def _validate_paired_views(self, X, y, sample_weight, *, reset, min_samples=2):
+        X, y, sample_weight = super()._validate_paired_views(
+            X, y, sample_weight, reset=reset, min_samples=min_samples
+        )
+        X = self._token_ids(X, "x", reset=reset)
+        return X, self._token_ids(y, "y", reset=reset), sample_weight
+
+    def _check_x_view(self, X):
+        return self._token_ids(super()._check_x_view(X), "x", reset=False)
+
+    def _check_y_view(self, y):
+        return self._token_ids(super()._check_y_view(y), "y", reset=False)
+
+    def _encoder_specs(self, n_features_x, n_features_y):
+        """The fitted recipes of both encoders (None for the MLP), checked."""
+        specs = {
+            f"{view}_encoder": encoder_spec.resolve_encoder(
+                getattr(self, f"{view}_encoder"),
+                encoder_spec.routed_params(self, view),
+                view=view,
+                in_features=n_features,
+                out_features=self.n_components,
+            )
+            for view, n_features in (("x", n_features_x), ("y", n_features_y))
+        }
+        if self.init == "cca" and not self._mlp_on_both_views():
+            raise ValueError(
+                "init='cca' adds a linear path next to each view's MLP, so it needs "
+                "x_encoder='mlp' and y_encoder='mlp'; with other encoders use "
+                "init='random' (init='auto' is 'random' there)."
+            )
+        return specs
+
+    def _check_encoder_outputs(self, model, spec, x, y):
+        """A custom encoder must map ``(n, d)`` rows to ``(n, n_components)`` floats."""
+        torch, _ = _import_torch()
+        model.eval()
+        with torch.no_grad():
+            for view, rows in (("x", x[:2]), ("y", y[:2])):
+                recipe = spec[f"{view}_encoder"]
+                if recipe is None:
+                    continue
+                out = getattr(model, f"encoder_{view}")(rows)
+                expected = (rows.shape[0], spec["n_components"])
+                if not (
+                    torch.is_tensor(out)
+                    and out.is_floating_point()
+                    and tuple(out.shape) == expected
+                ):
+                    shape = tuple(out.shape) if torch.is_tensor(out) else type(out)
+                    raise ValueError(
+                        f"The {view} encoder, {recipe.describe()}, maps rows of shape "
+                        f"{tuple(rows.shape)} to {shape}, but the aligner needs a "
+                        f"float tensor of shape {expected}: (rows, n_components). "
+                        "Give the class an out_features argument (the aligner "
+                        "passes n_components) or make its output n_components wide."
+                    )
+
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
@@ -747,6 +1076,16 @@ class ContrastiveAligner(CrossModalEstimator):
 
     def _check_continuation(self, X, y):
         spec = self._model_spec
+        for view in ("x", "y"):
+            fitted = spec.get(f"{view}_encoder")
+            fitted_class = None if fitted is None else fitted.cls
+            wanted = getattr(self, f"{view}_encoder")
+            if encoder_spec.encoder_class(wanted) is not fitted_class:
+                raise ValueError(
+                    f"warm_start=True, but {view}_encoder={wanted!r} is not the "
+                    "encoder the model was trained with. Set warm_start=False to "
+                    "start afresh."
+                )
         if spec.get("loss", "infonce") != self.loss:
             raise ValueError(
                 f"loss={self.loss!r}, but the model was trained with "
@@ -761,8 +1100,13 @@ class ContrastiveAligner(CrossModalEstimator):
             )
 
     def _send(self, A, standardization, device):
-        """``A`` on the device as float32, shifted and rescaled (not standardised)."""
+        """``A`` on the device as float32, shifted and rescaled (not standardised).
+
+        Integer views (token ids) go as int64, unchanged.
+        """
         torch, _ = _import_torch()
+        if A.dtype.kind in "iu":
+            return torch.from_numpy(np.ascontiguousarray(A, dtype=np.int64)).to(device)
         shift, unit = standardization[:2]
         out = torch.empty(A.shape, dtype=torch.float32, device=device)
         for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
@@ -791,6 +1135,7 @@ class ContrastiveAligner(CrossModalEstimator):
                 "decoder": self.reconstruction_weight > 0,
                 "linear_path": self.init == "cca",
                 "loss": self.loss,
+                **self._encoder_specs(X.shape[1], y.shape[1]),
             }
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
@@ -799,13 +1144,18 @@ class ContrastiveAligner(CrossModalEstimator):
             optimizer = models.make_optimizer(
                 model, self.learning_rate, self.weight_decay
             )
-            x_standardization = _shift_and_unit(X)
-            y_standardization = _shift_and_unit(y)
-            if comm.world_size > 1:
-                from .._torch.communicator import common_shift_and_unit
+            standardizations = []
+            for A, encoder in ((X, model.encoder_x), (y, model.encoder_y)):
+                channels = _input_channels(encoder, A.shape[1])
+                shift, unit = _shift_and_unit(A, channels)
+                if comm.world_size > 1 and A.dtype.kind == "f":
+                    from .._torch.communicator import common_shift_and_unit
 
-                x_standardization = common_shift_and_unit(comm, X, *x_standardization)
-                y_standardization = common_shift_and_unit(comm, y, *y_standardization)
+                    shift, unit = common_shift_and_unit(comm, A, shift, unit)
+                    if channels is not None:  # shifts stay equal per channel
+                        unit = _per_channel(unit, channels, np.min)
+                standardizations.append((shift, unit))
+            x_standardization, y_standardization = standardizations
         else:
             self._check_continuation(X, y)
             self._move_to(device)
@@ -814,6 +1164,8 @@ class ContrastiveAligner(CrossModalEstimator):
                 group["lr"] = self.learning_rate * group.get("lr_scale", 1.0)
             x_standardization = self._x_standardization
             y_standardization = self._y_standardization
+        self._check_id_range(X, "x", model)
+        self._check_id_range(y, "y", model)
         generator = torch.Generator(device=device)
         # Each rank shuffles (and drops out) with its own stream.
         generator.manual_seed(self._random_state.randint(_SEED_MAX) + comm.rank)
@@ -827,12 +1179,14 @@ class ContrastiveAligner(CrossModalEstimator):
             else models.to_device(np.asarray(sample_weight, dtype=np.float64), device)
         )
         if initialize:
-            x_mean, x_scale = models.weighted_mean_scale(x, weight, comm)
-            y_mean, y_scale = models.weighted_mean_scale(y_dev, weight, comm)
+            x_mean, x_scale = _moments(x, weight, comm, model.encoder_x)
+            y_mean, y_scale = _moments(y_dev, weight, comm, model.encoder_y)
             x_standardization = (*x_standardization, x_mean, x_scale)
             y_standardization = (*y_standardization, y_mean, y_scale)
-        models.standardize_(x, *_on_device(x_standardization[2:], device))
-        models.standardize_(y_dev, *_on_device(y_standardization[2:], device))
+        _standardize(x, x_standardization, device)
+        _standardize(y_dev, y_standardization, device)
+        if initialize:
+            self._check_encoder_outputs(model, spec, x, y_dev)
 
         data = self._split(x, y_dev, weight, generator, early_stopping, comm)
         data["n_train"] = int(
@@ -1160,14 +1514,18 @@ class ContrastiveAligner(CrossModalEstimator):
         )
         device = next(self.model_.parameters()).device
         mean, scale = _on_device(standardization[2:], device)
+        self._check_id_range(A, view, self.model_)
         self.model_.eval()
         function = function_of(device)
-        out = np.empty((A.shape[0], out_columns), dtype=A.dtype)
+        # Token ids embed to float64, float rows to their own dtype.
+        out_dtype = A.dtype if A.dtype.kind == "f" else np.float64
+        out = np.empty((A.shape[0], out_columns), dtype=out_dtype)
         with torch.no_grad():
             for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
                 stop = min(start + _HOST_CHUNK_ROWS, A.shape[0])
                 chunk = self._send(A[start:stop], standardization, device)
-                models.standardize_(chunk, mean, scale)
+                if chunk.is_floating_point():
+                    models.standardize_(chunk, mean, scale)
                 out[start:stop] = function(chunk).cpu().numpy()
         return out
 
@@ -1225,6 +1583,11 @@ class ContrastiveAligner(CrossModalEstimator):
         self.device_ = str(device)
 
     def __getstate__(self):
+        for view in ("x", "y"):
+            name = f"{view}_encoder"
+            encoder_spec.check_picklable(getattr(self, name, None), name)
+            if hasattr(self, "_model_spec"):
+                encoder_spec.check_picklable(self._model_spec.get(name), name)
         state = super().__getstate__()
         if state.get("model_") is None:
             return state
@@ -1246,6 +1609,8 @@ class ContrastiveAligner(CrossModalEstimator):
         return state
 
     def __setstate__(self, state):
+        # Pickles from before encoders were parameters: both views used MLPs.
+        state = {"x_encoder": "mlp", "y_encoder": "mlp", **state}
         payload = state.get("model_")
         if not isinstance(payload, bytes):
             super().__setstate__(state)

@@ -254,6 +254,10 @@ def describe_fit(estimator, n_features_x, n_features_y):
             continue
         if isinstance(value, np.random.RandomState | np.random.Generator):
             value = type(value).__name__
+        elif isinstance(value, torch.nn.Module):
+            # An encoder instance arrives on each rank as a copy (never equal):
+            # compared by class, as rank 0's weights are broadcast anyway.
+            value = f"instance of {type(value).__module__}.{type(value).__qualname__}"
         elif isinstance(value, list | np.ndarray):
             value = tuple(np.asarray(value).tolist())
         description[name] = value

@@ -14,6 +14,7 @@ holds a shard of the rows.
 import contextlib
 import copy
 import math
+import threading
 import time
 import warnings
 
@@ -38,6 +39,10 @@ CHUNK_ROWS = 65536
 LINEAR_PATH_LR_SCALE = 0.1
 # torch.compile backend of the opt-in compiled step (tests may swap it).
 COMPILE_BACKEND = "inductor"
+# Custom encoders are constructed from torch's global random state, seeded and
+# restored around the construction; the lock keeps concurrent fits from
+# drawing from each other's seeds.
+_CONSTRUCTION_LOCK = threading.Lock()
 
 
 class LocalCommunicator:
@@ -113,11 +118,14 @@ def build_mlp(n_in, hidden_layer_sizes, n_out, *, activation, dropout, normaliza
 
 
 class TwoViewEncoder(nn.Module):
-    """One MLP encoder per view into a shared, L2-normalised space.
+    """One encoder per view into a shared, L2-normalised space.
 
     Holds the learnable logit scale of the InfoNCE loss and, when asked, a
     decoder from the shared space back to (standardised) y for the
-    cross-reconstruction term.
+    cross-reconstruction term. A view's encoder is an MLP unless
+    ``x_encoder``/``y_encoder`` is an ``EncoderSpec``: that encoder is left
+    out here (``None``) and attached by ``build_model``, since it must not be
+    constructed on the meta device.
     """
 
     def __init__(
@@ -133,6 +141,8 @@ class TwoViewEncoder(nn.Module):
         decoder,
         linear_path=False,
         loss="infonce",
+        x_encoder=None,
+        y_encoder=None,
     ):
         super().__init__()
         layer_options = {
@@ -140,11 +150,15 @@ class TwoViewEncoder(nn.Module):
             "dropout": dropout,
             "normalization": normalization,
         }
-        self.encoder_x = build_mlp(
-            n_features_x, hidden_layer_sizes, n_components, **layer_options
+        self.encoder_x = (
+            build_mlp(n_features_x, hidden_layer_sizes, n_components, **layer_options)
+            if x_encoder is None
+            else None
         )
-        self.encoder_y = build_mlp(
-            n_features_y, hidden_layer_sizes, n_components, **layer_options
+        self.encoder_y = (
+            build_mlp(n_features_y, hidden_layer_sizes, n_components, **layer_options)
+            if y_encoder is None
+            else None
         )
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / INIT_TEMPERATURE)))
         # SigLIP's learnable bias of every pair's logit (InfoNCE has none).
@@ -215,18 +229,59 @@ class TwoViewEncoder(nn.Module):
                 module.generator = generator
 
 
+def build_encoder(encoder_spec, device, seed):
+    """One view's custom encoder on ``device``, its construction seeded by ``seed``.
+
+    Its constructor is the user's: it initialises its layers from torch's
+    global random state. That state is seeded with ``seed`` (drawn from the
+    fit's generator, so ``random_state`` fixes the weights) and restored
+    afterwards, so the caller's global state is left as it was.
+    """
+    with _CONSTRUCTION_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            module = encoder_spec.build()
+        except TypeError as error:
+            raise TypeError(
+                f"Building the encoder {encoder_spec.describe()} failed: {error}. "
+                "Check its x_encoder__/y_encoder__ parameters."
+            ) from error
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"The encoder {encoder_spec.describe()} built a "
+            f"{type(module).__name__}, not a torch.nn.Module."
+        )
+    return module.to(device)
+
+
+def _attach_custom_encoders(model, spec, device, generator):
+    for view in ("x", "y"):
+        encoder_spec = spec.get(f"{view}_encoder")
+        if encoder_spec is None:
+            continue
+        seed = 0
+        if generator is not None:
+            seed = int(
+                torch.randint(2**62, (), generator=generator, device=generator.device)
+            )
+        setattr(model, f"encoder_{view}", build_encoder(encoder_spec, device, seed))
+
+
 def build_model(spec, device, generator=None):
     """A new ``TwoViewEncoder`` on ``device``, initialised from ``generator`` only.
 
-    The modules are built on the meta device (so their constructors draw
-    nothing from the global random state) and then initialised as torch would,
-    but from the given generator. Without a generator the weights are left
-    uninitialised, for a state dict to be loaded into.
+    The aligner's own modules are built on the meta device (so their
+    constructors draw nothing from the global random state) and then
+    initialised as torch would, but from the given generator. Without a
+    generator the weights are left uninitialised, for a state dict to be
+    loaded into. Custom encoders are then attached (``build_encoder``), seeded
+    from the same generator.
     """
     with torch.device("meta"):
         model = TwoViewEncoder(**spec)
     model = model.to_empty(device=device)
     if generator is None:
+        _attach_custom_encoders(model, spec, device, None)
         return model
     with torch.no_grad():
         for module in model.modules():
@@ -243,6 +298,7 @@ def build_model(spec, device, generator=None):
         if model.logit_bias is not None:
             model.logit_scale.fill_(SIGLIP_INIT_LOG_SCALE)
             model.logit_bias.fill_(SIGLIP_INIT_BIAS)
+    _attach_custom_encoders(model, spec, device, generator)
     return model
 
 
