@@ -21,7 +21,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import _check_sample_weight
-from .._utils.failure_safe import FailureSafeMixin
+from .._linear.dask_arrays import holds_dask_array
+from .._utils.failure_safe import FailureSafeMixin, restored_on_error
 from ..base import atomic_fit
 from ..metrics import mean_reciprocal_rank
 from ..retrieval import search_top_k
@@ -64,12 +65,16 @@ class MultiViewStatistics(FailureSafeMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
+        X : array-like, DataFrame or dask array of shape (n_samples, n_features)
             All views side by side; ``views`` says which columns are which.
-            A row whose columns of a view are all NaN lacks that view.
+            A row whose columns of a view are all NaN lacks that view. A
+            ``dask.array.Array`` (here or in ``sample_weight``) is reduced
+            block by block by dask, never gathered in one place; its views
+            are selected by position.
         y : None
             Ignored; present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or dask array of shape (n_samples,), \
+default=None
             Non-negative weight of each row, not all zero; an integer weight
             counts as repeating the row.
 
@@ -78,6 +83,16 @@ class MultiViewStatistics(FailureSafeMixin, TransformerMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if holds_dask_array(X, sample_weight):
+            # Imported here: dask is an optional extra.
+            from .dask_arrays import dask_multiview_moments
+
+            moments, names, columns, n_samples, n_features = dask_multiview_moments(
+                self, X, sample_weight
+            )
+            return self._fit_from_moments(
+                moments, names, columns, n_samples, n_features
+            )
         for name in ("_moments", "n_samples_seen_"):
             if hasattr(self, name):
                 delattr(self, name)
@@ -148,10 +163,19 @@ class MultiViewStatistics(FailureSafeMixin, TransformerMixin, BaseEstimator):
             moments = self._moments.merge(moments)
             moments.shifts = shifts
             n_samples += self.n_samples_seen_
+        self._commit_moments(moments, names, columns, n_samples)
+
+    def _commit_moments(self, moments, names, columns, n_samples):
+        """Solve from ``moments`` when every view and pair has two rows; keep them.
+
+        The data attributes (``n_features_in_``, ``feature_names_in_``) are
+        the caller's to set.
+        """
         widths = [cols.size for cols in columns]
         n_components = self._resolve_n_components(widths)
         if np.all(moments.counts >= _MIN_ROWS):
-            # The solve comes first: if it raises, nothing has been changed.
+            # The solve comes first (the callers restore the estimator if it
+            # raises, see restored_on_error).
             self.view_names_ = names
             self.view_columns_ = columns
             self._set_solution(moments, n_components)
@@ -160,6 +184,27 @@ class MultiViewStatistics(FailureSafeMixin, TransformerMixin, BaseEstimator):
         self._moments = moments
         self.n_samples_seen_ = n_samples
         self.n_views_ = len(columns)
+
+    def _fit_from_moments(self, moments, names, columns, n_samples, n_features_in):
+        """Fit from statistics computed elsewhere (dask, a search, a pipeline).
+
+        Sets what ``fit`` on the rows behind ``moments`` would set, except
+        ``feature_names_in_`` (removed: statistics carry no column names).
+        Raises, leaving the estimator unfitted, when a view or a pair of views
+        has fewer than two rows.
+        """
+        self._validate_params()
+        with restored_on_error(self):
+            for name in ("_moments", "n_samples_seen_", "n_components_"):
+                if hasattr(self, name):
+                    delattr(self, name)
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self.n_features_in_ = n_features_in
+            self._commit_moments(moments, names, columns, n_samples)
+            if not self.__sklearn_is_fitted__():
+                self._raise_too_few_rows()
+        return self
 
     def _check_same_views(self, names, columns):
         same = names == self.view_names_ and all(
@@ -229,17 +274,24 @@ class MultiViewEstimator(MultiViewStatistics):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
+        X : array-like, DataFrame or dask array of shape (n_samples, n_features)
             All views, as at fit.
 
         Returns
         -------
         scores : ndarray of shape (n_samples, n_views_ * n_components_)
+            A lazy dask array, computed block by block, for a dask ``X``.
             Columns ``k * n_components_`` to ``(k + 1) * n_components_ - 1``
             hold view ``k``'s scores (named ``"<view>__<estimator><j>"`` by
             ``get_feature_names_out``); NaN where a row lacks view ``k``.
         """
         check_is_fitted(self)
+        if holds_dask_array(X):
+            from .dask_arrays import lazy_rows
+
+            return lazy_rows(
+                self, X, self.transform, self.n_views_ * self.n_components_
+            )
         X, present = self._check_views(X)
         k = self.n_components_
         scores = np.full((X.shape[0], self.n_views_ * k), np.nan)
@@ -252,9 +304,9 @@ class MultiViewEstimator(MultiViewStatistics):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
+        X : array-like, DataFrame or dask array of shape (n_samples, n_features)
             All columns, as at fit; only those of ``view`` are read (the
-            others may be NaN).
+            others may be NaN). A dask ``X`` gives a lazy dask array.
         view : str or int
             The view's name (see ``view_names_``) or index.
 
@@ -265,6 +317,12 @@ class MultiViewEstimator(MultiViewStatistics):
         """
         check_is_fitted(self)
         index = check_view_name(view, self.view_names_)
+        if holds_dask_array(X):
+            from .dask_arrays import lazy_rows
+
+            return lazy_rows(
+                self, X, self.transform_view, self.n_components_, view=view
+            )
         X = validate_data(
             self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan"
         )

@@ -15,6 +15,7 @@ per-view and per-pair statistics with Chan et al.'s update (exact). Without
 missing views there is one pattern and one pass, the cost of ``X^T X``.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,12 +71,69 @@ class MultiViewMoments:
             patterns=patterns,
         )
 
+    def rebased(self, shifts):
+        """The same statistics with means relative to other ``shifts``.
+
+        Co-moments do not depend on the origin; each mean moves by the
+        difference of the two origins. Views not seen here keep no
+        statistics, whatever their new origin.
+        """
+        deltas = [
+            None if old is None else old - new
+            for old, new in zip(self.shifts, shifts, strict=True)
+        ]
+        views = [
+            None if stats is None else _moved(stats, deltas[k], _EMPTY)
+            for k, stats in enumerate(self.views)
+        ]
+        pairs = {
+            (k, m): _moved(stats, deltas[k], deltas[m])
+            for (k, m), stats in self.pairs.items()
+        }
+        patterns = None
+        if self.patterns is not None:
+            patterns = {
+                key: (
+                    _moved(stats, np.concatenate([deltas[k] for k in key]), _EMPTY),
+                    count,
+                )
+                for key, (stats, count) in self.patterns.items()
+            }
+        return MultiViewMoments(
+            shifts=list(shifts),
+            views=views,
+            pairs=pairs,
+            counts=self.counts,
+            patterns=patterns,
+        )
+
     def absolute_means(self):
         """Each view's weighted mean over the rows that have it (None if unseen)."""
         return [
             None if stats is None else stats.mean_x + shift
             for stats, shift in zip(self.views, self.shifts, strict=True)
         ]
+
+
+def merge_any_origin(first, second):
+    """Merge statistics kept relative to different origins.
+
+    Each view keeps ``first``'s origin when ``first`` has one (its first
+    row), else takes ``second``'s; merging blocks left to right thus ends
+    with the origins a single pass over all rows would have chosen.
+    """
+    shifts = [
+        b if a is None else a for a, b in zip(first.shifts, second.shifts, strict=True)
+    ]
+    merged = first.rebased(shifts).merge(second.rebased(shifts))
+    merged.shifts = shifts
+    return merged
+
+
+def _moved(stats, delta_x, delta_y):
+    return dataclasses.replace(
+        stats, mean_x=stats.mean_x + delta_x, mean_y=stats.mean_y + delta_y
+    )
 
 
 def _merge(a, b):

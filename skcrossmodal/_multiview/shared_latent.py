@@ -20,6 +20,7 @@ from scipy.linalg.lapack import dpocon
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import IntegerInterval, Interval, StrOptions
+from .._linear.dask_arrays import holds_dask_array
 from .._linear.shared_latent import gcv_alpha
 from .._numerics.moments import TwoViewMoments
 from .base import MultiViewStatistics
@@ -296,9 +297,21 @@ class MultiViewSharedLatentRegression(MultiViewStatistics):
         prediction : ndarray of shape (n_samples, n_features_of_target_view)
             In the target view's units; NaN in rows that have no other view.
             Of shape ``(n_samples, n_features_in_)`` when ``target_view`` is
-            None (columns that belong to no view are NaN).
+            None (columns that belong to no view are NaN). A lazy dask array
+            for a dask ``X``.
         """
         check_is_fitted(self)
+        if holds_dask_array(X):
+            from .dask_arrays import lazy_rows
+
+            width = (
+                self.n_features_in_
+                if target_view is None
+                else self.view_columns_[
+                    check_view_name(target_view, self.view_names_)
+                ].size
+            )
+            return lazy_rows(self, X, self.predict, width, target_view=target_view)
         X, present = self._check_views(X)
         if target_view is not None:
             targets = [check_view_name(target_view, self.view_names_)]
@@ -341,9 +354,14 @@ class MultiViewSharedLatentRegression(MultiViewStatistics):
         -------
         X_filled : ndarray of shape (n_samples, n_features)
             Observed values unchanged; the missing views filled in (rows
-            with no view at all stay NaN).
+            with no view at all stay NaN). A lazy dask array for a dask
+            ``X``.
         """
         check_is_fitted(self)
+        if holds_dask_array(X):
+            from .dask_arrays import lazy_rows
+
+            return lazy_rows(self, X, self.transform, self.n_features_in_)
         X, present = self._check_views(X)
         filled = X.astype(np.float64, copy=True)
         for target in range(self.n_views_):

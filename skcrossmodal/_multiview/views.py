@@ -120,11 +120,13 @@ def resolve_views(views, X):
     return names, columns
 
 
-def view_presence(X, columns, names):
+def view_presence(X, columns, names, *, first_row=0):
     """Boolean matrix ``(n_samples, n_views)``: which rows have which view.
 
     A view is absent from a row when all its columns are NaN there; a view
-    that is NaN in only some of its columns is a missing *value*, refused.
+    that is NaN in only some of its columns is a missing *value*, refused
+    (the error names the row as ``first_row`` plus its index in ``X``: a
+    block of a larger array names the row of the array).
 
     Examples
     --------
@@ -146,10 +148,10 @@ def view_presence(X, columns, names):
         if partial.size:
             raise ValueError(
                 f"View {name!r} is NaN in only some of its columns in row "
-                f"{int(partial[0])} ({partial.size} such rows). A view of a row is "
-                "either complete or entirely NaN (that modality is missing from the "
-                "row). Impute partly observed views first, for example with "
-                "sklearn.impute.SimpleImputer."
+                f"{first_row + int(partial[0])} ({partial.size} such rows). A view "
+                "of a row is either complete or entirely NaN (that modality is "
+                "missing from the row). Impute partly observed views first, for "
+                "example with sklearn.impute.SimpleImputer."
             )
         present[:, j] = ~missing
     return present
