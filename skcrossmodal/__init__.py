@@ -13,6 +13,7 @@ from ._linear.shared_latent import SharedLatentRegression
 from ._meta.compose import TwoViewPipeline
 from ._meta.self_learning import SelfLearningAligner
 from ._meta.zero_shot import ZeroShotClassifier
+from ._model_selection.multiview_search import GeneralizedCCACV, MultiViewCCACV
 from ._model_selection.search import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from ._multiview.cca import GeneralizedCCA, MultiViewCCA
 from ._multiview.compose import MultiViewPipeline
@@ -26,7 +27,9 @@ __all__ = [
     "CrossModalEmbedding",
     "CrossModalEmbeddingCV",
     "GeneralizedCCA",
+    "GeneralizedCCACV",
     "MultiViewCCA",
+    "MultiViewCCACV",
     "MultiViewPipeline",
     "MultiViewSharedLatentRegression",
     "SelfLearningAligner",

@@ -40,6 +40,7 @@ __all__ = [
     "_wrap_data_with_container",
     "check_matplotlib_support",
     "parametrize_with_checks",
+    "scorer_accepts_sample_weight",
     "validate_estimator_parameters",
     "validate_params",
 ]
@@ -114,6 +115,19 @@ def validate_estimator_parameters(estimator, *, context=None):
         if context is None:
             raise
         raise InvalidParameterError(f"{context}: {error}") from error
+
+
+def scorer_accepts_sample_weight(scorer):
+    """Whether ``GridSearchCV`` would pass ``sample_weight`` on to ``scorer``.
+
+    scikit-learn (without metadata routing) forwards the ``sample_weight`` of
+    ``fit`` to a scorer that accepts it: a scorer object says so through its
+    private ``_accept_sample_weight``, a plain function by its signature.
+    """
+    accepts = getattr(scorer, "_accept_sample_weight", None)
+    if accepts is not None:
+        return bool(accepts())
+    return "sample_weight" in inspect.signature(scorer).parameters
 
 
 def parametrize_with_checks(estimators, **options):

@@ -10,7 +10,9 @@ from skcrossmodal import (
     CrossModalEmbedding,
     CrossModalEmbeddingCV,
     GeneralizedCCA,
+    GeneralizedCCACV,
     MultiViewCCA,
+    MultiViewCCACV,
     MultiViewPipeline,
     MultiViewSharedLatentRegression,
     SelfLearningAligner,
@@ -44,6 +46,8 @@ SKLEARN_ONLY = [
     GeneralizedCCA(),
     MultiViewSharedLatentRegression(),
     MultiViewPipeline(MultiViewCCA(), transformers={"view0": StandardScaler()}),
+    MultiViewCCACV(cv=3),
+    GeneralizedCCACV(cv=3),
 ]
 # torch is an optional extra (CI installs it): without it the aligner cannot fit.
 if importlib.util.find_spec("torch") is not None:

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._compat import _check_sample_weight
+from .._compat import _check_sample_weight, validate_estimator_parameters
 from .._linear.dask_arrays import holds_dask_array
 from .._utils.failure_safe import FailureSafeMixin, restored_on_error
 from ..base import atomic_fit
@@ -185,20 +185,24 @@ default=None
         self.n_samples_seen_ = n_samples
         self.n_views_ = len(columns)
 
-    def _fit_from_moments(self, moments, names, columns, n_samples, n_features_in):
+    def _fit_from_moments(
+        self, moments, names, columns, n_samples, n_features_in, feature_names_in=None
+    ):
         """Fit from statistics computed elsewhere (dask, a search, a pipeline).
 
-        Sets what ``fit`` on the rows behind ``moments`` would set, except
-        ``feature_names_in_`` (removed: statistics carry no column names).
-        Raises, leaving the estimator unfitted, when a view or a pair of views
-        has fewer than two rows.
+        Sets what ``fit`` on the rows behind ``moments`` would set (with
+        ``feature_names_in_`` only when given: statistics carry no column
+        names). Raises, leaving the estimator as it was, when a view or a pair
+        of views has fewer than two rows or the solve fails.
         """
-        self._validate_params()
+        validate_estimator_parameters(self)
         with restored_on_error(self):
             for name in ("_moments", "n_samples_seen_", "n_components_"):
                 if hasattr(self, name):
                     delattr(self, name)
-            if hasattr(self, "feature_names_in_"):
+            if feature_names_in is not None:
+                self.feature_names_in_ = feature_names_in
+            elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             self.n_features_in_ = n_features_in
             self._commit_moments(moments, names, columns, n_samples)
