@@ -8,16 +8,19 @@ each view's transformer on the rows that have the view, then the multiview
 estimator on the transformed views side by side, missing rows kept missing.
 """
 
+import dataclasses
+
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._compat import HasMethods
+from .._compat import HasMethods, _check_sample_weight
 from .._utils.failure_safe import FailureSafeMixin
 from ..base import atomic_fit
 from .base import MultiViewStatistics
-from .views import _named_selections, resolve_views
+from .moments import MultiViewMoments, chunk_moments, extend_shifts
+from .views import _named_selections, resolve_views, view_presence
 
 
 def _rows_of(X, rows):
@@ -67,6 +70,112 @@ def _dense(output, name):
         )
     output = np.asarray(output, dtype=np.float64)
     return output.reshape(-1, 1) if output.ndim == 1 else output
+
+
+def _numeric(X):
+    """Whether every column of X holds numbers (a bool counts as one)."""
+    if hasattr(X, "dtypes"):
+        return all(dtype.kind in "biuf" for dtype in X.dtypes)
+    return np.asarray(X).dtype.kind in "biuf"
+
+
+def _streamable(transformer):
+    return transformer == "passthrough" or hasattr(transformer, "partial_fit")
+
+
+def _check_streamable(transformers):
+    """Raise, naming the view, if a transformer cannot be updated chunk by chunk."""
+    for name, transformer in transformers.items():
+        if not _streamable(transformer):
+            raise TypeError(
+                f"The transformer of view {name!r} ({type(transformer).__name__}) "
+                "has no partial_fit, so MultiViewPipeline.partial_fit cannot update "
+                "it chunk by chunk. Use a transformer with partial_fit "
+                "(StandardScaler, MinMaxScaler, MaxAbsScaler, IncrementalPCA) or "
+                "fit on all rows."
+            )
+
+
+def _affine_map(transformer, X, columns, scalar, name):
+    """``(A, b)`` with ``transformer.transform(x) == x A + b``, checked on X's rows.
+
+    Read off the transformer by transforming the zero row (``b``) and the
+    unit rows (``b`` plus a row of ``A``); the rows of ``X`` that have the
+    view then check that the map is affine, to rounding.
+    """
+    width = columns.size
+    if transformer == "passthrough":
+        return np.eye(width), np.zeros(width)
+    probe = np.vstack([np.zeros(width), np.eye(width)])
+    if hasattr(X, "iloc"):  # the transformer saw named columns
+        probe = type(X)(probe, columns=X.columns[columns])
+    out = _dense(transformer.transform(_view_block(probe, slice(None), scalar)), name)
+    offset, matrix = out[0], out[1:] - out[0]
+    block = _view_block(X, columns, scalar)
+    present = np.flatnonzero(~_absent_rows(block, name))
+    if present.size:
+        rows = _rows_of(block, present)
+        actual = _dense(transformer.transform(rows), name)
+        values = np.asarray(rows, dtype=np.float64).reshape(len(present), width)
+        predicted = values @ matrix + offset
+        scale = np.abs(values) @ np.abs(matrix) + np.abs(offset)
+        if not np.all(np.abs(actual - predicted) <= 1e-8 * (scale + 1e-300)):
+            raise ValueError(
+                f"The transformer of view {name!r} ({type(transformer).__name__}) is "
+                "not affine (x -> x A + b), so MultiViewPipeline.partial_fit cannot "
+                "carry the raw statistics through it. Use an affine transformer "
+                "(StandardScaler, MinMaxScaler, MaxAbsScaler, IncrementalPCA) or "
+                "fit on all rows."
+            )
+    return matrix, offset
+
+
+def _mapped_moments(moments, maps):
+    """The statistics of every view ``x_k A_k + b_k``, from those of the ``x_k``.
+
+    Means (kept relative to each view's origin ``s_k``) map by ``A_k`` and the
+    origins by the whole map; co-moments by ``A_k^T C A_l``.
+    """
+
+    def mapped(stats, a, b):
+        return dataclasses.replace(
+            stats,
+            mean_x=stats.mean_x @ a,
+            mean_y=stats.mean_y @ b,
+            cross_xy=a.T @ stats.cross_xy @ b,
+            cross_xx=None if stats.cross_xx is None else a.T @ stats.cross_xx @ a,
+            cross_yy=None if stats.cross_yy is None else b.T @ stats.cross_yy @ b,
+        )
+
+    empty = np.zeros((0, 0))
+    views = [
+        None if stats is None else mapped(stats, maps[k][0], empty)
+        for k, stats in enumerate(moments.views)
+    ]
+    pairs = {
+        (k, m): mapped(stats, maps[k][0], maps[m][0])
+        for (k, m), stats in moments.pairs.items()
+    }
+    patterns = None
+    if moments.patterns is not None:
+        patterns = {
+            key: (
+                mapped(stats, linalg.block_diag(*[maps[k][0] for k in key]), empty),
+                count,
+            )
+            for key, (stats, count) in moments.patterns.items()
+        }
+    shifts = [
+        None if shift is None else shift @ matrix + offset
+        for shift, (matrix, offset) in zip(moments.shifts, maps, strict=True)
+    ]
+    return MultiViewMoments(
+        shifts=shifts,
+        views=views,
+        pairs=pairs,
+        counts=moments.counts,
+        patterns=patterns,
+    )
 
 
 class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
@@ -157,20 +266,10 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         -------
         self : object
         """
-        if not isinstance(self.estimator, MultiViewStatistics):
-            raise TypeError(
-                "estimator must be a multiview estimator (MultiViewCCA, "
-                "GeneralizedCCA or MultiViewSharedLatentRegression); got "
-                f"{type(self.estimator).__name__}."
-            )
+        self._check_estimator()
         X = self._validate(X, reset=True)
         names, columns = resolve_views(self.estimator.views, X)
-        unknown = set(self.transformers or {}) - set(names)
-        if unknown:
-            raise ValueError(
-                f"transformers names views {sorted(unknown)} that are not among "
-                f"the estimator's views {names}."
-            )
+        self._check_transformer_names(names)
         selections = _named_selections(self.estimator.views, X.shape[1])
         scalars = [np.isscalar(selection) for _, selection in selections]
         fitted = {}
@@ -188,7 +287,163 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         transformed, inner_views = self._transform_views(X)
         self.estimator_ = clone(self.estimator).set_params(views=inner_views)
         self.estimator_.fit(transformed, sample_weight=sample_weight)
+        if hasattr(self, "_raw_moments"):
+            del self._raw_moments
+        if _numeric(X) and all(_streamable(t) for t in fitted.values()):
+            # The raw views' statistics, so that partial_fit can go on from here.
+            self._raw_moments = None
+            self._merge_raw_statistics(X, sample_weight)
         return self
+
+    @atomic_fit
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update each view's transformer and the estimator with one more chunk.
+
+        Needs numeric views, every transformer ``"passthrough"`` or with a
+        ``partial_fit``, and every transformer *affine* (``x -> x A + b``:
+        :class:`~sklearn.preprocessing.StandardScaler`,
+        :class:`~sklearn.preprocessing.MinMaxScaler`,
+        :class:`~sklearn.preprocessing.MaxAbsScaler`,
+        :class:`~sklearn.decomposition.IncrementalPCA`, ...). The pipeline
+        keeps the statistics of the *raw* views and, after each chunk,
+        carries them through the transformers as they now are (the
+        statistics of ``x A + b`` follow from those of ``x``), so every row
+        is seen through the final transformers: after any split of the rows
+        into chunks the model equals ``fit`` on all of them (to rounding).
+        A ``fit`` followed by ``partial_fit`` goes on from the ``fit``. A
+        call that raises leaves the pipeline as it was.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            A chunk of rows, all views side by side.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the estimator's statistics (the transformers are
+            updated unweighted, as in ``fit``).
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_estimator()
+        first_call = not hasattr(self, "_raw_moments")
+        if first_call:
+            X = self._validate(X, reset=True, min_samples=1)
+            names, columns = resolve_views(self.estimator.views, X)
+            self._check_transformer_names(names)
+            transformers = {
+                name: clone(transformer)
+                if transformer != "passthrough"
+                else transformer
+                for name, transformer in (
+                    (name, (self.transformers or {}).get(name, "passthrough"))
+                    for name in names
+                )
+            }
+            _check_streamable(transformers)
+            selections = _named_selections(self.estimator.views, X.shape[1])
+            self.transformers_ = transformers
+            self.view_names_ = names
+            self._view_columns = columns
+            self._scalars = [np.isscalar(selection) for _, selection in selections]
+            self._raw_moments = None
+        else:
+            X = self._validate(X, reset=False, min_samples=1)
+        if not _numeric(X):
+            raise TypeError(
+                "MultiViewPipeline.partial_fit needs numeric views (it keeps the "
+                "statistics of the raw views); use fit for text or other objects."
+            )
+        for name, cols, scalar in zip(
+            self.view_names_, self._view_columns, self._scalars, strict=True
+        ):
+            transformer = self.transformers_[name]
+            if transformer == "passthrough":
+                continue
+            block = _view_block(X, cols, scalar)
+            present = np.flatnonzero(~_absent_rows(block, name))
+            if present.size:
+                transformer.partial_fit(_rows_of(block, present))
+        self._merge_raw_statistics(X, sample_weight)
+        self._solve_from_raw_statistics(X)
+        return self
+
+    def _check_estimator(self):
+        if not isinstance(self.estimator, MultiViewStatistics):
+            raise TypeError(
+                "estimator must be a multiview estimator (MultiViewCCA, "
+                "GeneralizedCCA or MultiViewSharedLatentRegression); got "
+                f"{type(self.estimator).__name__}."
+            )
+
+    def _check_transformer_names(self, names):
+        unknown = set(self.transformers or {}) - set(names)
+        if unknown:
+            raise ValueError(
+                f"transformers names views {sorted(unknown)} that are not among "
+                f"the estimator's views {names}."
+            )
+
+    def _merge_raw_statistics(self, X, sample_weight):
+        """Merge the chunk's statistics of the raw views into the running ones."""
+        values = np.asarray(X, dtype=np.float64)
+        present = view_presence(values, self._view_columns, self.view_names_)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, values, dtype=np.float64, ensure_non_negative=True
+            )
+        previous = self._raw_moments
+        shifts = (
+            [None] * len(self._view_columns) if previous is None else previous.shifts
+        )
+        shifts = extend_shifts(shifts, values, present, self._view_columns)
+        moments = chunk_moments(
+            values,
+            present,
+            self._view_columns,
+            sample_weight,
+            shifts,
+            keep_patterns=self.estimator._keep_patterns,
+        )
+        if previous is not None:
+            moments = previous.merge(moments)
+            moments.shifts = shifts
+        self._raw_moments = moments
+        self._raw_rows = values.shape[0] + (0 if previous is None else self._raw_rows)
+
+    def _solve_from_raw_statistics(self, X):
+        """The estimator, from the raw statistics carried through the transformers."""
+        moments = self._raw_moments
+        if not np.all(moments.counts >= 2) or any(
+            stats is None for stats in moments.views
+        ):
+            return  # too few rows yet: statistics kept, no model
+        maps, inner_views, start = [], {}, 0
+        for name, cols, scalar in zip(
+            self.view_names_, self._view_columns, self._scalars, strict=True
+        ):
+            matrix, offset = _affine_map(
+                self.transformers_[name], X, cols, scalar, name
+            )
+            maps.append((matrix, offset))
+            inner_views[name] = slice(start, start + matrix.shape[1])
+            start += matrix.shape[1]
+        estimator = clone(self.estimator).set_params(views=inner_views)
+        inner_columns = [np.arange(s.start, s.stop) for s in inner_views.values()]
+        estimator._fit_from_moments(
+            _mapped_moments(moments, maps),
+            list(self.view_names_),
+            inner_columns,
+            self._raw_rows,
+            start,
+        )
+        self.estimator_ = estimator
+
+    def __sklearn_is_fitted__(self):
+        # partial_fit keeps statistics of too few rows without a model.
+        return hasattr(self, "estimator_")
 
     def _transform_views(self, X):
         blocks, inner_views, start = [], {}, 0
@@ -210,7 +465,7 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
             start += out.shape[1]
         return np.hstack(blocks), inner_views
 
-    def _validate(self, X, *, reset):
+    def _validate(self, X, *, reset, min_samples=1):
         """Check X's shape and names; keep a DataFrame's column dtypes.
 
         An array is checked as scikit-learn checks input (2-D, dense, not
@@ -220,11 +475,19 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         """
         if hasattr(X, "iloc"):
             validate_data(self, X, skip_check_array=True, reset=reset)
-            if X.shape[0] == 0:
-                raise ValueError("Found array with 0 sample(s) (shape=(0, ...)).")
+            if X.shape[0] < min_samples:
+                raise ValueError(
+                    f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) "
+                    f"while a minimum of {min_samples} is required."
+                )
             return X
         return validate_data(
-            self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan"
+            self,
+            X,
+            reset=reset,
+            dtype=None,
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=min_samples,
         )
 
     def _check(self, X):
@@ -244,7 +507,8 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         X_out : ndarray
             See the estimator's ``transform``.
         """
-        return self.estimator_.transform(self._check(X))
+        X = self._check(X)  # first: it checks that the pipeline is fitted
+        return self.estimator_.transform(X)
 
     def transform_view(self, X, view):
         """One view's scores (for estimators that have ``transform_view``).
@@ -260,7 +524,8 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples, n_components)
         """
-        return self.estimator_.transform_view(self._check(X), view)
+        X = self._check(X)
+        return self.estimator_.transform_view(X, view)
 
     def score(self, X, y=None, sample_weight=None):
         """The estimator's ``score`` of the preprocessed views.
@@ -278,7 +543,8 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         -------
         score : float
         """
-        return self.estimator_.score(self._check(X), sample_weight=sample_weight)
+        X = self._check(X)
+        return self.estimator_.score(X, sample_weight=sample_weight)
 
     def get_feature_names_out(self, input_features=None):
         """The estimator's output names.
