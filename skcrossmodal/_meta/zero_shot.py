@@ -35,8 +35,9 @@ from .._compat import (
     _fit_context,
     _safe_indexing,
 )
+from .._multiview.views import check_view_name
 from .._utils.validation import check_two_view, unwrap_two_view
-from ..retrieval import retrieve
+from ..retrieval import retrieve, search_top_k
 
 __all__ = ["ZeroShotClassifier"]
 
@@ -69,7 +70,11 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     estimator : object
         A two-view estimator, a ``Pipeline`` or ``TwoViewPipeline`` ending in
         one, or a ``FrozenEstimator`` around a fitted one (or around a fitted
-        ``GridSearchCV`` over them).
+        ``GridSearchCV`` over them); or a ``FrozenEstimator`` around a fitted
+        K-view model, whose ``prototype_view`` and ``query_view`` name two of
+        its views. With a K-view model, queries and prototypes are rows laid
+        out as the model's ``X`` (all its columns; only those of the query,
+        respectively prototype, view are read, the others may be NaN).
     prototypes : array-like of shape (n_classes, n_features_of_prototype_view), \
             default=None
         One row of the prototype view per class, raw (before any
@@ -80,8 +85,16 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         The class of each prototype, in order. None numbers the given
         prototypes ``0..n_classes-1``, or, with ``prototypes=None``, takes
         the sorted distinct labels of ``y``.
-    prototype_view : {"y", "X"}, default="y"
-        The view the prototypes belong to; queries belong to the other one.
+    prototype_view : {"y", "X"}, str or int, default="y"
+        The view the prototypes belong to. For a two-view model ``"y"`` or
+        ``"X"``, the queries belonging to the other one. For a fitted K-view
+        model (:class:`MultiViewCCA`, :class:`GeneralizedCCA`, their ``...CV``
+        searches, a :class:`MultiViewPipeline`, frozen), the name or index of
+        any of its views.
+    query_view : str, int or None, default=None
+        The view of the queries, for a K-view model (required there: any view
+        other than ``prototype_view``). For a two-view model, None (or the
+        view that is not ``prototype_view``).
     temperature : float or "auto", default=0.05
         Softmax temperature of ``predict_proba``. ``"auto"`` fits it in
         :meth:`fit` by maximising the likelihood of labelled ``y`` (the
@@ -153,13 +166,31 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     (4,)
     >>> bool(np.allclose(clf.predict_proba(X[:4]).sum(axis=1), 1.0))
     True
+
+    Any view of a K-view model as the prototypes: each digit described by
+    the mean of its bottom-right quadrants, top-left quadrants classified.
+
+    >>> from skcrossmodal import MultiViewCCA
+    >>> from skcrossmodal.datasets import load_digit_quadrants
+    >>> data = load_digit_quadrants()
+    >>> model = MultiViewCCA(data.views, n_components=8).fit(data.X)
+    >>> means = np.stack([data.X[data.target == c].mean(0) for c in range(10)])
+    >>> clf = ZeroShotClassifier(
+    ...     FrozenEstimator(model), prototypes=means,
+    ...     prototype_view="bottom_right", query_view="top_left",
+    ... ).fit(data.X)
+    >>> bool(clf.score(data.X, data.target) > 0.3)
+    True
     """
 
     _parameter_constraints = {
         "estimator": "no_validation",  # checked in fit, with a clear message
         "prototypes": ["array-like", None],
         "classes": ["array-like", None],
-        "prototype_view": [StrOptions({"X", "y"})],
+        # "X"/"y" for a two-view model, a view name or index for a K-view one
+        # (checked in fit, against the model).
+        "prototype_view": [str, numbers.Integral],
+        "query_view": [str, numbers.Integral, None],
         "temperature": [
             Interval(numbers.Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -173,12 +204,14 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         prototypes=None,
         classes=None,
         prototype_view="y",
+        query_view=None,
         temperature=0.05,
     ):
         self.estimator = estimator
         self.prototypes = prototypes
         self.classes = classes
         self.prototype_view = prototype_view
+        self.query_view = query_view
         self.temperature = temperature
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -202,8 +235,17 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         # Everything is computed into locals: a call that raises leaves the
         # classifier as it was.
         prefit = isinstance(self.estimator, FrozenEstimator)
-        # A clear TypeError for anything that is not two-view.
-        final = check_two_view(unwrap_two_view(self.estimator)[1])
+        final = unwrap_two_view(self.estimator)[1]
+        multiview = _is_multiview(final)
+        if not multiview:
+            check_two_view(final)  # a clear TypeError for anything else
+        elif not prefit:
+            raise TypeError(
+                f"ZeroShotClassifier takes a K-view model ({type(final).__name__}) "
+                "only fitted and frozen: wrap the fitted model in "
+                "sklearn.frozen.FrozenEstimator (it is not fitted here on "
+                "(row, prototype) pairs)."
+            )
         if prefit:
             try:
                 check_is_fitted(final)
@@ -219,6 +261,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 "prototype) pairs. For zero-shot use without labels, wrap the "
                 "fitted model in sklearn.frozen.FrozenEstimator."
             )
+        views = self._check_views(final, multiview)
         if prefit and self.prototypes is None:
             raise ValueError(
                 "A frozen (prefit) model needs prototypes: one row of the "
@@ -248,7 +291,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     sample_weight, X, ensure_non_negative=True
                 )
         classes = self._check_classes(y, sample_weight)
-        prototypes = self._check_prototypes(classes, prefit)
+        prototypes = self._check_prototypes(classes, prefit, multiview)
         if y is not None:
             unknown = np.setdiff1d(y, classes)
             if unknown.size:
@@ -267,21 +310,55 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     "temperature='auto' is fitted from labelled data: pass y to "
                     "fit, or give a number for label-free use."
                 )
-            similarities = _similarities(estimator, X, prototypes, self.prototype_view)
+            similarities = _similarities(estimator, X, prototypes, views)
             temperature = _fit_temperature(similarities, classes, y, sample_weight)
         else:
             if prefit:
                 # Embeds X and the prototypes once: a model that cannot take
                 # them fails here, not at the first prediction.
-                _similarities(estimator, X, prototypes, self.prototype_view)
+                _similarities(estimator, X, prototypes, views)
             temperature = float(self.temperature)
 
         self.estimator_ = estimator
         self.prototypes_ = prototypes
         self.classes_ = classes
         self.temperature_ = temperature
-        self._set_input_attributes(estimator)
+        self._views = views
+        self._set_input_attributes(estimator, multiview)
         return self
+
+    def _check_views(self, final, multiview):
+        """``(query view, prototype view)`` of the model, checked."""
+        if not multiview:
+            if self.prototype_view not in ("X", "y"):
+                raise ValueError(
+                    f"prototype_view must be 'X' or 'y' for a two-view model; got "
+                    f"{self.prototype_view!r}."
+                )
+            other = "X" if self.prototype_view == "y" else "y"
+            if self.query_view not in (None, other):
+                raise ValueError(
+                    f"query_view must be None or {other!r} for a two-view model "
+                    f"with prototype_view={self.prototype_view!r}; got "
+                    f"{self.query_view!r}."
+                )
+            return other, self.prototype_view
+        names = list(final.view_names_)
+        if self.query_view is None:
+            raise ValueError(
+                "A K-view model needs the view of the queries: pass query_view=<one "
+                f"of {names}> (and prototype_view=<another>)."
+            )
+        query, prototype = (
+            names[check_view_name(view, names)]
+            for view in (self.query_view, self.prototype_view)
+        )
+        if query == prototype:
+            raise ValueError(
+                f"query_view and prototype_view are both {query!r}; the prototypes "
+                "describe the classes in another view than the queries."
+            )
+        return query, prototype
 
     def _check_classes(self, y, sample_weight):
         """The classes, in prototype order, checked against the labels."""
@@ -313,7 +390,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             )
         return classes
 
-    def _check_prototypes(self, classes, prefit):
+    def _check_prototypes(self, classes, prefit, multiview=False):
         """The prototype rows, one per class; numeric ones must be finite."""
         if self.prototypes is None:
             return np.eye(len(classes))
@@ -329,12 +406,20 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 f"{len(classes)} classes."
             )
         if isinstance(prototypes, np.ndarray) and prototypes.dtype.kind in "biuf":
-            prototypes = check_array(prototypes, input_name="prototypes")
-            width = _view_width(self.estimator, self.prototype_view)
+            # A K-view model's rows: the other views' columns may be NaN.
+            prototypes = check_array(
+                prototypes,
+                input_name="prototypes",
+                ensure_all_finite="allow-nan" if multiview else True,
+            )
+            width = _view_width(
+                self.estimator, "X" if multiview else self.prototype_view
+            )
             if prefit and width is not None and prototypes.shape[1] != width:
+                where = "X" if multiview else f"{self.prototype_view!r} view"
                 raise ValueError(
                     f"prototypes have {prototypes.shape[1]} columns but the model's "
-                    f"{self.prototype_view!r} view has {width}."
+                    f"{where} has {width}."
                 )
         return prototypes
 
@@ -353,9 +438,9 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         return clone(self.estimator).fit(first, second, **fit_params)
 
-    def _set_input_attributes(self, estimator):
+    def _set_input_attributes(self, estimator, multiview=False):
         """Report the query view's width and names, as the model knows them."""
-        if self.prototype_view == "y":
+        if multiview or self.prototype_view == "y":
             values = {
                 "n_features_in_": getattr(estimator, "n_features_in_", None),
                 "feature_names_in_": getattr(estimator, "feature_names_in_", None),
@@ -371,7 +456,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self)
-        return _similarities(self.estimator_, X, self.prototypes_, self.prototype_view)
+        return _similarities(self.estimator_, X, self.prototypes_, self._views)
 
     def decision_function(self, X):
         """Cosine similarity of each row to each class prototype.
@@ -434,16 +519,47 @@ def _view_width(estimator, view):
     return getattr(final, "n_features_y_in_", None)
 
 
-def _similarities(estimator, X, prototypes, prototype_view):
-    """Cosine of each query to each prototype, columns in class order."""
+def _is_multiview(final):
+    """Whether the unwrapped model maps K views of one X (not a pair).
+
+    The K-view models (and only they) embed one view at a time with
+    ``transform_view``.
+    """
+    return hasattr(final, "transform_view")
+
+
+def _multiview_scores(estimator, X, prototypes, views):
+    """Queries and prototypes in the shared space of a K-view model."""
+    preprocessing, final = unwrap_two_view(estimator)
+    embedded = []
+    for rows, view, role in ((X, views[0], "X"), (prototypes, views[1], "prototypes")):
+        if preprocessing is not None:
+            rows = preprocessing.transform(rows)
+        scores = final.transform_view(rows, view)
+        lacking = np.flatnonzero(np.isnan(scores).any(axis=1))
+        if lacking.size:
+            raise ValueError(
+                f"Row {int(lacking[0])} of {role} lacks view {view!r} ({lacking.size} "
+                f"such rows): every row of {role} must have it."
+            )
+        embedded.append(scores)
+    return embedded
+
+
+def _similarities(estimator, X, prototypes, views):
+    """Cosine of each query to each prototype, columns in class order.
+
+    ``views`` is ``(query view, prototype view)``: ``"X"``/``"y"`` for a
+    two-view model, view names for a K-view one.
+    """
     n_classes = len(prototypes)
-    scores, indices = retrieve(
-        estimator,
-        X,
-        prototypes,
-        query_view="X" if prototype_view == "y" else "y",
-        n_neighbors=n_classes,
-    )
+    if _is_multiview(unwrap_two_view(estimator)[1]):
+        queries, gallery = _multiview_scores(estimator, X, prototypes, views)
+        scores, indices = search_top_k(queries, gallery, n_neighbors=n_classes)
+    else:
+        scores, indices = retrieve(
+            estimator, X, prototypes, query_view=views[0], n_neighbors=n_classes
+        )
     similarities = np.empty_like(scores, dtype=np.float64)
     np.put_along_axis(similarities, indices, scores, axis=1)
     return similarities
