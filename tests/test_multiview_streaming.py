@@ -119,3 +119,13 @@ def test_failed_partial_fit_leaves_the_pipeline_as_it_was():
         model.partial_fit(X[200:, :-1])
     assert_allclose(model.transform(X), before)
     assert model.transformers_["view0"].n_samples_seen_.max() <= 200
+
+
+def test_passthrough_pipeline_streams_like_its_estimator():
+    """Without transformers the pipeline's partial_fit is the estimator's."""
+    X, views, weights = _data(seed=3)
+    model = MultiViewPipeline(MultiViewCCA(views, n_components=2))
+    model.fit(X[:120], sample_weight=weights[:120])
+    model.partial_fit(X[120:], sample_weight=weights[120:])
+    expected = MultiViewCCA(views, n_components=2).fit(X, sample_weight=weights)
+    assert_allclose(model.transform(X), expected.transform(X), atol=1e-10)

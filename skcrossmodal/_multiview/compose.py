@@ -289,8 +289,13 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         self.estimator_.fit(transformed, sample_weight=sample_weight)
         if hasattr(self, "_raw_moments"):
             del self._raw_moments
-        if _numeric(X) and all(_streamable(t) for t in fitted.values()):
-            # The raw views' statistics, so that partial_fit can go on from here.
+        if all(t == "passthrough" for t in fitted.values()):
+            # The raw views are the estimator's views: its statistics are theirs.
+            self._raw_moments = self.estimator_._moments
+            self._raw_rows = self.estimator_.n_samples_seen_
+        elif _numeric(X) and all(_streamable(t) for t in fitted.values()):
+            # The raw views' statistics (one more pass over X), so that
+            # partial_fit can go on from here.
             self._raw_moments = None
             self._merge_raw_statistics(X, sample_weight)
         return self
@@ -310,8 +315,10 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         statistics of ``x A + b`` follow from those of ``x``), so every row
         is seen through the final transformers: after any split of the rows
         into chunks the model equals ``fit`` on all of them (to rounding).
-        A ``fit`` followed by ``partial_fit`` goes on from the ``fit``. A
-        call that raises leaves the pipeline as it was.
+        A ``partial_fit`` after ``fit`` goes on from the ``fit`` (which keeps
+        the raw views' statistics for it: one more pass over ``X`` when a
+        view has a transformer that can stream). A call that raises leaves
+        the pipeline as it was.
 
         Parameters
         ----------
