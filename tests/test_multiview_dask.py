@@ -1,8 +1,12 @@
 """dask arrays for the K-view estimators: a tree reduction equal to the numpy fit."""
 
+import logging
+
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
 da = pytest.importorskip("dask.array")
@@ -12,6 +16,11 @@ from skcrossmodal import (  # noqa: E402
     GeneralizedCCA,
     MultiViewCCA,
     MultiViewSharedLatentRegression,
+)
+from skcrossmodal._multiview.moments import (  # noqa: E402
+    chunk_moments,
+    extend_shifts,
+    merge_any_origin,
 )
 from skcrossmodal.datasets import make_multiview  # noqa: E402
 
@@ -132,3 +141,63 @@ def test_bad_dask_input_is_refused():
     model = MultiViewCCA(views).fit(X)
     with pytest.raises(ValueError, match="X has 17 features, but MultiViewCCA"):
         model.transform(X_dask[:, :17])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    cuts=st.lists(st.integers(1, 59), min_size=1, max_size=6, unique=True),
+)
+def test_blocks_with_their_own_origins_merge_to_one_pass(seed, cuts):
+    """Per-block origins, merged left to right: one pass's statistics and origins."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 5)) * [1.0, 10.0, 1e3, 1.0, 0.1] + 1e4
+    present = rng.uniform(size=(60, 3)) > 0.3
+    columns = [np.array([0, 1]), np.array([2]), np.array([3, 4])]
+    for k, cols in enumerate(columns):
+        X[np.ix_(~present[:, k], cols)] = np.nan
+    weights = rng.uniform(0.0, 2.0, 60)
+
+    def stats(rows, shifts):
+        return chunk_moments(
+            X[rows], present[rows], columns, weights[rows], shifts, keep_patterns=True
+        )
+
+    whole = stats(np.arange(60), extend_shifts([None] * 3, X, present, columns))
+    merged = None
+    for rows in np.split(np.arange(60), sorted(cuts)):
+        own = extend_shifts([None] * 3, X[rows], present[rows], columns)
+        part = stats(rows, own)
+        merged = part if merged is None else merge_any_origin(merged, part)
+    for mine, theirs in zip(merged.shifts, whole.shifts, strict=True):
+        assert_array_equal(mine, theirs)
+    assert_array_equal(merged.counts, whole.counts)
+    for mine, theirs in zip(merged.views, whole.views, strict=True):
+        assert_allclose(mine.mean_x, theirs.mean_x, rtol=1e-9, atol=1e-9)
+        assert_allclose(mine.cross_xx, theirs.cross_xx, rtol=1e-9)
+    for key, theirs in whole.pairs.items():
+        assert_allclose(merged.pairs[key].cross_xy, theirs.cross_xy, atol=1e-6)
+    for key, (theirs, count) in whole.patterns.items():
+        assert merged.patterns[key][1] == count
+        assert_allclose(merged.patterns[key][0].mean_x, theirs.mean_x, atol=1e-9)
+
+
+def test_fit_on_a_distributed_cluster():
+    """Worker processes reduce the blocks (statistics pickled between them)."""
+    distributed = pytest.importorskip("distributed")
+    X, views, weights = _data(seed=6)
+    options = {
+        "n_workers": 2,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": ":0",
+        "silence_logs": logging.ERROR,
+    }
+    with (
+        distributed.LocalCluster(**options) as cluster,
+        distributed.Client(cluster),
+        dask.config.set(scheduler=None),
+    ):
+        model = MultiViewCCA(views).fit(*_dask(X, weights)[:1], sample_weight=weights)
+    expected = MultiViewCCA(views).fit(X, sample_weight=weights)
+    assert_allclose(model.eigenvalues_, expected.eigenvalues_, rtol=1e-12)
