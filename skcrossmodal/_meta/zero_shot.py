@@ -7,6 +7,10 @@ an image is assigned the class whose description is most similar to it. No
 label is needed to train such a model; labels, when available, only tune how
 confident the probabilities are (the temperature).
 
+A fitted K-view model (:class:`~skcrossmodal.MultiViewCCA` and its kin)
+works the same way with any two of its views: ``prototype_view`` and
+``query_view`` name them.
+
 The same classifier also learns from labels when its model is not prefit: it
 fits the two-view model on the pairs (row, prototype of the row's class),
 which with one-hot prototypes and CCA is Fisher's discriminant analysis.

@@ -6,6 +6,11 @@ transformer on all rows, including the rows where that view is missing
 mean ignores NaN, but a vectoriser does not). ``MultiViewPipeline`` fits
 each view's transformer on the rows that have the view, then the multiview
 estimator on the transformed views side by side, missing rows kept missing.
+
+``partial_fit`` streams chunks through affine transformers with a
+``partial_fit`` of their own: the statistics of the raw views are kept and
+carried through the transformers as they are after each chunk, so that every
+row is seen through the final transformers, as ``fit`` sees it.
 """
 
 import dataclasses
@@ -187,6 +192,8 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
     ``views`` replaced by the transformed blocks, under the same names). A
     row missing a view stays missing: its transformed block is NaN. Inside
     ``GridSearchCV`` every transformer is refitted on each training fold.
+    ``partial_fit`` streams chunks when every transformer is affine and has
+    a ``partial_fit`` (a scaler, ``IncrementalPCA``); it then equals ``fit``.
 
     Parameters
     ----------
