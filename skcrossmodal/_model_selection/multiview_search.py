@@ -34,11 +34,11 @@ from .._multiview.views import resolve_views, view_presence
 from .._utils.failure_safe import FailureSafeMixin
 from ..base import atomic_fit
 from .search import (
-    _CANDIDATE_ERRORS,
-    _check_split,
-    _component_grid,
-    _is_partition,
-    _rank_scores,
+    CANDIDATE_ERRORS,
+    check_split,
+    component_grid,
+    is_partition,
+    rank_scores,
     remove_sample,
 )
 
@@ -185,7 +185,7 @@ class _MultiViewSearchCV(FailureSafeMixin, TransformerMixin, BaseEstimator):
         candidates, estimators = self._candidates([cols.size for cols in columns])
         n_samples = X.shape[0]
         tests = [
-            _check_split(train, test, n_samples, k)
+            check_split(train, test, n_samples, k)
             for k, (train, test) in enumerate(check_cv(self.cv).split(X, y, groups))
         ]
         shifts = extend_shifts([None] * len(columns), X, present, columns)
@@ -203,7 +203,7 @@ class _MultiViewSearchCV(FailureSafeMixin, TransformerMixin, BaseEstimator):
             )
 
         fold_moments = [statistics(test) for test in tests]
-        if _is_partition(tests, n_samples):
+        if is_partition(tests, n_samples):
             total = fold_moments[0]
             for part in fold_moments[1:]:
                 total = total.merge(part)
@@ -239,7 +239,7 @@ class _MultiViewSearchCV(FailureSafeMixin, TransformerMixin, BaseEstimator):
                         if weigh_scores
                         else scorer(fitted, held_out, None)
                     )
-                except _CANDIDATE_ERRORS as error:
+                except CANDIDATE_ERRORS as error:
                     scores[index, k] = self.error_score
                     errors.append(f"{candidates[index]} on split {k}: {error}")
         search_time = time.perf_counter() - start
@@ -259,7 +259,7 @@ class _MultiViewSearchCV(FailureSafeMixin, TransformerMixin, BaseEstimator):
                 stacklevel=3,
             )
         means = scores.mean(axis=1)
-        ranks = _rank_scores(means)
+        ranks = rank_scores(means)
         best_index = int(ranks.argmin())
         best = solved(estimators[best_index], total, n_samples)
 
@@ -281,7 +281,7 @@ class _MultiViewSearchCV(FailureSafeMixin, TransformerMixin, BaseEstimator):
         base = self._estimator_class(views=self.views, n_jobs=self.n_jobs)
         grid = self.param_grid
         if grid is None:
-            grid = {"n_components": _component_grid(min(widths))}
+            grid = {"n_components": component_grid(min(widths))}
         candidates = list(ParameterGrid(grid))
         if not candidates:
             raise ValueError("param_grid holds no candidate; give at least one.")

@@ -43,7 +43,7 @@ from ..metrics._scorer import rank_reduction, score_from_ranks, takes_labels
 
 _ORDER_LEVELS = (None, "diag", "full")
 # Failures of one candidate on one fold, scored error_score as GridSearchCV does.
-_CANDIDATE_ERRORS = (ValueError, np.linalg.LinAlgError, ArithmeticError)
+CANDIDATE_ERRORS = (ValueError, np.linalg.LinAlgError, ArithmeticError)
 
 
 def remove_sample(total, part):
@@ -117,7 +117,7 @@ def held_out_r2(estimator, moments, exponents=(0, 0)):
     return float(r2.mean())
 
 
-def _component_grid(upper):
+def component_grid(upper):
     """Default ``n_components`` candidates: about eight, spread geometrically."""
     grid = np.unique(np.round(np.geomspace(1, upper, num=min(upper, 8))).astype(int))
     return [int(k) for k in grid]
@@ -177,7 +177,7 @@ def _statistics_r2(fold_moments, shifts, exponents):
     return score
 
 
-def _rank_scores(means):
+def rank_scores(means):
     """``rank_test_score`` as :class:`~sklearn.model_selection.GridSearchCV` ranks.
 
     Failed candidates (NaN) rank last; equal means share the best rank.
@@ -260,7 +260,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
         n_samples = X_valid.shape[0]
         cv = check_cv(self.cv)
         tests = [
-            _check_split(train, test, n_samples, k)
+            check_split(train, test, n_samples, k)
             for k, (train, test) in enumerate(cv.split(X_valid, y, groups))
         ]
         order = _second_order_union(estimators)
@@ -278,7 +278,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                     "cannot score a candidate. Use other folds (cv) or weights."
                 )
             fold_moments.append(moments)
-        if _is_partition(tests, n_samples):
+        if is_partition(tests, n_samples):
             total = _merge_all(fold_moments)
         else:  # overlapping test folds (repeated splits): one more pass
             total = _row_moments(
@@ -409,7 +409,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
         grid = self.param_grid
         if grid is None:
             upper = min(self.n_features_in_, self.n_features_y_in_)
-            grid = {"n_components": _component_grid(upper)}
+            grid = {"n_components": component_grid(upper)}
         candidates = list(ParameterGrid(grid))
         if not candidates:
             raise ValueError("param_grid holds no candidate; give at least one.")
@@ -584,7 +584,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 try:
                     widest = self._solved(widest, train, count, shifts)
                     shared = embed_validated(widest, X_rows, y_rows)
-                except _CANDIDATE_ERRORS:
+                except CANDIDATE_ERRORS:
                     shared = None  # solve each candidate, to report its own error
             for index in group:
                 try:
@@ -605,7 +605,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                     scores[index] = score_from_ranks(
                         rank_scorer, [r for r in ranks if r is not None]
                     )
-                except _CANDIDATE_ERRORS as error:
+                except CANDIDATE_ERRORS as error:
                     scores[index] = self.error_score
                     errors.append((index, error))
 
@@ -617,7 +617,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 try:
                     fitted = self._solved(clone(estimator), train, count, shifts)
                     scores[index] = score(fitted, k)
-                except _CANDIDATE_ERRORS as error:
+                except CANDIDATE_ERRORS as error:
                     scores[index] = self.error_score
                     errors.append((index, error))
 
@@ -675,7 +675,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
                 stacklevel=3,
             )
         means = scores.mean(axis=1)
-        ranks = _rank_scores(means)
+        ranks = rank_scores(means)
         best_index = int(ranks.argmin())
         results = {"params": candidates}
         for name in sorted({key for params in candidates for key in params}):
@@ -719,7 +719,7 @@ class _StatisticsSearchCV(CrossModalEstimator):
         return self.best_estimator_._predict_views(X)
 
 
-def _check_split(train, test, n_samples, index):
+def check_split(train, test, n_samples, index):
     """The test rows of a split whose training rows are all the other rows."""
     train, test = np.asarray(train), np.asarray(test)
     in_test = np.zeros(n_samples, dtype=bool)
@@ -788,7 +788,7 @@ def _label_kind(label):
     return type(label).__name__
 
 
-def _is_partition(tests, n_samples):
+def is_partition(tests, n_samples):
     rows = np.concatenate(tests)
     return rows.shape[0] == n_samples and np.array_equal(
         np.sort(rows), np.arange(n_samples)

@@ -25,7 +25,7 @@ from .._utils.failure_safe import FailureSafeMixin
 from ..base import atomic_fit
 from .base import MultiViewStatistics
 from .moments import MultiViewMoments, chunk_moments, extend_shifts
-from .views import _named_selections, resolve_views, view_presence
+from .views import named_selections, resolve_views, view_presence
 
 
 def _rows_of(X, rows):
@@ -277,7 +277,7 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         X = self._validate(X, reset=True)
         names, columns = resolve_views(self.estimator.views, X)
         self._check_transformer_names(names)
-        selections = _named_selections(self.estimator.views, X.shape[1])
+        selections = named_selections(self.estimator.views, X.shape[1])
         scalars = [np.isscalar(selection) for _, selection in selections]
         fitted = {}
         for name, cols, scalar in zip(names, columns, scalars, strict=True):
@@ -357,7 +357,7 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
                 )
             }
             _check_streamable(transformers)
-            selections = _named_selections(self.estimator.views, X.shape[1])
+            selections = named_selections(self.estimator.views, X.shape[1])
             self.transformers_ = transformers
             self.view_names_ = names
             self._view_columns = columns

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.compose import ColumnTransformer
 
 
-def _named_selections(views, n_features):
+def named_selections(views, n_features):
     """``views`` as a list of ``(name, selection)`` pairs.
 
     ``None`` makes every column its own view. A dict maps names to
@@ -77,7 +77,7 @@ def resolve_views(views, X):
     """
     is_frame = hasattr(X, "columns") and hasattr(X, "iloc")
     n_features = len(X.columns) if is_frame else np.shape(X)[1]
-    items = _named_selections(views, n_features)
+    items = named_selections(views, n_features)
     if len(items) < 2:
         raise ValueError(
             f"A multiview estimator needs at least 2 views; got {len(items)} (X has "
