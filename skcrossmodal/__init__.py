@@ -1,9 +1,11 @@
-"""Cross-modal learning for scikit-learn: one shared space for two paired views.
+"""Cross-modal learning for scikit-learn: one shared space for paired views.
 
 Row i of ``X`` and row i of ``y`` are the same event seen by two modalities.
-Every estimator here learns maps of both into one shared space where partners
-land together, so one modality can be searched, predicted or classified from the
-other. Importing this package never imports torch.
+Every two-view estimator here learns maps of both into one shared space where
+partners land together, so one modality can be searched, predicted or
+classified from the other; the multi-view estimators do the same for K views
+held side by side in one ``X`` (``views=...``). Importing this package never
+imports torch.
 """
 
 from . import datasets, metrics, retrieval
