@@ -80,7 +80,9 @@ def textbook_clip(X, y, k, seed, *, steps=TEXTBOOK_STEPS, batch_size=256):
         z_y = F.normalize(g(y_t[batch]), dim=1)
         logits = log_scale.clamp(max=math.log(100)).exp() * z_x @ z_y.T
         target = torch.arange(len(batch))
-        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        loss = 0.5 * (
+            F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

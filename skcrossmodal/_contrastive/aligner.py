@@ -46,6 +46,14 @@ LINEAR_TEST_MIN_PAIRS = 30
 #: on the CPU, where scoring ``m`` pairs costs ``m**2`` similarities.
 AUTO_VALIDATION_SIZE_ACCELERATOR = 10_000
 AUTO_VALIDATION_SIZE_CPU = 2_000
+#: ``max_epochs="auto"``: at least this many epochs, and at least
+#: ``AUTO_MIN_STEPS`` optimiser steps (small data have few batches an epoch).
+AUTO_MAX_EPOCHS = 200
+AUTO_MIN_STEPS = 1000
+#: Shares of the CCA cosine in the blended similarity among which
+#: ``init="auto"`` chooses on the validation pairs (0: the trained encoders
+#: alone, 1: CCA alone).
+LINEAR_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 _SEED_MAX = np.iinfo(np.int32).max
 _HOST_CHUNK_ROWS = 65536
 
@@ -97,6 +105,28 @@ def _validation_reciprocal_ranks(model, data, comm):
                 blocks.append(1.0 / (1.0 + better + 0.5 * tied))
             directions.append(torch.cat(blocks))
     return 0.5 * (directions[0] + directions[1])
+
+
+def _blended_mrr(linear, trained, share, weight):
+    """Validation MRR (both directions) of a blend of linear and trained cosines.
+
+    The blend is ``share`` times the linear cosine plus ``1 - share`` times
+    the trained one.
+
+    ``linear`` and ``trained`` are the (x, y) unit embeddings of the validation
+    pairs; side by side, scaled by the square roots of the shares, their
+    inner product is the blended cosine.
+    """
+    torch, models = _import_torch()
+    z_x, z_y = (
+        torch.cat(
+            [math.sqrt(share) * a.double(), math.sqrt(1.0 - share) * b.double()], dim=1
+        )
+        for a, b in zip(linear, trained, strict=True)
+    )
+    x_to_y, norm = models.reciprocal_rank_sums(z_x, z_y, 0, weight)
+    y_to_x, _ = models.reciprocal_rank_sums(z_y, z_x, 0, weight)
+    return float(0.5 * (x_to_y + y_to_x) / norm)
 
 
 def _import_torch():
@@ -471,7 +501,7 @@ class ContrastiveAligner(CrossModalEstimator):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "loss": [StrOptions({"infonce", "siglip"})],
         "batch_size": [IntegerInterval(2, None, closed="left")],
-        "max_epochs": [IntegerInterval(1, None, closed="left")],
+        "max_epochs": [StrOptions({"auto"}), IntegerInterval(1, None, closed="left")],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "max_validation_size": [
@@ -505,7 +535,7 @@ class ContrastiveAligner(CrossModalEstimator):
         weight_decay=1e-4,
         loss="infonce",
         batch_size=256,
-        max_epochs=200,
+        max_epochs="auto",
         early_stopping="auto",
         validation_fraction=0.1,
         max_validation_size="auto",
@@ -584,7 +614,7 @@ class ContrastiveAligner(CrossModalEstimator):
             y,
             sample_weight,
             initialize=not continuing,
-            max_epochs=self.max_epochs,
+            max_epochs=None,
             early_stopping=self._early_stopping_for(X.shape[0]),
         )
 
@@ -683,7 +713,19 @@ class ContrastiveAligner(CrossModalEstimator):
             return n_samples >= AUTO_EARLY_STOPPING_PAIRS
         return bool(self.early_stopping)
 
-    def _patience_for(self, n_train, cca_competes):
+    def _max_epochs_for(self, n_train, comm):
+        """``max_epochs``, with ``"auto"`` resolved for ``n_train`` pairs per rank."""
+        if self.max_epochs != "auto":
+            return self.max_epochs
+        torch, models = _import_torch()
+        batches = int(
+            comm.all_reduce_max(
+                torch.tensor(models.n_batches(n_train, self.batch_size))
+            )
+        )
+        return max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MIN_STEPS / batches))
+
+    def _patience_for(self, n_train, cca_competes, max_epochs):
         """Patience of the stopping rule, in epochs.
 
         Below ``AUTO_EARLY_STOPPING_PAIRS``, ``early_stopping="auto"`` with
@@ -696,7 +738,7 @@ class ContrastiveAligner(CrossModalEstimator):
             and cca_competes
             and n_train < AUTO_EARLY_STOPPING_PAIRS
         )
-        return self.max_epochs if selects_only else self.n_iter_no_change
+        return max_epochs if selects_only else self.n_iter_no_change
 
     def _communicator(self):
         """The collectives of the training loop: the process group's, if any.
@@ -868,6 +910,8 @@ class ContrastiveAligner(CrossModalEstimator):
             device=device,
         )
         first_epoch = 0 if initialize else self.n_iter_
+        if max_epochs is None:
+            max_epochs = self._max_epochs_for(data["train_rows"].shape[0], comm)
         log = models.ProgressLog(data["n_train"], comm) if self.verbose else None
         try:
             result = models.run_epochs(
@@ -880,7 +924,7 @@ class ContrastiveAligner(CrossModalEstimator):
                     "validation_interval": self.validation_interval,
                     "tol": self.tol,
                     "n_iter_no_change": self._patience_for(
-                        data["n_train"], cca_competes
+                        data["n_train"], cca_competes, max_epochs
                     ),
                     "batch_size": self.batch_size,
                     "score_initial": initialize and self.init == "cca",
@@ -891,9 +935,12 @@ class ContrastiveAligner(CrossModalEstimator):
         finally:
             model.set_generator(None)
         if cca_competes and early_stopping and result["losses"]:
-            optimizer = self._choose_linear_or_trained(
-                model, optimizer, spec, data, weight, comm, result
+            choose = (
+                self._blend_linear_and_trained
+                if self.init == "auto"
+                else self._choose_linear_or_trained
             )
+            optimizer = choose(model, optimizer, spec, data, weight, comm, result)
         if result["diverged"] and not result["losses"]:
             raise FloatingPointError(
                 f"Training diverged in epoch {first_epoch + 1} (non-finite loss or "
@@ -1062,19 +1109,86 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         return optimizer
 
-    def _init_from_cca(self, model, data, weight, comm, *, every_row=False):
-        """Set the linear paths to regularised CCA of the standardised training pairs.
+    def _blend_linear_and_trained(
+        self, model, optimizer, spec, data, weight, comm, result
+    ):
+        """Blend CCA's cosine with the trained one, as the validation pairs prefer.
 
-        ``CrossModalEmbedding(whiten=True, reg="auto")`` is fitted on the
-        training rows (not the validation rows, which judge the start too), in
-        float64 on the host; its rotations act on the standardised views the
-        encoders see, so before training ``transform`` is the normalised CCA
-        score. ``every_row`` fits it on the validation rows too: once the
-        start has been kept, it is the CCA of all the pairs ``fit`` was given.
+        ``model`` holds the best validated epoch (``init="auto"``: random start,
+        no linear paths). The similarity of a blend is ``share`` times the
+        cosine of the CCA scores of the training rows plus ``1 - share`` times
+        the trained cosine; each share of ``LINEAR_SHARES`` is scored by the
+        validation MRR (both directions) and the best is kept, a tie going to
+        the larger share (the simpler model). Share 0 keeps the trained
+        weights, so the training gain is never thrown away where the
+        validation pairs see it; share 1 keeps CCA. With fewer than
+        ``LINEAR_TEST_MIN_PAIRS`` effective validation pairs the choice would
+        be noise, and CCA is kept. Whatever share is kept, its CCA is refitted
+        on every pair. Returns the optimiser to keep.
         """
-        torch, _ = _import_torch()
+        torch, models = _import_torch()
+        val_weight = comm.gather(data["val_weight"]).double()
+        effective_pairs = float(val_weight.sum() ** 2 / (val_weight**2).sum())
+        share = 1.0
+        if effective_pairs >= LINEAR_TEST_MIN_PAIRS:
+            model.eval()
+            with torch.no_grad():
+                trained = [
+                    comm.gather(models.embed_rows(embed, data[key]))
+                    for embed, key in (
+                        (model.embed_x, "val_x"),
+                        (model.embed_y, "val_y"),
+                    )
+                ]
+            cca = self._fit_cca(data, weight, comm)
+            linear = [
+                torch.nn.functional.normalize(scores, dim=1)
+                for scores in self._cca_scores(cca, data, comm)
+            ]
+            scores = [
+                _blended_mrr(linear, trained, candidate, val_weight)
+                for candidate in LINEAR_SHARES
+            ]
+            best = max(scores)
+            share = max(
+                s for s, v in zip(LINEAR_SHARES, scores, strict=True) if v == best
+            )
+        result["linear_share"] = share
+        if share == 0.0:
+            return optimizer
+        if share == 1.0:
+            return self._keep_cca(model, spec, data, weight, comm, result)
+        device = data["x"].device
+        model.linear_x, model.linear_y = (
+            torch.nn.Linear(data[key].shape[1], spec["n_components"], device=device)
+            for key in ("x", "y")
+        )
+        model.linear_share = share
+        self._init_from_cca(
+            model, data, weight, comm, every_row=True, zero_residual=False
+        )
+        spec["linear_path"], spec["linear_share"] = True, share
+        return models.make_optimizer(model, self.learning_rate, self.weight_decay)
+
+    def _keep_cca(self, model, spec, data, weight, comm, result):
+        """Make ``model`` the CCA of every pair (linear paths, MLP output zeroed)."""
+        torch, models = _import_torch()
+        if model.linear_x is None:
+            device = data["x"].device
+            model.linear_x, model.linear_y = (
+                torch.nn.Linear(data[key].shape[1], spec["n_components"], device=device)
+                for key in ("x", "y")
+            )
+        self._init_from_cca(model, data, weight, comm, every_row=True)
+        result["best_epoch"] = 0
+        spec["linear_path"] = True
+        return models.make_optimizer(model, self.learning_rate, self.weight_decay)
+
+    def _fit_cca(self, data, weight, comm, *, every_row=False):
+        """Regularised CCA of the standardised training pairs (or of every pair)."""
         from .._linear.embedding import CrossModalEmbedding
 
+        torch, _ = _import_torch()
         rows = data["train_rows"]
         if every_row:
             rows = torch.arange(data["x"].shape[0], device=rows.device)
@@ -1085,12 +1199,38 @@ class ContrastiveAligner(CrossModalEstimator):
             (sample_weight,) = _on_host((comm.gather(weight[rows]),))
         n_components = min(self.n_components, x.shape[1], y.shape[1])
         cca = CrossModalEmbedding(n_components, whiten=True, reg="auto")
-        cca.fit(x, y, sample_weight=sample_weight)
+        return cca.fit(x, y, sample_weight=sample_weight)
+
+    def _cca_scores(self, cca, data, comm):
+        """CCA scores of every rank's validation pairs, on the device."""
+        device = data["x"].device
+        rotations_x, rotations_y, mean_x, mean_y = _on_device(
+            (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_), device
+        )
+        return (
+            (comm.gather(data["val_x"]).double() - mean_x) @ rotations_x,
+            (comm.gather(data["val_y"]).double() - mean_y) @ rotations_y,
+        )
+
+    def _init_from_cca(
+        self, model, data, weight, comm, *, every_row=False, zero_residual=True
+    ):
+        """Set the linear paths to regularised CCA of the standardised training pairs.
+
+        ``CrossModalEmbedding(whiten=True, reg="auto")`` is fitted on the
+        training rows (not the validation rows, which judge the start too), in
+        float64 on the host; its rotations act on the standardised views the
+        encoders see, so before training ``transform`` is the normalised CCA
+        score. ``every_row`` fits it on the validation rows too: once the
+        start has been kept, it is the CCA of all the pairs ``fit`` was given.
+        """
+        cca = self._fit_cca(data, weight, comm, every_row=every_row)
         model.init_from_linear_(
             *_on_device(
                 (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_),
-                rows.device,
-            )
+                data["x"].device,
+            ),
+            zero_residual=zero_residual,
         )
         comm.broadcast_module(model)
 
@@ -1124,7 +1264,9 @@ class ContrastiveAligner(CrossModalEstimator):
         """Store the outcome of a finished call (nothing is stored before)."""
         if initialize:
             self.model_, self._optimizer, self._model_spec = model, optimizer, spec
-            self.n_components_ = spec["n_components"]
+            blended = spec.get("linear_share") is not None
+            self.n_components_ = spec["n_components"] * (2 if blended else 1)
+            self.linear_share_ = None
             self.loss_curve_, self.n_iter_ = [], 0
             self._x_standardization = _on_host(standardization[0])
             self._y_standardization = _on_host(standardization[1])
@@ -1138,6 +1280,8 @@ class ContrastiveAligner(CrossModalEstimator):
         self.loss_curve_ = self.loss_curve_ + result["losses"]
         self.n_iter_ += len(result["losses"])
         self.best_epoch_ = result["best_epoch"]
+        if "linear_share" in result:
+            self.linear_share_ = result["linear_share"]
         self.validation_scores_ = result["scores"] if early_stopping else None
         self.temperature_ = float(1.0 / model.logit_scale.detach().exp().cpu())
         self.readout_coef_, self.readout_intercept_ = readout
@@ -1145,6 +1289,18 @@ class ContrastiveAligner(CrossModalEstimator):
     def _report_stop(self, result, first_epoch, log):
         last = first_epoch + len(result["losses"])
         kept = f"the weights of epoch {result['best_epoch']} are kept"
+        share = result.get("linear_share")
+        if share == 1.0:
+            kept = (
+                "the CCA solution (refitted on every pair) is kept: the "
+                "validation pairs did not show the trained weights doing better"
+            )
+        elif share is not None and share > 0:
+            kept = (
+                f"a blend is kept: {share:g} x the cosine of CCA (refitted on "
+                f"every pair) + {1 - share:g} x that of the weights of epoch "
+                f"{result['best_epoch']}"
+            )
         if result["diverged"]:
             message = (
                 f"Training diverged in epoch {last + 1} (non-finite loss or weights) "
