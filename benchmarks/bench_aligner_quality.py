@@ -137,6 +137,8 @@ def aligner_variants():
         "default": {},
         "random": {"init": "random"},
         "cca": {"init": "cca"},
+        "no-norm": {"normalization": None},
+        "wd1e-2": {"weight_decay": 1e-2},
     }
 
 

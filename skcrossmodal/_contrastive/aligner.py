@@ -12,6 +12,7 @@ computed by torch on the training device.
 import contextlib
 import copy
 import io
+import itertools
 import math
 import numbers
 import sys
@@ -489,7 +490,8 @@ class ContrastiveAligner(CrossModalEstimator):
     _fits_across_ranks = True
 
     _parameter_constraints: dict = {
-        "n_components": [IntegerInterval(1, None, closed="left")],
+        # One dimension on the unit sphere is a sign: two points, no ranking.
+        "n_components": [IntegerInterval(2, None, closed="left")],
         "hidden_layer_sizes": [
             "array-like",
             IntegerInterval(1, None, closed="left"),
@@ -521,6 +523,7 @@ class ContrastiveAligner(CrossModalEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "init": [StrOptions({"auto", "cca", "random"})],
+        "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(
@@ -551,6 +554,7 @@ class ContrastiveAligner(CrossModalEstimator):
         verbose=0,
         warm_start=False,
         init="auto",
+        n_jobs=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -577,6 +581,7 @@ class ContrastiveAligner(CrossModalEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.init = init
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------ training ---
     @_fit_context(prefer_skip_nested_validation=True)
@@ -604,7 +609,8 @@ class ContrastiveAligner(CrossModalEstimator):
             X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=True
             )
-            self._fit_views(X, y, sample_weight)
+            with self._torch_threads(X.shape[1], y.shape[1]):
+                self._fit_views(X, y, sample_weight)
         return self
 
     def _fit_views(self, X, y, sample_weight):
@@ -615,7 +621,7 @@ class ContrastiveAligner(CrossModalEstimator):
             sample_weight,
             initialize=not continuing,
             max_epochs=None,
-            early_stopping=self._early_stopping_for(X.shape[0]),
+            early_stopping=self._early_stopping_for(X, y),
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -645,15 +651,19 @@ class ContrastiveAligner(CrossModalEstimator):
             X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=first_call
             )
-            self._train(
-                X,
-                y,
-                sample_weight,
-                initialize=first_call,
-                max_epochs=1,
-                early_stopping=False,
-            )
+            with self._torch_threads(X.shape[1], y.shape[1]):
+                self._partial_fit_views(X, y, sample_weight, first_call)
         return self
+
+    def _partial_fit_views(self, X, y, sample_weight, first_call):
+        self._train(
+            X,
+            y,
+            sample_weight,
+            initialize=first_call,
+            max_epochs=1,
+            early_stopping=False,
+        )
 
     @contextlib.contextmanager
     def _rollback_on_error(self, continuing):
@@ -679,6 +689,25 @@ class ContrastiveAligner(CrossModalEstimator):
                 models.restore(self.model_, self._optimizer, training_state)
             raise
 
+    def _torch_threads(self, n_features_x, n_features_y):
+        """Context: torch's intra-op threads for this call, from ``n_jobs``."""
+        if self.n_jobs == 0:
+            raise ValueError(
+                "n_jobs=0 is not a number of threads; use None (chosen for the "
+                "model's size), a positive count, or -1 for every thread."
+            )
+        from .._torch import threads
+
+        # Weights of both encoders: each layer's inputs times its outputs.
+        layers = (*self._hidden_layer_sizes(), self.n_components)
+        weights = sum(
+            a * b
+            for n_in in (n_features_x, n_features_y)
+            for a, b in itertools.pairwise((n_in, *layers))
+        )
+        n_threads = threads.resolve_threads(self.n_jobs, weights * self.batch_size)
+        return threads.torch_threads(n_threads)
+
     def _pairs_in_group(self, n_samples):
         """The number of pairs of every rank (``n_samples`` outside a group)."""
         comm = self._communicator()
@@ -687,23 +716,26 @@ class ContrastiveAligner(CrossModalEstimator):
             n_samples = int(comm.all_reduce_sum(torch.tensor(n_samples)))
         return n_samples
 
-    def _cca_competes(self, n_pairs):
+    def _cca_competes(self, n_pairs, n_features_x, n_features_y):
         """Whether the CCA solution is a candidate for the fitted model.
 
         ``init="auto"`` asks for it only below ``AUTO_EARLY_STOPPING_PAIRS``
         pairs, where a trained model can lose to the linear one (measured in
         :doc:`/model_selection`); above, training won on every set measured,
         and the candidate would cost a float64 CCA fit of every training row
-        on the host.
+        on the host. Nor when CCA has a single component (a one-column view):
+        on the unit sphere a one-dimensional score keeps only its sign.
         """
         if self.init == "auto":
-            return n_pairs < AUTO_EARLY_STOPPING_PAIRS
+            n_shared = min(self.n_components, n_features_x, n_features_y)
+            return n_pairs < AUTO_EARLY_STOPPING_PAIRS and n_shared >= 2
         return self.init == "cca"
 
-    def _early_stopping_for(self, n_samples):
+    def _early_stopping_for(self, X, y):
+        n_samples = X.shape[0]
         if self.early_stopping == "auto":
             n_samples = self._pairs_in_group(n_samples)
-            if self._cca_competes(n_samples):
+            if self._cca_competes(n_samples, X.shape[1], y.shape[1]):
                 # The CCA solution must compete with the trained weights:
                 # score it whenever the pairs allow a split of two and two.
                 n_validation = self._n_validation(
@@ -831,7 +863,9 @@ class ContrastiveAligner(CrossModalEstimator):
         comm = self._communicator()
         device = _resolve_device(self.device)
         cca_competes = initialize and self._cca_competes(
-            self._pairs_in_group(X.shape[0]) if self.init == "auto" else 0
+            self._pairs_in_group(X.shape[0]) if self.init == "auto" else 0,
+            X.shape[1],
+            y.shape[1],
         )
         if initialize:
             self._random_state = check_random_state(self.random_state)
@@ -1332,7 +1366,10 @@ class ContrastiveAligner(CrossModalEstimator):
         self.model_.eval()
         function = function_of(device)
         out = np.empty((A.shape[0], out_columns), dtype=A.dtype)
-        with torch.no_grad():
+        with (
+            torch.no_grad(),
+            self._torch_threads(self.n_features_in_, self.n_features_y_in_),
+        ):
             for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
                 stop = min(start + _HOST_CHUNK_ROWS, A.shape[0])
                 chunk = self._send(A[start:stop], standardization, device)
