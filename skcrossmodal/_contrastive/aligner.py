@@ -243,7 +243,8 @@ class ContrastiveAligner(CrossModalEstimator):
     Parameters
     ----------
     n_components : int, default=32
-        Dimension of the shared space (the encoders' output). Unlike the
+        Dimension of the shared space (the encoders' output), at least 2 (on
+        the unit sphere one dimension is a sign). Unlike the
         linear estimators' it is not bounded by the views' dimensions: the
         encoders are nonlinear, so a shared space wider than a one-column y
         still separates pairs.
@@ -271,8 +272,12 @@ class ContrastiveAligner(CrossModalEstimator):
         Pairs per mini-batch (the other pairs of a batch are the negatives), at
         least 2. The rows of an epoch are split into near-equal batches of at
         most this size, so no batch is left with a single pair.
-    max_epochs : int, default=200
-        Most passes over the training pairs in ``fit``.
+    max_epochs : "auto" or int, default="auto"
+        Most passes over the training pairs in ``fit``. ``"auto"``: 200, or
+        more where an epoch has few batches, so that training takes at least
+        1 000 optimiser steps (as the textbook CLIP loop does; on 350 pairs
+        200 epochs are 400 steps, and stopped that short the aligner retrieved
+        worse than that loop).
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the pairs (at most
         ``max_validation_size``), monitor their retrieval mean reciprocal rank
@@ -348,18 +353,38 @@ class ContrastiveAligner(CrossModalEstimator):
         but below 10 000 pairs regularised CCA of the training pairs
         (``CrossModalEmbedding(whiten=True, reg="auto")`` of the standardised
         views) is a candidate too (from 10 000 pairs it is ``"random"``):
-        the trained weights are kept only if they retrieve the validation
-        pairs significantly better (see Notes), else the aligner *is* that
-        CCA, refitted on all pairs. ``"cca"``: each
+        the fitted similarity is a blend, ``s`` times CCA's cosine plus
+        ``1 - s`` times the trained one, with ``s`` in 0, 0.25, ..., 1 chosen
+        on the validation pairs (see Notes); ``s = 1`` is that CCA, refitted
+        on all pairs, ``s = 0`` the trained encoders alone. ``"cca"``: each
         encoder gets a linear path next to its MLP, set to that CCA, and the
         MLP's last layer starts at zero, so training starts from the CCA
-        embedding and learns a nonlinear residual; the start competes in the
-        same way.
+        embedding and learns a nonlinear residual; the start competes with
+        the trained weights by a paired z-test on the validation pairs (see
+        Notes).
+    n_jobs : int or None, default=None
+        Threads torch may use for its operations (intra-op threads) during
+        ``fit``, ``partial_fit``, ``transform`` and ``predict``; the
+        process's setting is restored after each call, also when the call
+        raises. ``None``: one thread for models whose batch step is small
+        (below about 6.7e7 multiply-adds, weights times ``batch_size``; the
+        default model on up to a few hundred features), where more threads
+        cost more than they save and collapse when other processes compete
+        for the cores, else every thread the process may use. ``-1``: every
+        thread the process may use (inside a joblib worker, joblib's share of
+        the cores), ``-2`` one fewer, and so on; a positive count is used as
+        given.
 
     Attributes
     ----------
     n_components_ : int
-        Dimension of the shared space.
+        Dimension of the shared space: ``n_components``, or twice that when
+        ``init="auto"`` kept a blend (the CCA and the trained embedding side
+        by side).
+    linear_share_ : float or None
+        Share ``s`` of CCA's cosine in the blended similarity chosen by
+        ``init="auto"`` (0: the trained encoders, 1: CCA); None where CCA was
+        not a candidate.
     model_ : torch.nn.Module
         The trained encoders (``model_.encoder_x``, ``model_.encoder_y``), the
         logit scale and the optional decoder.
@@ -430,8 +455,20 @@ class ContrastiveAligner(CrossModalEstimator):
     With ``init="auto"`` (the default) or ``"cca"``, ``early_stopping="auto"``
     holds out ``validation_fraction`` of the pairs whenever that leaves two on
     each side; below 10 000 pairs it runs all ``max_epochs`` and uses the
-    validation pairs only to choose the epoch to keep. That epoch must then
-    beat CCA of the training pairs (for ``"cca"`` the start, epoch 0, which
+    validation pairs only to choose the epoch to keep (a tie goes to the
+    later epoch). ``"auto"`` then scores on the same pairs the blends of the
+    cosine of CCA (fitted on the training pairs, scores L2-normalised) and
+    that of the kept epoch, ``s * cos_CCA + (1 - s) * cos_trained`` for
+    ``s`` in 0, 0.25, 0.5, 0.75, 1, and keeps the best (a tie goes to the
+    larger ``s``); a blend is an embedding, the two unit embeddings side by
+    side scaled by ``sqrt(s)`` and ``sqrt(1 - s)``, so retrieval and
+    ``predict`` work on it as on any other. Unlike a yes-or-no test, the
+    blend keeps the training gain where the validation pairs see one and
+    adds CCA's where the two are complementary; with fewer than 30
+    (effective) validation pairs the choice would be noise and CCA is kept.
+    A one-component CCA (a one-column view) is no candidate: on the unit
+    sphere it keeps only its sign. For ``init="cca"`` the kept epoch must
+    beat CCA of the training pairs (the start, epoch 0, which
     also competes as an epoch): the gains in reciprocal rank of the
     validation pairs (mean of both directions, trained minus CCA) must have a
     weighted mean above 1.645 standard errors, a one-sided paired z-test at
@@ -441,20 +478,15 @@ class ContrastiveAligner(CrossModalEstimator):
     estimator and not a noisier model: the kept epoch is the best of many
     judged on those same pairs, and would beat CCA by chance alone.
     ``"auto"`` trains exactly as ``"random"`` does (no linear paths unless
-    CCA is kept); ``"cca"`` trains from the CCA embedding, its linear paths
-    at a tenth of ``learning_rate`` without weight decay (decay would pull
-    them away from the start). Measured in :doc:`/model_selection` (3 seeds,
-    50 to 5 000 pairs, linear and nonlinear links, sensor and digit views):
-    with 35 to 56 training pairs both are CCA on every seed, where the random
-    start lost to CCA on three of four sets; from 500 pairs the trained
-    aligner is kept where it is clearly better (nonlinear link, 5 000 pairs:
-    recall@1 0.39 against CCA's 0.13); at 500 pairs the 35 validation pairs
-    often cannot show a real gain, so the default can stay at CCA where the
-    random start is better. The CCA candidate is fitted from a float64 copy
-    of the training rows on the host (over several ranks, gathered on each),
-    so ``"auto"`` considers it only below 10 000 pairs, where it can win: from
-    there on, training beat CCA on every set measured (50 000 pairs: recall@1
-    0.79 against 0.60 on a linear link), and the fit stays on the device.
+    CCA is part of what is kept); ``"cca"`` trains from the CCA embedding,
+    its linear paths at a tenth of ``learning_rate`` without weight decay
+    (decay would pull them away from the start). The benchmark behind these
+    defaults is in :doc:`/model_selection`. The CCA candidate is fitted from
+    a float64 copy of the training rows on the host (over several ranks,
+    gathered on each), so ``"auto"`` considers it only below 10 000 pairs,
+    where it can win: from there on, training beat CCA on every set measured
+    (50 000 pairs: recall@1 0.79 against 0.60 on a linear link), and the fit
+    stays on the device.
 
     A model trained on a GPU pickles with its weights on the CPU and loads on a
     machine without CUDA (with a warning), where it runs on the CPU.
