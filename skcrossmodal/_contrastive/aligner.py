@@ -55,6 +55,9 @@ AUTO_MIN_STEPS = 1000
 #: ``init="auto"`` chooses on the validation pairs (0: the trained encoders
 #: alone, 1: CCA alone).
 LINEAR_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Folds over which ``init="auto"`` chooses the share when too few pairs
+#: would be held out for validation.
+CROSS_VALIDATION_FOLDS = 5
 _SEED_MAX = np.iinfo(np.int32).max
 _HOST_CHUNK_ROWS = 65536
 
@@ -647,6 +650,20 @@ class ContrastiveAligner(CrossModalEstimator):
 
     def _fit_views(self, X, y, sample_weight):
         continuing = self.warm_start and hasattr(self, "model_")
+        if not continuing and self._share_by_cross_validation(X, y):
+            # Too few pairs to hold out a trustworthy validation set: the share
+            # is chosen on folds, and the model trains on every pair.
+            share = self._cross_validated_share(X, y, sample_weight)
+            self._train(
+                X,
+                y,
+                sample_weight,
+                initialize=True,
+                max_epochs=None,
+                early_stopping=False,
+                linear_share=share,
+            )
+            return
         self._train(
             X,
             y,
@@ -655,6 +672,74 @@ class ContrastiveAligner(CrossModalEstimator):
             max_epochs=None,
             early_stopping=self._early_stopping_for(X, y),
         )
+
+    def _share_by_cross_validation(self, X, y):
+        """Whether ``init="auto"`` chooses its blend by K-fold (few pairs).
+
+        When ``early_stopping="auto"`` would hold out fewer than
+        ``LINEAR_TEST_MIN_PAIRS`` validation pairs, one split cannot tell the
+        blends apart; ``CROSS_VALIDATION_FOLDS`` folds score every pair once.
+        In one process only (a process group holds out as before).
+        """
+        if self.init != "auto" or self.early_stopping != "auto":
+            return False
+        if self._communicator().world_size > 1 or X.shape[0] < 4:
+            return False
+        if not self._cca_competes(X.shape[0], X.shape[1], y.shape[1]):
+            return False
+        device = _resolve_device(self.device)
+        return self._n_validation(X.shape[0], device) < LINEAR_TEST_MIN_PAIRS
+
+    def _cross_validated_share(self, X, y, sample_weight):
+        """The blend share of best mean validation MRR over K folds.
+
+        Each fold trains the aligner (``init="random"``, no early stopping) and
+        fits CCA on the other folds, in the fold's standardisation, and scores
+        every share of ``LINEAR_SHARES`` on its pairs; the MRRs are averaged
+        with the folds' weights, and a tie goes to the larger share.
+        """
+        from sklearn.base import clone
+        from sklearn.model_selection import KFold
+
+        from .._linear.embedding import CrossModalEmbedding
+
+        torch, _ = _import_torch()
+        rng = check_random_state(self.random_state)
+        weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        n_folds = min(CROSS_VALIDATION_FOLDS, X.shape[0] // 2)
+        folds = KFold(n_folds, shuffle=True, random_state=rng.randint(_SEED_MAX))
+        totals = np.zeros(len(LINEAR_SHARES))
+        for train, test in folds.split(X):
+            if not weight[test].sum() > 0 or not weight[train].sum() > 0:
+                continue
+            fold = clone(self).set_params(
+                init="random",
+                early_stopping=False,
+                verbose=0,
+                warm_start=False,
+                random_state=rng.randint(_SEED_MAX),
+            )
+            fold_weight = None if sample_weight is None else weight[train]
+            fold.fit(X[train], y[train], sample_weight=fold_weight)
+            trained = [torch.from_numpy(z) for z in fold.transform(X[test], y[test])]
+            x_std = (X - fold.x_mean_) / fold.x_scale_
+            y_std = (y - fold.y_mean_) / fold.y_scale_
+            k = min(self.n_components, X.shape[1], y.shape[1])
+            cca = CrossModalEmbedding(k, whiten=True, reg="auto")
+            cca.fit(x_std[train], y_std[train], sample_weight=fold_weight)
+            linear = [
+                torch.nn.functional.normalize(torch.from_numpy(z), dim=1)
+                for z in cca.transform(x_std[test], y_std[test])
+            ]
+            fold_weight_test = torch.from_numpy(weight[test].astype(np.float64))
+            totals += weight[test].sum() * np.array(
+                [
+                    _blended_mrr(linear, trained, share, fold_weight_test)
+                    for share in LINEAR_SHARES
+                ]
+            )
+        best = totals.max()
+        return max(s for s, v in zip(LINEAR_SHARES, totals, strict=True) if v == best)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -890,7 +975,17 @@ class ContrastiveAligner(CrossModalEstimator):
             out[start:stop].copy_(torch.from_numpy(chunk))
         return out
 
-    def _train(self, X, y, sample_weight, *, initialize, max_epochs, early_stopping):
+    def _train(
+        self,
+        X,
+        y,
+        sample_weight,
+        *,
+        initialize,
+        max_epochs,
+        early_stopping,
+        linear_share=None,
+    ):
         torch, models = _import_torch()
         comm = self._communicator()
         device = _resolve_device(self.device)
@@ -1007,6 +1102,10 @@ class ContrastiveAligner(CrossModalEstimator):
                 else self._choose_linear_or_trained
             )
             optimizer = choose(model, optimizer, spec, data, weight, comm, result)
+        elif linear_share is not None and result["losses"]:
+            optimizer = self._apply_share(
+                linear_share, model, optimizer, spec, data, weight, comm, result
+            )
         if result["diverged"] and not result["losses"]:
             raise FloatingPointError(
                 f"Training diverged in epoch {first_epoch + 1} (non-finite loss or "
@@ -1219,6 +1318,13 @@ class ContrastiveAligner(CrossModalEstimator):
             share = max(
                 s for s, v in zip(LINEAR_SHARES, scores, strict=True) if v == best
             )
+        return self._apply_share(
+            share, model, optimizer, spec, data, weight, comm, result
+        )
+
+    def _apply_share(self, share, model, optimizer, spec, data, weight, comm, result):
+        """Make ``model`` the blend of CCA of every pair and itself at ``share``."""
+        torch, models = _import_torch()
         result["linear_share"] = share
         if share == 0.0:
             return optimizer
