@@ -167,6 +167,7 @@ def test_stochastic_induction_keeps_a_subset_with_growing_probability():
         keep_prob=0.3,
         keep_prob_growth=1.5,
         max_iter=6,
+        validation_folds=None,  # every round runs: the schedule is under test
         random_state=0,
     ).fit(X, y)
     probabilities = [p.keep_prob for p in model.induced_pairs_]
