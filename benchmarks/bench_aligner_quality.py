@@ -132,7 +132,7 @@ ALL_SETS = [
     "digits",
     *(f"{link}-{n}" for n in (500, 5000, 50000) for link in ("linear", "nonlinear")),
 ]
-QUICK_SETS = ["linnerud", "sensor", "digits", "linear-500", "nonlinear-500"]
+QUICK_SETS = ["linnerud", "sensor-80", "sensor", "linear-500", "nonlinear-500"]
 #: Mid-size (500 to 5 000 training pairs... here 350 to 3 500 after the split,
 #: the sets of that name) nonlinear and real sets, for the 1.1 x target.
 MID_NONLINEAR_OR_REAL = ("sensor", "digits", "nonlinear-500", "nonlinear-5000")
@@ -145,8 +145,7 @@ def aligner_variants():
         "default": {},
         "random": {"init": "random"},
         "cca": {"init": "cca"},
-        "no-norm": {"normalization": None},
-        "wd1e-2": {"weight_decay": 1e-2},
+        "layer-norm": {"normalization": "layer", "weight_decay": 1e-4},
     }
 
 
