@@ -155,12 +155,6 @@ def test_one_column_y_keeps_a_graded_embedding_and_predicts_like_cca():
     assert r2 > 0.7 * r2_linear
 
 
-def test_one_dimensional_shared_space_is_rejected():
-    X, y = _views(n=20)
-    with pytest.raises(ValueError, match="n_components"):
-        _small(n_components=1).fit(X, y)
-
-
 # ---------------------------------------------------------------- progress ---
 _EPOCH_LINE = re.compile(
     r"^Epoch (\d+)/(\d+)(?: \(epoch (\d+) in all\))?: loss [\d.]+, .* "

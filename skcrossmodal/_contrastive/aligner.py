@@ -246,8 +246,8 @@ class ContrastiveAligner(CrossModalEstimator):
     Parameters
     ----------
     n_components : int, default=32
-        Dimension of the shared space (the encoders' output), at least 2 (on
-        the unit sphere one dimension is a sign). Unlike the
+        Dimension of the shared space (the encoders' output). Use at least 2:
+        on the unit sphere one dimension is a sign (two points). Unlike the
         linear estimators' it is not bounded by the views' dimensions: the
         encoders are nonlinear, so a shared space wider than a one-column y
         still separates pairs.
@@ -529,8 +529,7 @@ class ContrastiveAligner(CrossModalEstimator):
     _fits_across_ranks = True
 
     _parameter_constraints: dict = {
-        # One dimension on the unit sphere is a sign: two points, no ranking.
-        "n_components": [IntegerInterval(2, None, closed="left")],
+        "n_components": [IntegerInterval(1, None, closed="left")],
         "hidden_layer_sizes": [
             "array-like",
             IntegerInterval(1, None, closed="left"),
