@@ -160,7 +160,7 @@ def test_stochastic_induction_keeps_a_subset_with_growing_probability():
     """Each round keeps a subset of its candidates, with p_t = min(1, p g^(t-1))."""
     X, y, _ = _planted(noise=2.0, seed=2)
     everything = SelfLearningAligner(
-        CrossModalEmbedding(), keep_prob=1.0, max_iter=1
+        CrossModalEmbedding(), keep_prob=1.0, max_iter=1, validation_folds=None
     ).fit(X, y)
     model = SelfLearningAligner(
         CrossModalEmbedding(),
@@ -364,3 +364,69 @@ def test_failed_fit_leaves_the_estimator_as_it_was():
         model.fit(X_bad, y_bad)
     assert_array_equal(model.estimator_.coef_, coef)
     assert model.induced_pairs_ is induced
+
+
+# --------------------------------------------------------------- validation ---
+def test_held_out_mrr_matches_the_metric_and_a_hand_ranking():
+    """Without distractors it is mean_reciprocal_rank; distractors only add
+    gallery rows (ties count half)."""
+    from skcrossmodal._meta.self_learning import _held_out_mrr
+    from skcrossmodal.metrics import mean_reciprocal_rank
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    ones = np.ones(5)
+    assert _held_out_mrr(x[:5], y[:5], 5, ones) == pytest.approx(
+        mean_reciprocal_rank(x[:5], y[:5])
+    )
+    x_unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    y_unit = y / np.linalg.norm(y, axis=1, keepdims=True)
+    weight = rng.uniform(0.5, 2.0, size=5)
+    expected = 0.0
+    for queries, gallery in ((x_unit, y_unit), (y_unit, x_unit)):
+        for i in range(5):
+            similarity = gallery @ queries[i]
+            rank = 1 + np.sum(similarity > similarity[i])
+            expected += 0.5 * weight[i] / rank
+    assert _held_out_mrr(x, y, 5, weight) == pytest.approx(expected / weight.sum())
+
+
+def test_validation_falls_back_to_the_pairs_when_induced_pairs_are_wrong():
+    """Single-view rows with no partner in the other view: every induced pair is
+    wrong, the held-out pairs say so, and the fit is the pairs-only model."""
+    X, y, _ = _planted(n_pairs=30, n_singles=0, noise=0.3, seed=0)
+    rng = np.random.default_rng(1)
+    X_only = rng.normal(size=(300, 5)) * [5.0, 4.0, 3.0, 2.0, 1.0]
+    y_only = rng.normal(size=(300, 5)) * 3.0
+    nan = np.full((300, 5), np.nan)
+    X_semi, y_semi = np.vstack([X, X_only, nan]), np.vstack([y, nan, y_only])
+    unvalidated = SelfLearningAligner(
+        CrossModalEmbedding(), validation_folds=None, random_state=0
+    ).fit(X_semi, y_semi)
+    model = SelfLearningAligner(CrossModalEmbedding(), random_state=0)
+    model.fit(X_semi, y_semi)
+    pairs_only = SelfLearningAligner(CrossModalEmbedding(), max_iter=0)
+    pairs_only.fit(X_semi, y_semi)
+    assert unvalidated.n_iter_ > 1  # unchecked, the wrong pairs are learned
+    scores = model.validation_scores_
+    assert scores.shape == (11,) and scores[0] > scores[1:].max()
+    assert model.n_iter_ == 1 and model.termination_condition_ == "validation"
+    assert_allclose(model.transform(X), pairs_only.transform(X))
+
+
+def test_validation_keeps_the_rounds_that_help():
+    """A planted rotation: self-learning helps, validation keeps its rounds,
+    and the final fit is the unvalidated one round for round."""
+    X, y, _ = _planted(noise=0.5, seed=3)
+    model = SelfLearningAligner(CrossModalEmbedding(), random_state=0).fit(X, y)
+    unvalidated = SelfLearningAligner(
+        CrossModalEmbedding(), validation_folds=None, random_state=0
+    ).fit(X, y)
+    scores = model.validation_scores_
+    assert scores[-1] > scores[0]
+    chosen = int(np.flatnonzero(scores == scores.max())[-1])
+    assert model.n_iter_ - 1 == min(chosen, unvalidated.n_iter_ - 1)
+    for ours, theirs in zip(
+        model.induced_pairs_, unvalidated.induced_pairs_, strict=False
+    ):
+        assert_array_equal(ours.x_rows, theirs.x_rows)

@@ -10,7 +10,7 @@ under CSLS.
 """
 
 import numbers
-from copy import copy
+from copy import copy, deepcopy
 from dataclasses import fields
 
 import numpy as np
@@ -359,7 +359,7 @@ class SelfLearningAligner(
                 # A copy of the stream: the final rounds draw what they would
                 # draw without validation.
                 validation_scores = self._validate_rounds(
-                    singles, weights, pairs, sample_weight is not None, copy(rng)
+                    singles, weights, pairs, sample_weight is not None, deepcopy(rng)
                 )
                 if validation_scores is not None:
                     # On a tie the most rounds: they induced as many pairs
