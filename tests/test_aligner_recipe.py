@@ -180,13 +180,24 @@ def test_clock_format():
     assert models.clock(3 * 3600 + 61) == "3:01:01"
 
 
-def test_stop_line_names_cca_when_cca_is_kept(capsys):
-    """56 pairs: too few validation pairs to choose, so CCA is kept, and said."""
-    X, y = _views(n=56)
-    ContrastiveAligner(
-        hidden_layer_sizes=(8,), max_epochs=2, device="cpu", verbose=1
+@pytest.mark.parametrize("n_pairs", [56, 400])
+def test_stop_line_names_cca_when_cca_is_kept(monkeypatch, capsys, n_pairs):
+    """Kept, CCA is named (chosen on folds, or on held-out pairs)."""
+    from skcrossmodal._contrastive import aligner
+
+    monkeypatch.setattr(
+        aligner, "_blended_mrr", lambda linear, trained, share, w: share
+    )
+    X, y = _views(n=n_pairs)
+    model = ContrastiveAligner(
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        device="cpu",
+        verbose=1,
+        early_stopping="auto" if n_pairs < 100 else True,
     ).fit(X, y)
     last = capsys.readouterr().out.splitlines()[-1]
+    assert model.linear_share_ == 1.0 and model.best_epoch_ == 0
     assert last.startswith("Stopped after epoch 2")
     assert "the CCA solution (refitted on every pair) is kept" in last
 
