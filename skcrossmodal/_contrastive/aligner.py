@@ -364,8 +364,8 @@ class ContrastiveAligner(CrossModalEstimator):
         views) is a candidate too (from 10 000 pairs it is ``"random"``):
         the fitted similarity is a blend, ``s`` times CCA's cosine plus
         ``1 - s`` times the trained one, with ``s`` in 0, 0.25, ..., 1 chosen
-        on the validation pairs (see Notes); ``s = 1`` is that CCA, refitted
-        on all pairs, ``s = 0`` the trained encoders alone. ``"cca"``: each
+        by K-fold cross-validation (see Notes); ``s = 1`` is that CCA, of
+        all pairs, ``s = 0`` the trained encoders alone. ``"cca"``: each
         encoder gets a linear path next to its MLP, set to that CCA, and the
         MLP's last layer starts at zero, so training starts from the CCA
         embedding and learns a nonlinear residual; the start competes with
@@ -461,20 +461,22 @@ class ContrastiveAligner(CrossModalEstimator):
     float32 input gives float32 embeddings and predictions; float64 input
     gives float64 (the networks compute in float32 either way).
 
-    With ``init="auto"`` (the default) or ``"cca"``, ``early_stopping="auto"``
-    holds out ``validation_fraction`` of the pairs whenever that leaves two on
-    each side; below 10 000 pairs it runs all ``max_epochs`` and uses the
-    validation pairs only to choose the epoch to keep (a tie goes to the
-    later epoch). ``"auto"`` then scores on the same pairs the blends of the
-    cosine of CCA (fitted on the training pairs, scores L2-normalised) and
-    that of the kept epoch, ``s * cos_CCA + (1 - s) * cos_trained`` for
-    ``s`` in 0, 0.25, 0.5, 0.75, 1, and keeps the best (a tie goes to the
-    larger ``s``); a blend is an embedding, the two unit embeddings side by
-    side scaled by ``sqrt(s)`` and ``sqrt(1 - s)``, so retrieval and
-    ``predict`` work on it as on any other. Unlike a yes-or-no test, the
-    blend keeps the training gain where the validation pairs see one and
-    adds CCA's where the two are complementary; with fewer than 30
-    (effective) validation pairs the choice would be noise and CCA is kept.
+    With ``init="auto"`` (the default) and ``early_stopping="auto"``, below
+    10 000 pairs the fitted similarity is a blend, ``s * cos_CCA + (1 - s) *
+    cos_trained`` for ``s`` in 0, 0.25, 0.5, 0.75, 1, with ``s`` chosen by
+    K-fold cross-validation (5 folds, 3 from 2 000 pairs): each fold trains
+    the aligner (``init="random"``, no early stopping) and fits CCA on the
+    other folds, and every share is scored by the MRR of the fold's pairs;
+    the share of best mean MRR is kept (the larger on a tie), and the final
+    model trains on every pair, with CCA of every pair beside it. A blend is
+    an embedding, the two unit embeddings side by side scaled by ``sqrt(s)``
+    and ``sqrt(1 - s)``, so retrieval and ``predict`` work on it as on any
+    other. Unlike a yes-or-no test, the blend keeps the training gain where
+    the folds see one and adds CCA's where the two are complementary. With
+    ``early_stopping=True`` (or over the ranks of a process group) the share
+    is chosen on the held-out validation pairs instead, after the epoch of
+    best validation MRR (a tie goes to the later epoch); with fewer than 30
+    (effective) validation pairs that choice would be noise, and CCA is kept.
     A one-component CCA (a one-column view) is no candidate: on the unit
     sphere it keeps only its sign. For ``init="cca"`` the kept epoch must
     beat CCA of the training pairs (the start, epoch 0, which
