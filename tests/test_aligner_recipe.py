@@ -218,3 +218,20 @@ def test_stop_line_names_the_blend(monkeypatch, capsys):
         "a blend is kept: 0.5 x the cosine of CCA (refitted on every pair) + "
         f"0.5 x that of the weights of epoch {model.best_epoch_}"
     ) in last
+
+
+def _threads_of_every_thread_setting():
+    from skcrossmodal._torch import threads as worker_threads
+
+    return worker_threads.resolve_threads(-1, 0)
+
+
+def test_every_thread_in_a_joblib_worker_is_joblibs_share():
+    """n_jobs=-1 inside a joblib process worker is the worker's share of the
+    cores (joblib starts it with OMP_NUM_THREADS set), as for BLAS."""
+    import joblib
+
+    shares = joblib.Parallel(n_jobs=2)(
+        joblib.delayed(_threads_of_every_thread_setting)() for _ in range(2)
+    )
+    assert shares == [max(1, joblib.cpu_count() // 2)] * 2
