@@ -128,7 +128,7 @@ def test_induced_pairs_raise_precision_on_noisy_views():
     """With noise, later rounds induce more correct pairs than the first."""
     X, y, partner = _planted(n_pairs=8, n_singles=300, noise=1.0, seed=3)
     model = SelfLearningAligner(
-        CrossModalEmbedding(), keep_prob=1.0, random_state=0
+        CrossModalEmbedding(), keep_prob=1.0, validation_folds=None, random_state=0
     ).fit(X, y)
     correct = [
         np.count_nonzero(partner[p.x_rows] == p.y_rows) for p in model.induced_pairs_
@@ -205,7 +205,10 @@ def test_refit_uses_pairs_and_weighted_induced_pairs():
     X, y, _ = _planted(noise=1.5, seed=5)
     weights = np.random.default_rng(0).uniform(0.5, 2.0, size=X.shape[0])
     model = SelfLearningAligner(
-        CrossModalEmbedding(), induced_weight=0.25, random_state=0
+        CrossModalEmbedding(),
+        induced_weight=0.25,
+        validation_folds=None,  # the refit is under test, every round runs
+        random_state=0,
     ).fit(X, y, sample_weight=weights)
     last = model.induced_pairs_[-1]
     rows_x = np.concatenate([np.arange(12), last.x_rows])
@@ -415,18 +418,46 @@ def test_validation_falls_back_to_the_pairs_when_induced_pairs_are_wrong():
 
 
 def test_validation_keeps_the_rounds_that_help():
-    """A planted rotation: self-learning helps, validation keeps its rounds,
-    and the final fit is the unvalidated one round for round."""
-    X, y, _ = _planted(noise=0.5, seed=3)
+    """A noisy planted rotation with 30 pairs: the first round helps the
+    held-out pairs, later ones less; the final fit runs the best number of
+    rounds, drawing what the unvalidated fit draws, round for round."""
+    X, y, _ = _planted(n_pairs=30, n_singles=300, noise=1.0, seed=3)
     model = SelfLearningAligner(CrossModalEmbedding(), random_state=0).fit(X, y)
     unvalidated = SelfLearningAligner(
         CrossModalEmbedding(), validation_folds=None, random_state=0
     ).fit(X, y)
     scores = model.validation_scores_
-    assert scores[-1] > scores[0]
     chosen = int(np.flatnonzero(scores == scores.max())[-1])
-    assert model.n_iter_ - 1 == min(chosen, unvalidated.n_iter_ - 1)
+    assert 1 <= chosen < 10 and scores[chosen] > scores[0] + 0.05
+    assert model.n_iter_ - 1 == chosen
+    assert model.termination_condition_ == "validation"
     for ours, theirs in zip(
-        model.induced_pairs_, unvalidated.induced_pairs_, strict=False
+        model.induced_pairs_, unvalidated.induced_pairs_[:chosen], strict=True
     ):
         assert_array_equal(ours.x_rows, theirs.x_rows)
+        assert_array_equal(ours.y_rows, theirs.y_rows)
+
+
+def test_rounds_kept_only_with_a_gain_above_one_standard_error():
+    """The best mean round count, the most on a tie, kept only if its gain
+    over the pairs alone reaches its fold-to-fold standard error."""
+    from skcrossmodal._meta.self_learning import _rounds_to_keep
+
+    equal = np.ones(4)
+    clear = np.array(
+        [[0.5, 0.6, 0.7], [0.5, 0.62, 0.7], [0.4, 0.5, 0.6], [0.5, 0.6, 0.6]]
+    )
+    scores, n_rounds = _rounds_to_keep(clear, equal)
+    assert_allclose(scores, clear.mean(axis=0))
+    assert n_rounds == 2  # 0.65 best; gains 0.2, 0.2, 0.2, 0.1: SE 0.025
+    saturated = np.ones((3, 4))
+    assert _rounds_to_keep(saturated, np.ones(3))[1] == 3
+    noisy = np.array([[0.5, 0.7], [0.5, 0.3], [0.5, 0.7], [0.5, 0.4]])
+    # Mean gain 0.025, standard error 0.103: the pairs alone.
+    assert _rounds_to_keep(noisy, equal)[1] == 0
+    tie = np.array([[0.5, 0.6, 0.6], [0.4, 0.6, 0.6], [0.5, 0.7, 0.7]])
+    assert _rounds_to_keep(tie, np.ones(3))[1] == 2
+    # Fold weights weigh the mean: the heavy fold's gain decides.
+    weighted = np.array([[0.5, 0.9], [0.5, 0.45], [0.5, 0.45]])
+    assert _rounds_to_keep(weighted, np.array([10.0, 1.0, 1.0]))[1] == 1
+    assert _rounds_to_keep(weighted, np.array([1.0, 10.0, 10.0]))[1] == 0

@@ -139,7 +139,8 @@ class SelfLearningAligner(
         held-out pairs are retrieved among themselves and the single-view
         rows of the other view, which are true negatives (their partners are
         other events). The final fit runs the number of rounds of best mean
-        held-out MRR (the most on a tie), so that self-learning is used
+        held-out MRR (the most on a tie) if its gain over the pairs alone
+        reaches one standard error across the folds, else none, so that self-learning is used
         only as far as it helps, and falls back to the pairs alone when it
         does not. ``None``: no validation, up to ``max_iter`` rounds (as
         before). Validation is skipped when there are fewer than 4 pairs or
@@ -358,14 +359,11 @@ class SelfLearningAligner(
             if self.validation_folds is not None and self.max_iter > 0:
                 # A copy of the stream: the final rounds draw what they would
                 # draw without validation.
-                validation_scores = self._validate_rounds(
+                per_fold = self._validate_rounds(
                     singles, weights, pairs, sample_weight is not None, deepcopy(rng)
                 )
-                if validation_scores is not None:
-                    # On a tie the most rounds: they induced as many pairs
-                    # or more at no measured cost.
-                    best = np.max(validation_scores)
-                    n_rounds = int(np.flatnonzero(validation_scores == best)[-1])
+                if per_fold is not None:
+                    validation_scores, n_rounds = _rounds_to_keep(*per_fold)
             rounds = self._self_learn(singles, weights, pairs, estimator, rng)
             for _ in range(n_rounds):
                 step = next(rounds, None)
@@ -457,7 +455,7 @@ class SelfLearningAligner(
         from sklearn.model_selection import KFold
 
         folds = KFold(n_folds, shuffle=True, random_state=rng.randint(2**31 - 1))
-        totals = np.zeros(self.max_iter + 1)
+        fold_scores, fold_weights = [], []
         for train, test in folds.split(pairs):
             train, test = pairs[train], pairs[test]
             held_weight = weights[test]
@@ -490,8 +488,11 @@ class SelfLearningAligner(
                 for model in fitted
             ]
             scores += [scores[-1]] * (self.max_iter + 1 - len(scores))
-            totals += held_weight.sum() * np.asarray(scores)
-        return totals / weights[pairs].sum()
+            fold_scores.append(scores)
+            fold_weights.append(held_weight.sum())
+        if len(fold_scores) < 2:
+            return None
+        return np.asarray(fold_scores), np.asarray(fold_weights)
 
     def _induce(self, estimator, X, y, x_candidates, y_candidates, anchor_x, keep, rng):
         """One round of dictionary induction among the single-view rows."""
@@ -794,6 +795,29 @@ class SelfLearningAligner(
         return CrossModalTags(
             **values, two_view_tags=TwoViewTags() if inner is None else copy(inner)
         )
+
+
+def _rounds_to_keep(fold_scores, fold_weights):
+    """Mean validation score per round count, and the round count to run.
+
+    The most rounds among those of best mean (weighted by the folds'
+    held-out weights): a tie induced as many pairs or more at no measured
+    cost. Those rounds are kept only if their gain over the pairs alone,
+    fold by fold, has a mean of at least one standard error; otherwise the
+    pairs alone (0 rounds): a gain within the folds' noise is no evidence
+    that induced pairs help, and the pairs alone are the model that cannot
+    have learned wrong partners. (Where every fold scores the same, as when
+    the pairs alone already retrieve perfectly, the rounds are kept.)
+    """
+    share = fold_weights / fold_weights.sum()
+    scores = share @ fold_scores
+    n_rounds = int(np.flatnonzero(scores == scores.max())[-1])
+    gains = fold_scores[:, n_rounds] - fold_scores[:, 0]
+    mean_gain = share @ gains
+    spread = np.sqrt(share @ (gains - mean_gain) ** 2 / (len(gains) - 1))
+    if mean_gain < spread:
+        n_rounds = 0
+    return scores, n_rounds
 
 
 def _held_out_mrr(x_scores, y_scores, n_held, weight):
