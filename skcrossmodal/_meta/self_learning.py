@@ -133,18 +133,18 @@ class SelfLearningAligner(
         ridge regression (:class:`~sklearn.linear_model.Ridge`) of ``X`` on
         ``y``'s shared-space coordinates, fitted on the final training pairs.
     validation_folds : int or None, default=5
-        Folds of the given pairs on which the number of rounds is chosen
-        before the final fit: on each fold, self-learning runs from the other
-        folds' pairs, and after every round (and before the first) the
-        held-out pairs are retrieved among themselves and the single-view
-        rows of the other view, which are true negatives (their partners are
-        other events). The final fit runs the number of rounds of best mean
-        held-out MRR (the most on a tie) if its gain over the pairs alone
-        reaches one standard error across the folds, else none, so that self-learning is used
-        only as far as it helps, and falls back to the pairs alone when it
-        does not. ``None``: no validation, up to ``max_iter`` rounds (as
-        before). Validation is skipped when there are fewer than 4 pairs or
-        the estimator cannot be fitted on a fold's pairs. It costs about
+        Folds of the given pairs on which the number of rounds is chosen before
+        the final fit: on each fold, self-learning runs from the other folds'
+        pairs, and after every round (and before the first) the held-out pairs
+        are retrieved among themselves and the single-view rows of the other
+        view, which are true negatives (their partners are other events). The
+        final fit runs the number of rounds of best mean held-out MRR (the most
+        on a tie) if its gain over the pairs alone reaches one standard error
+        across the folds, else none, so that self-learning is used only as far
+        as it helps, and falls back to the pairs alone when it does not.
+        ``None``: no validation, up to ``max_iter`` rounds (as before).
+        Validation is skipped when there are fewer than 4 pairs or the
+        estimator cannot be fitted on a fold's pairs. It costs about
         ``validation_folds`` times a run of the rounds.
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic induction.
