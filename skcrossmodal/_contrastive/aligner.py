@@ -315,7 +315,8 @@ class ContrastiveAligner(CrossModalEstimator):
         Score the validation pairs every this many epochs (and after the last
         epoch); the patience still counts epochs.
     n_iter_no_change : int, default=20
-        Patience, in epochs, of the stopping rule.
+        Patience, in epochs, of the stopping rule. With
+        ``early_stopping="auto"`` below 10 000 pairs every epoch runs.
     tol : float, default=1e-4
         Smallest improvement (of validation MRR, or of training loss) that
         resets the patience.
@@ -724,8 +725,7 @@ class ContrastiveAligner(CrossModalEstimator):
             if not weight[test].sum() > 0 or not weight[train].sum() > 0:
                 continue
             fold = clone(self).set_params(
-                init="random",
-                early_stopping=False,
+                init="random",  # early_stopping="auto": every epoch, no hold-out
                 verbose=0,
                 warm_start=False,
                 random_state=rng.randint(_SEED_MAX),
@@ -885,20 +885,18 @@ class ContrastiveAligner(CrossModalEstimator):
         )
         return max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MIN_STEPS / batches))
 
-    def _patience_for(self, n_train, cca_competes, max_epochs):
+    def _patience_for(self, n_train, max_epochs):
         """Patience of the stopping rule, in epochs.
 
-        Below ``AUTO_EARLY_STOPPING_PAIRS``, ``early_stopping="auto"`` with
-        the CCA solution as a candidate validates only to choose the epoch to
-        keep: an epoch of few pairs is a step or two, too few for patience to
-        mean anything, so every epoch is run.
+        Below ``AUTO_EARLY_STOPPING_PAIRS``, ``early_stopping="auto"`` runs
+        every epoch (it validates, if at all, only to choose the epoch to
+        keep): an epoch of few pairs is a step or two, too few for patience
+        to mean anything, and a plateau of the training loss over 20 such
+        epochs stopped small fits early (recall@1 0.737 against 0.767 on
+        350 pairs of a nonlinear link).
         """
-        selects_only = (
-            self.early_stopping == "auto"
-            and cca_competes
-            and n_train < AUTO_EARLY_STOPPING_PAIRS
-        )
-        return max_epochs if selects_only else self.n_iter_no_change
+        runs_all = self.early_stopping == "auto" and n_train < AUTO_EARLY_STOPPING_PAIRS
+        return max_epochs if runs_all else self.n_iter_no_change
 
     def _communicator(self):
         """The collectives of the training loop: the process group's, if any.
@@ -1095,9 +1093,7 @@ class ContrastiveAligner(CrossModalEstimator):
                     "early_stopping": early_stopping,
                     "validation_interval": self.validation_interval,
                     "tol": self.tol,
-                    "n_iter_no_change": self._patience_for(
-                        data["n_train"], cca_competes, max_epochs
-                    ),
+                    "n_iter_no_change": self._patience_for(data["n_train"], max_epochs),
                     "batch_size": self.batch_size,
                     "score_initial": initialize and self.init == "cca",
                 },
