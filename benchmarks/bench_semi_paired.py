@@ -18,6 +18,13 @@ from one run:
   single-view rows in the *fully paired* model's space -- how precise the
   induction could be with a perfect shared space of this estimator.
 
+Then issue 19's case: ``make_paired_views(5000, n_features_x=30,
+n_features_y=20, n_latent=6, noise=0.3, random_state=0)``, the first 4 000
+rows for training with 2 % of them paired (87 pairs), ``CrossModalEmbedding(6)``
+on the raw views, recall@1 (both directions) of the last 1 000 rows as one
+gallery: pairs only, self-learning with and without validation of its rounds
+(``validation_folds``), fully paired.
+
 Run: ``python benchmarks/bench_semi_paired.py`` (``--quick`` for two fractions).
 """
 
@@ -119,6 +126,51 @@ def precision(induced, partner, row_labels):
     return exact, same_class
 
 
+def issue_case(seeds=(0, 1, 2)):
+    """Issue 19's 2 %-paired case; prints recall@1 of each model."""
+    X, y, _ = make_paired_views(
+        5000, n_features_x=30, n_features_y=20, n_latent=6, noise=0.3, random_state=0
+    )
+    X_train, y_train, X_test, y_test = X[:4000], y[:4000], X[4000:], y[4000:]
+    rng = np.random.default_rng(0)
+    paired = rng.random(4000) < 0.02
+    singles = np.flatnonzero(~paired)
+    shuffle = rng.permutation(singles.size)
+    X_semi = np.vstack(
+        [X_train[paired], X_train[singles], np.full((singles.size, 30), np.nan)]
+    )
+    y_semi = np.vstack(
+        [
+            y_train[paired],
+            np.full((singles.size, 20), np.nan),
+            y_train[singles[shuffle]],
+        ]
+    )
+
+    def recall(model):
+        return recall_at_k(*model.transform(X_test, y_test), k=1)
+
+    cca = CrossModalEmbedding(6)
+    pairs = recall(SelfLearningAligner(cca, max_iter=0).fit(X_semi, y_semi))
+    full = recall(SelfLearningAligner(cca).fit(X_train, y_train))
+    print(
+        f"\nissue 19 case, {paired.sum()} pairs: pairs only {pairs:.3f}, fully "
+        f"paired {full:.3f}, half the gap {(pairs + full) / 2:.3f}"
+    )
+    for seed in seeds:
+        validated = SelfLearningAligner(cca, random_state=seed).fit(X_semi, y_semi)
+        unvalidated = SelfLearningAligner(
+            cca, validation_folds=None, random_state=seed
+        ).fit(X_semi, y_semi)
+        print(
+            f"  random_state={seed}: self-learning {recall(validated):.3f} "
+            f"({validated.n_iter_ - 1} rounds, validated), "
+            f"{recall(unvalidated):.3f} ({unvalidated.n_iter_ - 1} rounds, "
+            "validation_folds=None)",
+            flush=True,
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 %% and 100 %% only")
@@ -167,6 +219,7 @@ def main():
                 f"{per_round}{last_class}",
                 flush=True,
             )
+    issue_case()
 
 
 if __name__ == "__main__":

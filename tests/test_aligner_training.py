@@ -107,9 +107,11 @@ def test_default_early_stopping_fits_few_pairs(n_samples):
     model.fit(X, y)
     assert model.validation_scores_ is None and model.n_iter_ == 2
     assert np.isfinite(model.transform(X)).all()
-    # The default init="auto" validates when two pairs can be held out.
+    # The default init="auto" chooses its blend on folds when too few pairs
+    # would be held out (from 4 pairs: 2 folds of 2), and trains on every pair.
     default = ContrastiveAligner(max_epochs=2, random_state=0).fit(X, y)
-    assert (default.validation_scores_ is None) == (n_samples < 11)
+    assert default.validation_scores_ is None
+    assert (default.linear_share_ is not None) == (n_samples >= 4)
     assert np.isfinite(default.transform(X)).all()
 
 

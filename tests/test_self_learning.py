@@ -113,7 +113,7 @@ def test_induced_pairs_raise_precision_on_noisy_views():
     """With noise, later rounds induce more correct pairs than the first."""
     X, y, partner = _planted(n_pairs=8, n_singles=300, noise=1.0, seed=3)
     model = SelfLearningAligner(
-        CrossModalEmbedding(), keep_prob=1.0, random_state=0
+        CrossModalEmbedding(), keep_prob=1.0, validation_folds=None, random_state=0
     ).fit(X, y)
     correct = [
         np.count_nonzero(partner[p.x_rows] == p.y_rows) for p in model.induced_pairs_
@@ -131,7 +131,11 @@ def test_first_round_is_mutual_nn_of_the_pairs_model_above_threshold():
     i, j, scores = _dense_mutual_csls(x_scores, y_scores, 10)
     threshold = float(np.median(scores))
     model = SelfLearningAligner(
-        CrossModalEmbedding(), threshold=threshold, keep_prob=1.0, max_iter=1
+        CrossModalEmbedding(),
+        threshold=threshold,
+        keep_prob=1.0,
+        max_iter=1,
+        validation_folds=None,  # round 1 is under test: it always runs
     ).fit(X, y)
     (induced,) = model.induced_pairs_
     above = scores >= threshold
@@ -145,13 +149,14 @@ def test_stochastic_induction_keeps_a_subset_with_growing_probability():
     """Each round keeps a subset of its candidates, with p_t = min(1, p g^(t-1))."""
     X, y, _ = _planted(noise=2.0, seed=2)
     everything = SelfLearningAligner(
-        CrossModalEmbedding(), keep_prob=1.0, max_iter=1
+        CrossModalEmbedding(), keep_prob=1.0, max_iter=1, validation_folds=None
     ).fit(X, y)
     model = SelfLearningAligner(
         CrossModalEmbedding(),
         keep_prob=0.3,
         keep_prob_growth=1.5,
         max_iter=6,
+        validation_folds=None,  # every round runs: the schedule is under test
         random_state=0,
     ).fit(X, y)
     probabilities = [p.keep_prob for p in model.induced_pairs_]
@@ -189,7 +194,10 @@ def test_refit_uses_pairs_and_weighted_induced_pairs():
     X, y, _ = _planted(noise=1.5, seed=5)
     weights = np.random.default_rng(0).uniform(0.5, 2.0, size=X.shape[0])
     model = SelfLearningAligner(
-        CrossModalEmbedding(), induced_weight=0.25, random_state=0
+        CrossModalEmbedding(),
+        induced_weight=0.25,
+        validation_folds=None,  # the refit is under test, every round runs
+        random_state=0,
     ).fit(X, y, sample_weight=weights)
     last = model.induced_pairs_[-1]
     rows_x = np.concatenate([np.arange(12), last.x_rows])
@@ -392,3 +400,97 @@ def test_retrieve_with_a_missing_query_row_names_the_nan(query_view):
     with pytest.raises(ValueError, match=match) as error:
         model.retrieve(queries, gallery, query_view=query_view)
     assert "predict from" not in str(error.value)
+
+
+# --------------------------------------------------------------- validation ---
+def test_held_out_mrr_matches_the_metric_and_a_hand_ranking():
+    """Without distractors it is mean_reciprocal_rank; distractors only add
+    gallery rows (ties count half)."""
+    from skcrossmodal._meta.self_learning import _held_out_mrr
+    from skcrossmodal.metrics import mean_reciprocal_rank
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    ones = np.ones(5)
+    assert _held_out_mrr(x[:5], y[:5], 5, ones) == pytest.approx(
+        mean_reciprocal_rank(x[:5], y[:5])
+    )
+    x_unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    y_unit = y / np.linalg.norm(y, axis=1, keepdims=True)
+    weight = rng.uniform(0.5, 2.0, size=5)
+    expected = 0.0
+    for queries, gallery in ((x_unit, y_unit), (y_unit, x_unit)):
+        for i in range(5):
+            similarity = gallery @ queries[i]
+            rank = 1 + np.sum(similarity > similarity[i])
+            expected += 0.5 * weight[i] / rank
+    assert _held_out_mrr(x, y, 5, weight) == pytest.approx(expected / weight.sum())
+
+
+def test_validation_falls_back_to_the_pairs_when_induced_pairs_are_wrong():
+    """Single-view rows with no partner in the other view: every induced pair is
+    wrong, the held-out pairs say so, and the fit is the pairs-only model."""
+    X, y, _ = _planted(n_pairs=30, n_singles=0, noise=0.3, seed=0)
+    rng = np.random.default_rng(1)
+    X_only = rng.normal(size=(300, 5)) * [5.0, 4.0, 3.0, 2.0, 1.0]
+    y_only = rng.normal(size=(300, 5)) * 3.0
+    nan = np.full((300, 5), np.nan)
+    X_semi, y_semi = np.vstack([X, X_only, nan]), np.vstack([y, nan, y_only])
+    unvalidated = SelfLearningAligner(
+        CrossModalEmbedding(), validation_folds=None, random_state=0
+    ).fit(X_semi, y_semi)
+    model = SelfLearningAligner(CrossModalEmbedding(), random_state=0)
+    model.fit(X_semi, y_semi)
+    pairs_only = SelfLearningAligner(CrossModalEmbedding(), max_iter=0)
+    pairs_only.fit(X_semi, y_semi)
+    assert unvalidated.n_iter_ > 1  # unchecked, the wrong pairs are learned
+    scores = model.validation_scores_
+    assert scores.shape == (11,) and scores[0] > scores[1:].max()
+    assert model.n_iter_ == 1 and model.termination_condition_ == "validation"
+    assert_allclose(model.transform(X), pairs_only.transform(X))
+
+
+def test_validation_keeps_the_rounds_that_help():
+    """A noisy planted rotation with 30 pairs: the first round helps the
+    held-out pairs, later ones less; the final fit runs the best number of
+    rounds, drawing what the unvalidated fit draws, round for round."""
+    X, y, _ = _planted(n_pairs=30, n_singles=300, noise=1.0, seed=3)
+    model = SelfLearningAligner(CrossModalEmbedding(), random_state=0).fit(X, y)
+    unvalidated = SelfLearningAligner(
+        CrossModalEmbedding(), validation_folds=None, random_state=0
+    ).fit(X, y)
+    scores = model.validation_scores_
+    chosen = int(np.flatnonzero(scores == scores.max())[-1])
+    assert 1 <= chosen < 10 and scores[chosen] > scores[0] + 0.05
+    assert model.n_iter_ - 1 == chosen
+    assert model.termination_condition_ == "validation"
+    for ours, theirs in zip(
+        model.induced_pairs_, unvalidated.induced_pairs_[:chosen], strict=True
+    ):
+        assert_array_equal(ours.x_rows, theirs.x_rows)
+        assert_array_equal(ours.y_rows, theirs.y_rows)
+
+
+def test_rounds_kept_only_with_a_gain_above_one_standard_error():
+    """The best mean round count, the most on a tie, kept only if its gain
+    over the pairs alone reaches its fold-to-fold standard error."""
+    from skcrossmodal._meta.self_learning import _rounds_to_keep
+
+    equal = np.ones(4)
+    clear = np.array(
+        [[0.5, 0.6, 0.7], [0.5, 0.62, 0.7], [0.4, 0.5, 0.6], [0.5, 0.6, 0.6]]
+    )
+    scores, n_rounds = _rounds_to_keep(clear, equal)
+    assert_allclose(scores, clear.mean(axis=0))
+    assert n_rounds == 2  # 0.65 best; gains 0.2, 0.2, 0.2, 0.1: SE 0.025
+    saturated = np.ones((3, 4))
+    assert _rounds_to_keep(saturated, np.ones(3))[1] == 3
+    noisy = np.array([[0.5, 0.7], [0.5, 0.3], [0.5, 0.7], [0.5, 0.4]])
+    # Mean gain 0.025, standard error 0.103: the pairs alone.
+    assert _rounds_to_keep(noisy, equal)[1] == 0
+    tie = np.array([[0.5, 0.6, 0.6], [0.4, 0.6, 0.6], [0.5, 0.7, 0.7]])
+    assert _rounds_to_keep(tie, np.ones(3))[1] == 2
+    # Fold weights weigh the mean: the heavy fold's gain decides.
+    weighted = np.array([[0.5, 0.9], [0.5, 0.45], [0.5, 0.45]])
+    assert _rounds_to_keep(weighted, np.array([10.0, 1.0, 1.0]))[1] == 1
+    assert _rounds_to_keep(weighted, np.array([1.0, 10.0, 10.0]))[1] == 0

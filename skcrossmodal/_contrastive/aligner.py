@@ -11,6 +11,7 @@ computed by torch on the training device.
 
 import copy
 import io
+import itertools
 import math
 import numbers
 import sys
@@ -47,6 +48,19 @@ LINEAR_TEST_MIN_PAIRS = 30
 #: on the CPU, where scoring ``m`` pairs costs ``m**2`` similarities.
 AUTO_VALIDATION_SIZE_ACCELERATOR = 10_000
 AUTO_VALIDATION_SIZE_CPU = 2_000
+#: ``max_epochs="auto"``: at least this many epochs, and at least
+#: ``AUTO_MIN_STEPS`` optimiser steps (small data have few batches an epoch).
+AUTO_MAX_EPOCHS = 200
+AUTO_MIN_STEPS = 1000
+#: Shares of the CCA cosine in the blended similarity among which
+#: ``init="auto"`` chooses on the validation pairs (0: the trained encoders
+#: alone, 1: CCA alone).
+LINEAR_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Folds over which ``init="auto"`` chooses the share; from
+#: ``CROSS_VALIDATION_FEWER_FOLDS_PAIRS`` pairs, fewer (each fold is a fit).
+CROSS_VALIDATION_FOLDS = 5
+CROSS_VALIDATION_FEWER_FOLDS = 3
+CROSS_VALIDATION_FEWER_FOLDS_PAIRS = 2000
 _SEED_MAX = np.iinfo(np.int32).max
 _HOST_CHUNK_ROWS = 65536
 
@@ -90,6 +104,28 @@ def _validation_reciprocal_ranks(model, data, comm):
         x_to_y = 1.0 / partner_ranks(z_x, z_y)
         y_to_x = 1.0 / partner_ranks(z_y, z_x)
     return 0.5 * (x_to_y + y_to_x)
+
+
+def _blended_mrr(linear, trained, share, weight):
+    """Validation MRR (both directions) of a blend of linear and trained cosines.
+
+    The blend is ``share`` times the linear cosine plus ``1 - share`` times
+    the trained one.
+
+    ``linear`` and ``trained`` are the (x, y) unit embeddings of the validation
+    pairs; side by side, scaled by the square roots of the shares, their
+    inner product is the blended cosine.
+    """
+    torch, models = _import_torch()
+    z_x, z_y = (
+        torch.cat(
+            [math.sqrt(share) * a.double(), math.sqrt(1.0 - share) * b.double()], dim=1
+        )
+        for a, b in zip(linear, trained, strict=True)
+    )
+    x_to_y, norm = models.reciprocal_rank_sums(z_x, z_y, 0, weight)
+    y_to_x, _ = models.reciprocal_rank_sums(z_y, z_x, 0, weight)
+    return float(0.5 * (x_to_y + y_to_x) / norm)
 
 
 def _import_torch():
@@ -283,7 +319,8 @@ class ContrastiveAligner(CrossModalEstimator):
     Parameters
     ----------
     n_components : int, default=32
-        Dimension of the shared space (the encoders' output). Unlike the
+        Dimension of the shared space (the encoders' output). Use at least 2:
+        on the unit sphere one dimension is a sign (two points). Unlike the
         linear estimators' it is not bounded by the views' dimensions: the
         encoders are nonlinear, so a shared space wider than a one-column y
         still separates pairs.
@@ -294,13 +331,17 @@ class ContrastiveAligner(CrossModalEstimator):
         Activation after each hidden layer.
     dropout : float, default=0.1
         Dropout probability after each hidden activation, in ``[0, 1)``.
-    normalization : {"layer", "batch"} or None, default="layer"
-        Normalisation layer after each hidden linear layer.
+    normalization : {"layer", "batch"} or None, default=None
+        Normalisation layer after each hidden linear layer. None, as in the
+        textbook CLIP towers: with layer normalisation the aligner retrieved
+        worse on three of the four mid-size nonlinear and real sets of the
+        benchmark in :doc:`/model_selection`.
     learning_rate : float, default=1e-3
         AdamW learning rate.
-    weight_decay : float, default=1e-4
-        AdamW (decoupled) weight decay of the weight matrices; biases,
-        normalisation gains and the temperature are not decayed.
+    weight_decay : float, default=1e-2
+        AdamW (decoupled) weight decay of the weight matrices (AdamW's own
+        default, and the textbook CLIP loop's); biases, normalisation gains
+        and the temperature are not decayed.
     loss : {"infonce", "siglip"}, default="infonce"
         Contrastive loss of a batch. ``"infonce"``: CLIP's symmetric softmax
         cross-entropy with a learnable temperature. ``"siglip"``: SigLIP's
@@ -311,8 +352,12 @@ class ContrastiveAligner(CrossModalEstimator):
         Pairs per mini-batch (the other pairs of a batch are the negatives), at
         least 2. The rows of an epoch are split into near-equal batches of at
         most this size, so no batch is left with a single pair.
-    max_epochs : int, default=200
-        Most passes over the training pairs in ``fit``.
+    max_epochs : "auto" or int, default="auto"
+        Most passes over the training pairs in ``fit``. ``"auto"``: 200, or
+        more where an epoch has few batches, so that training takes at least
+        1 000 optimiser steps (as the textbook CLIP loop does; on 350 pairs
+        200 epochs are 400 steps, and stopped that short the aligner retrieved
+        worse than that loop).
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the pairs (at most
         ``max_validation_size``), monitor their retrieval mean reciprocal rank
@@ -340,7 +385,8 @@ class ContrastiveAligner(CrossModalEstimator):
         Score the validation pairs every this many epochs (and after the last
         epoch); the patience still counts epochs.
     n_iter_no_change : int, default=20
-        Patience, in epochs, of the stopping rule.
+        Patience, in epochs, of the stopping rule. With
+        ``early_stopping="auto"`` below 10 000 pairs every epoch runs.
     tol : float, default=1e-4
         Smallest improvement (of validation MRR, or of training loss) that
         resets the patience.
@@ -387,9 +433,10 @@ class ContrastiveAligner(CrossModalEstimator):
         but below 10 000 pairs regularised CCA of the training pairs
         (``CrossModalEmbedding(whiten=True, reg="auto")`` of the standardised
         views) is a candidate too (from 10 000 pairs it is ``"random"``):
-        the trained weights are kept only if they retrieve the validation
-        pairs significantly better (see Notes), else the aligner *is* that
-        CCA, refitted on all pairs. ``"cca"``: each
+        the fitted similarity is a blend, ``s`` times CCA's cosine plus
+        ``1 - s`` times the trained one, with ``s`` in 0, 0.25, ..., 1 chosen
+        by K-fold cross-validation (see Notes); ``s = 1`` is that CCA, of
+        all pairs, ``s = 0`` the trained encoders alone. ``"cca"``: each
         encoder gets a linear path next to its MLP, set to that CCA, and the
         MLP's last layer starts at zero, so training starts from the CCA
         embedding and learns a nonlinear residual; the start competes in the
@@ -411,6 +458,18 @@ class ContrastiveAligner(CrossModalEstimator):
         the contract an encoder must meet.
     y_encoder : str, torch.nn.Module subclass or instance, default="mlp"
         Encoder of y, as ``x_encoder``.
+    n_jobs : int or None, default=None
+        Threads torch may use for its operations (intra-op threads) during
+        ``fit``, ``partial_fit``, ``transform`` and ``predict``; the
+        process's setting is restored after each call, also when the call
+        raises. ``None``: one thread for models whose batch step is small
+        (below about 6.7e7 multiply-adds, weights times ``batch_size``; the
+        default model on up to a few hundred features), where more threads
+        cost more than they save and collapse when other processes compete
+        for the cores, else every thread the process may use. ``-1``: every
+        thread the process may use (inside a joblib worker, joblib's share of
+        the cores), ``-2`` one fewer, and so on; a positive count is used as
+        given.
     **encoder_params : dict
         ``x_encoder__<name>=value`` and ``y_encoder__<name>=value``: keyword
         arguments of the encoder classes (``x_encoder__input_shape=(1, 8,
@@ -421,7 +480,13 @@ class ContrastiveAligner(CrossModalEstimator):
     Attributes
     ----------
     n_components_ : int
-        Dimension of the shared space.
+        Dimension of the shared space: ``n_components``, or twice that when
+        ``init="auto"`` kept a blend (the CCA and the trained embedding side
+        by side).
+    linear_share_ : float or None
+        Share ``s`` of CCA's cosine in the blended similarity chosen by
+        ``init="auto"`` (0: the trained encoders, 1: CCA); None where CCA was
+        not a candidate.
     model_ : torch.nn.Module
         The trained encoders (``model_.encoder_x``, ``model_.encoder_y``), the
         logit scale and the optional decoder.
@@ -489,11 +554,25 @@ class ContrastiveAligner(CrossModalEstimator):
     float32 input gives float32 embeddings and predictions; float64 input
     gives float64 (the networks compute in float32 either way).
 
-    With ``init="auto"`` (the default) or ``"cca"``, ``early_stopping="auto"``
-    holds out ``validation_fraction`` of the pairs whenever that leaves two on
-    each side; below 10 000 pairs it runs all ``max_epochs`` and uses the
-    validation pairs only to choose the epoch to keep. That epoch must then
-    beat CCA of the training pairs (for ``"cca"`` the start, epoch 0, which
+    With ``init="auto"`` (the default) and ``early_stopping="auto"``, below
+    10 000 pairs the fitted similarity is a blend, ``s * cos_CCA + (1 - s) *
+    cos_trained`` for ``s`` in 0, 0.25, 0.5, 0.75, 1, with ``s`` chosen by
+    K-fold cross-validation (5 folds, 3 from 2 000 pairs): each fold trains
+    the aligner (``init="random"``, no early stopping) and fits CCA on the
+    other folds, and every share is scored by the MRR of the fold's pairs;
+    the share of best mean MRR is kept (the larger on a tie), and the final
+    model trains on every pair, with CCA of every pair beside it. A blend is
+    an embedding, the two unit embeddings side by side scaled by ``sqrt(s)``
+    and ``sqrt(1 - s)``, so retrieval and ``predict`` work on it as on any
+    other. Unlike a yes-or-no test, the blend keeps the training gain where
+    the folds see one and adds CCA's where the two are complementary. With
+    ``early_stopping=True`` (or over the ranks of a process group) the share
+    is chosen on the held-out validation pairs instead, after the epoch of
+    best validation MRR (a tie goes to the later epoch); with fewer than 30
+    (effective) validation pairs that choice would be noise, and CCA is kept.
+    A one-component CCA (a one-column view) is no candidate: on the unit
+    sphere it keeps only its sign. For ``init="cca"`` the kept epoch must
+    beat CCA of the training pairs (the start, epoch 0, which
     also competes as an epoch): the gains in reciprocal rank of the
     validation pairs (mean of both directions, trained minus CCA) must have a
     weighted mean above 1.645 standard errors, a one-sided paired z-test at
@@ -503,16 +582,14 @@ class ContrastiveAligner(CrossModalEstimator):
     estimator and not a noisier model: the kept epoch is the best of many
     judged on those same pairs, and would beat CCA by chance alone.
     ``"auto"`` trains exactly as ``"random"`` does (no linear paths unless
-    CCA is kept); ``"cca"`` trains from the CCA embedding, its linear paths
-    at a tenth of ``learning_rate`` without weight decay (decay would pull
-    them away from the start). On a few dozen pairs both starts therefore
-    end at CCA; with a few hundred, the validation pairs often cannot show a
-    real gain, so the default can stay at CCA where the random start would
-    have been better. The CCA candidate is fitted from a float64 copy of the
-    training rows on the host (over several ranks, gathered on each), so
-    ``"auto"`` considers it only below 10 000 pairs, where it can win; above,
-    the fit stays on the device. How each start fares by data size and link
-    is measured in :doc:`/model_selection`.
+    CCA is part of what is kept); ``"cca"`` trains from the CCA embedding,
+    its linear paths at a tenth of ``learning_rate`` without weight decay
+    (decay would pull them away from the start). The CCA candidate is fitted
+    from a float64 copy of the training rows on the host (over several ranks,
+    gathered on each), so ``"auto"`` considers it only below 10 000 pairs,
+    where it can win; above, training beat CCA on every set measured and the
+    fit stays on the device. The benchmark behind these defaults, and how
+    each start fares by data size and link, are in :doc:`/model_selection`.
 
     A model trained on a GPU pickles with its weights on the CPU and loads on a
     machine without CUDA (with a warning), where it runs on the CPU.
@@ -606,7 +683,7 @@ class ContrastiveAligner(CrossModalEstimator):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "loss": [StrOptions({"infonce", "siglip"})],
         "batch_size": [IntegerInterval(2, None, closed="left")],
-        "max_epochs": [IntegerInterval(1, None, closed="left")],
+        "max_epochs": [StrOptions({"auto"}), IntegerInterval(1, None, closed="left")],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "max_validation_size": [
@@ -636,6 +713,7 @@ class ContrastiveAligner(CrossModalEstimator):
             type,
             HasMethods(["forward", "parameters"]),
         ],
+        "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(
@@ -645,12 +723,12 @@ class ContrastiveAligner(CrossModalEstimator):
         hidden_layer_sizes=(256,),
         activation="gelu",
         dropout=0.1,
-        normalization="layer",
+        normalization=None,
         learning_rate=1e-3,
-        weight_decay=1e-4,
+        weight_decay=1e-2,
         loss="infonce",
         batch_size=256,
-        max_epochs=200,
+        max_epochs="auto",
         early_stopping="auto",
         validation_fraction=0.1,
         max_validation_size="auto",
@@ -668,6 +746,7 @@ class ContrastiveAligner(CrossModalEstimator):
         init="auto",
         x_encoder="mlp",
         y_encoder="mlp",
+        n_jobs=None,
         **encoder_params,
     ):
         self.n_components = n_components
@@ -695,6 +774,7 @@ class ContrastiveAligner(CrossModalEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.init = init
+        self.n_jobs = n_jobs
         self.x_encoder = x_encoder
         self.y_encoder = y_encoder
         for key, value in encoder_params.items():
@@ -778,19 +858,105 @@ class ContrastiveAligner(CrossModalEstimator):
             X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=True
             )
-            self._fit_views(X, y, sample_weight)
+            with self._torch_threads(X.shape[1], y.shape[1]):
+                self._fit_views(X, y, sample_weight)
         return self
 
     def _fit_views(self, X, y, sample_weight):
         continuing = self.warm_start and hasattr(self, "model_")
+        if not continuing and self._share_by_cross_validation(X, y):
+            # The share is chosen on folds, and the model trains on every pair.
+            share = self._cross_validated_share(X, y, sample_weight)
+            self._train(
+                X,
+                y,
+                sample_weight,
+                initialize=True,
+                max_epochs=None,
+                early_stopping=False,
+                linear_share=share,
+            )
+            return
         self._train(
             X,
             y,
             sample_weight,
             initialize=not continuing,
-            max_epochs=self.max_epochs,
-            early_stopping=self._early_stopping_for(X.shape[0]),
+            max_epochs=None,
+            early_stopping=self._early_stopping_for(X, y),
         )
+
+    def _share_by_cross_validation(self, X, y):
+        """Whether ``init="auto"`` chooses its blend by K-fold.
+
+        With ``early_stopping="auto"``, wherever CCA is a candidate (below
+        ``AUTO_EARLY_STOPPING_PAIRS`` pairs), in one process (a process group
+        holds out validation pairs instead). The folds score every pair once,
+        where one split of 10 % could not tell the blends apart on a few
+        hundred pairs, and the final model trains on every pair: in the
+        benchmark of :doc:`/model_selection` the held-out split and its choice
+        of epoch cost more than they gained.
+        """
+        if self.init != "auto" or self.early_stopping != "auto":
+            return False
+        if self._communicator().world_size > 1 or X.shape[0] < 4:
+            return False
+        return self._cca_competes(X.shape[0], X.shape[1], y.shape[1])
+
+    def _cross_validated_share(self, X, y, sample_weight):
+        """The blend share of best mean validation MRR over K folds.
+
+        Each fold trains the aligner (``init="random"``, no early stopping) and
+        fits CCA on the other folds, in the fold's standardisation, and scores
+        every share of ``LINEAR_SHARES`` on its pairs; the MRRs are averaged
+        with the folds' weights, and a tie goes to the larger share.
+        """
+        from sklearn.base import clone
+        from sklearn.model_selection import KFold
+
+        from .._linear.embedding import CrossModalEmbedding
+
+        torch, _ = _import_torch()
+        rng = check_random_state(self.random_state)
+        weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        n_folds = (
+            CROSS_VALIDATION_FOLDS
+            if X.shape[0] < CROSS_VALIDATION_FEWER_FOLDS_PAIRS
+            else CROSS_VALIDATION_FEWER_FOLDS
+        )
+        n_folds = min(n_folds, X.shape[0] // 2)
+        folds = KFold(n_folds, shuffle=True, random_state=rng.randint(_SEED_MAX))
+        totals = np.zeros(len(LINEAR_SHARES))
+        for train, test in folds.split(X):
+            if not weight[test].sum() > 0 or not weight[train].sum() > 0:
+                continue
+            fold = clone(self).set_params(
+                init="random",  # early_stopping="auto": every epoch, no hold-out
+                verbose=0,
+                warm_start=False,
+                random_state=rng.randint(_SEED_MAX),
+            )
+            fold_weight = None if sample_weight is None else weight[train]
+            fold.fit(X[train], y[train], sample_weight=fold_weight)
+            trained = [torch.from_numpy(z) for z in fold.transform(X[test], y[test])]
+            x_std = (X - fold.x_mean_) / fold.x_scale_
+            y_std = (y - fold.y_mean_) / fold.y_scale_
+            k = min(self.n_components, X.shape[1], y.shape[1])
+            cca = CrossModalEmbedding(k, whiten=True, reg="auto")
+            cca.fit(x_std[train], y_std[train], sample_weight=fold_weight)
+            linear = [
+                torch.nn.functional.normalize(torch.from_numpy(z), dim=1)
+                for z in cca.transform(x_std[test], y_std[test])
+            ]
+            fold_weight_test = torch.from_numpy(weight[test].astype(np.float64))
+            totals += weight[test].sum() * np.array(
+                [
+                    _blended_mrr(linear, trained, share, fold_weight_test)
+                    for share in LINEAR_SHARES
+                ]
+            )
+        best = totals.max()
+        return max(s for s, v in zip(LINEAR_SHARES, totals, strict=True) if v == best)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -819,15 +985,19 @@ class ContrastiveAligner(CrossModalEstimator):
             X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=first_call
             )
-            self._train(
-                X,
-                y,
-                sample_weight,
-                initialize=first_call,
-                max_epochs=1,
-                early_stopping=False,
-            )
+            with self._torch_threads(X.shape[1], y.shape[1]):
+                self._partial_fit_views(X, y, sample_weight, first_call)
         return self
+
+    def _partial_fit_views(self, X, y, sample_weight, first_call):
+        self._train(
+            X,
+            y,
+            sample_weight,
+            initialize=first_call,
+            max_epochs=1,
+            early_stopping=False,
+        )
 
     # The failure-safe hooks of base.restored_on_error: training changes the
     # weights and the optimiser in place, so they are saved beside the
@@ -854,6 +1024,25 @@ class ContrastiveAligner(CrossModalEstimator):
             self.model_.to(training_state[2])
             models.restore(self.model_, self._optimizer, training_state[:2])
 
+    def _torch_threads(self, n_features_x, n_features_y):
+        """Context: torch's intra-op threads for this call, from ``n_jobs``."""
+        if self.n_jobs == 0:
+            raise ValueError(
+                "n_jobs=0 is not a number of threads; use None (chosen for the "
+                "model's size), a positive count, or -1 for every thread."
+            )
+        from .._torch import threads
+
+        # Weights of both encoders: each layer's inputs times its outputs.
+        layers = (*self._hidden_layer_sizes(), self.n_components)
+        weights = sum(
+            a * b
+            for n_in in (n_features_x, n_features_y)
+            for a, b in itertools.pairwise((n_in, *layers))
+        )
+        n_threads = threads.resolve_threads(self.n_jobs, weights * self.batch_size)
+        return threads.torch_threads(n_threads)
+
     def _pairs_in_group(self, n_samples):
         """The number of pairs of every rank (``n_samples`` outside a group)."""
         comm = self._communicator()
@@ -862,19 +1051,21 @@ class ContrastiveAligner(CrossModalEstimator):
             n_samples = int(comm.all_reduce_sum(torch.tensor(n_samples)))
         return n_samples
 
-    def _cca_competes(self, n_pairs):
+    def _cca_competes(self, n_pairs, n_features_x, n_features_y):
         """Whether the CCA solution is a candidate for the fitted model.
 
         ``init="auto"`` asks for it only below ``AUTO_EARLY_STOPPING_PAIRS``
         pairs, where a trained model can lose to the linear one (measured in
         :doc:`/model_selection`); above, training won on every set measured,
         and the candidate would cost a float64 CCA fit of every training row
-        on the host.
+        on the host. Nor when CCA has a single component (a one-column view):
+        on the unit sphere a one-dimensional score keeps only its sign.
         """
         if not self._mlp_on_both_views():
             return False  # the linear paths sit next to MLPs only
         if self.init == "auto":
-            return n_pairs < AUTO_EARLY_STOPPING_PAIRS
+            n_shared = min(self.n_components, n_features_x, n_features_y)
+            return n_pairs < AUTO_EARLY_STOPPING_PAIRS and n_shared >= 2
         return self.init == "cca"
 
     def _mlp_on_both_views(self):
@@ -883,10 +1074,11 @@ class ContrastiveAligner(CrossModalEstimator):
             for value in (self.x_encoder, self.y_encoder)
         )
 
-    def _early_stopping_for(self, n_samples):
+    def _early_stopping_for(self, X, y):
+        n_samples = X.shape[0]
         if self.early_stopping == "auto":
             n_samples = self._pairs_in_group(n_samples)
-            if self._cca_competes(n_samples):
+            if self._cca_competes(n_samples, X.shape[1], y.shape[1]):
                 # The CCA solution must compete with the trained weights:
                 # score it whenever the pairs allow a split of two and two.
                 n_validation = self._n_validation(
@@ -896,20 +1088,30 @@ class ContrastiveAligner(CrossModalEstimator):
             return n_samples >= AUTO_EARLY_STOPPING_PAIRS
         return bool(self.early_stopping)
 
-    def _patience_for(self, n_train, cca_competes):
+    def _max_epochs_for(self, n_train, comm):
+        """``max_epochs``, with ``"auto"`` resolved for ``n_train`` pairs per rank."""
+        if self.max_epochs != "auto":
+            return self.max_epochs
+        torch, models = _import_torch()
+        batches = int(
+            comm.all_reduce_max(
+                torch.tensor(models.n_batches(n_train, self.batch_size))
+            )
+        )
+        return max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MIN_STEPS / batches))
+
+    def _patience_for(self, n_train, max_epochs):
         """Patience of the stopping rule, in epochs.
 
-        Below ``AUTO_EARLY_STOPPING_PAIRS``, ``early_stopping="auto"`` with
-        the CCA solution as a candidate validates only to choose the epoch to
-        keep: an epoch of few pairs is a step or two, too few for patience to
-        mean anything, so every epoch is run.
+        Below ``AUTO_EARLY_STOPPING_PAIRS``, ``early_stopping="auto"`` runs
+        every epoch (it validates, if at all, only to choose the epoch to
+        keep): an epoch of few pairs is a step or two, too few for patience
+        to mean anything, and a plateau of the training loss over 20 such
+        epochs stopped small fits early (recall@1 0.737 against 0.767 on
+        350 pairs of a nonlinear link).
         """
-        selects_only = (
-            self.early_stopping == "auto"
-            and cca_competes
-            and n_train < AUTO_EARLY_STOPPING_PAIRS
-        )
-        return self.max_epochs if selects_only else self.n_iter_no_change
+        runs_all = self.early_stopping == "auto" and n_train < AUTO_EARLY_STOPPING_PAIRS
+        return max_epochs if runs_all else self.n_iter_no_change
 
     def _communicator(self):
         """The collectives of the training loop: the process group's, if any.
@@ -1115,12 +1317,24 @@ class ContrastiveAligner(CrossModalEstimator):
             out[start:stop].copy_(torch.from_numpy(chunk))
         return out
 
-    def _train(self, X, y, sample_weight, *, initialize, max_epochs, early_stopping):
+    def _train(
+        self,
+        X,
+        y,
+        sample_weight,
+        *,
+        initialize,
+        max_epochs,
+        early_stopping,
+        linear_share=None,
+    ):
         torch, models = _import_torch()
         comm = self._communicator()
         device = _resolve_device(self.device)
         cca_competes = initialize and self._cca_competes(
-            self._pairs_in_group(X.shape[0]) if self.init == "auto" else 0
+            self._pairs_in_group(X.shape[0]) if self.init == "auto" else 0,
+            X.shape[1],
+            y.shape[1],
         )
         if initialize:
             self._random_state = check_random_state(self.random_state)
@@ -1209,6 +1423,8 @@ class ContrastiveAligner(CrossModalEstimator):
             device=device,
         )
         first_epoch = 0 if initialize else self.n_iter_
+        if max_epochs is None:
+            max_epochs = self._max_epochs_for(data["train_rows"].shape[0], comm)
         log = models.ProgressLog(data["n_train"], comm) if self.verbose else None
         try:
             result = models.run_epochs(
@@ -1220,9 +1436,7 @@ class ContrastiveAligner(CrossModalEstimator):
                     "early_stopping": early_stopping,
                     "validation_interval": self.validation_interval,
                     "tol": self.tol,
-                    "n_iter_no_change": self._patience_for(
-                        data["n_train"], cca_competes
-                    ),
+                    "n_iter_no_change": self._patience_for(data["n_train"], max_epochs),
                     "batch_size": self.batch_size,
                     "score_initial": initialize and self.init == "cca",
                 },
@@ -1232,8 +1446,15 @@ class ContrastiveAligner(CrossModalEstimator):
         finally:
             model.set_generator(None)
         if cca_competes and early_stopping and result["losses"]:
-            optimizer = self._choose_linear_or_trained(
-                model, optimizer, spec, data, weight, comm, result
+            choose = (
+                self._blend_linear_and_trained
+                if self.init == "auto"
+                else self._choose_linear_or_trained
+            )
+            optimizer = choose(model, optimizer, spec, data, weight, comm, result)
+        elif linear_share is not None and result["losses"]:
+            optimizer = self._apply_share(
+                linear_share, model, optimizer, spec, data, weight, comm, result
             )
         if result["diverged"] and not result["losses"]:
             raise FloatingPointError(
@@ -1403,19 +1624,93 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         return optimizer
 
-    def _init_from_cca(self, model, data, weight, comm, *, every_row=False):
-        """Set the linear paths to regularised CCA of the standardised training pairs.
+    def _blend_linear_and_trained(
+        self, model, optimizer, spec, data, weight, comm, result
+    ):
+        """Blend CCA's cosine with the trained one, as the validation pairs prefer.
 
-        ``CrossModalEmbedding(whiten=True, reg="auto")`` is fitted on the
-        training rows (not the validation rows, which judge the start too), in
-        float64 on the host; its rotations act on the standardised views the
-        encoders see, so before training ``transform`` is the normalised CCA
-        score. ``every_row`` fits it on the validation rows too: once the
-        start has been kept, it is the CCA of all the pairs ``fit`` was given.
+        ``model`` holds the best validated epoch (``init="auto"``: random start,
+        no linear paths). The similarity of a blend is ``share`` times the
+        cosine of the CCA scores of the training rows plus ``1 - share`` times
+        the trained cosine; each share of ``LINEAR_SHARES`` is scored by the
+        validation MRR (both directions) and the best is kept, a tie going to
+        the larger share (the simpler model). Share 0 keeps the trained
+        weights, so the training gain is never thrown away where the
+        validation pairs see it; share 1 keeps CCA. With fewer than
+        ``LINEAR_TEST_MIN_PAIRS`` effective validation pairs the choice would
+        be noise, and CCA is kept. Whatever share is kept, its CCA is refitted
+        on every pair. Returns the optimiser to keep.
         """
-        torch, _ = _import_torch()
+        torch, models = _import_torch()
+        val_weight = comm.gather(data["val_weight"]).double()
+        effective_pairs = float(val_weight.sum() ** 2 / (val_weight**2).sum())
+        share = 1.0
+        if effective_pairs >= LINEAR_TEST_MIN_PAIRS:
+            model.eval()
+            with torch.no_grad():
+                trained = [
+                    comm.gather(models.embed_rows(embed, data[key]))
+                    for embed, key in (
+                        (model.embed_x, "val_x"),
+                        (model.embed_y, "val_y"),
+                    )
+                ]
+            cca = self._fit_cca(data, weight, comm)
+            linear = [
+                torch.nn.functional.normalize(scores, dim=1)
+                for scores in self._cca_scores(cca, data, comm)
+            ]
+            scores = [
+                _blended_mrr(linear, trained, candidate, val_weight)
+                for candidate in LINEAR_SHARES
+            ]
+            best = max(scores)
+            share = max(
+                s for s, v in zip(LINEAR_SHARES, scores, strict=True) if v == best
+            )
+        return self._apply_share(
+            share, model, optimizer, spec, data, weight, comm, result
+        )
+
+    def _apply_share(self, share, model, optimizer, spec, data, weight, comm, result):
+        """Make ``model`` the blend of CCA of every pair and itself at ``share``."""
+        torch, models = _import_torch()
+        result["linear_share"] = share
+        if share == 0.0:
+            return optimizer
+        if share == 1.0:
+            return self._keep_cca(model, spec, data, weight, comm, result)
+        device = data["x"].device
+        model.linear_x, model.linear_y = (
+            torch.nn.Linear(data[key].shape[1], spec["n_components"], device=device)
+            for key in ("x", "y")
+        )
+        model.linear_share = share
+        self._init_from_cca(
+            model, data, weight, comm, every_row=True, zero_residual=False
+        )
+        spec["linear_path"], spec["linear_share"] = True, share
+        return models.make_optimizer(model, self.learning_rate, self.weight_decay)
+
+    def _keep_cca(self, model, spec, data, weight, comm, result):
+        """Make ``model`` the CCA of every pair (linear paths, MLP output zeroed)."""
+        torch, models = _import_torch()
+        if model.linear_x is None:
+            device = data["x"].device
+            model.linear_x, model.linear_y = (
+                torch.nn.Linear(data[key].shape[1], spec["n_components"], device=device)
+                for key in ("x", "y")
+            )
+        self._init_from_cca(model, data, weight, comm, every_row=True)
+        result["best_epoch"] = 0
+        spec["linear_path"] = True
+        return models.make_optimizer(model, self.learning_rate, self.weight_decay)
+
+    def _fit_cca(self, data, weight, comm, *, every_row=False):
+        """Regularised CCA of the standardised training pairs (or of every pair)."""
         from .._linear.embedding import CrossModalEmbedding
 
+        torch, _ = _import_torch()
         rows = data["train_rows"]
         if every_row:
             rows = torch.arange(data["x"].shape[0], device=rows.device)
@@ -1426,12 +1721,38 @@ class ContrastiveAligner(CrossModalEstimator):
             (sample_weight,) = _on_host((comm.gather(weight[rows]),))
         n_components = min(self.n_components, x.shape[1], y.shape[1])
         cca = CrossModalEmbedding(n_components, whiten=True, reg="auto")
-        cca.fit(x, y, sample_weight=sample_weight)
+        return cca.fit(x, y, sample_weight=sample_weight)
+
+    def _cca_scores(self, cca, data, comm):
+        """CCA scores of every rank's validation pairs, on the device."""
+        device = data["x"].device
+        rotations_x, rotations_y, mean_x, mean_y = _on_device(
+            (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_), device
+        )
+        return (
+            (comm.gather(data["val_x"]).double() - mean_x) @ rotations_x,
+            (comm.gather(data["val_y"]).double() - mean_y) @ rotations_y,
+        )
+
+    def _init_from_cca(
+        self, model, data, weight, comm, *, every_row=False, zero_residual=True
+    ):
+        """Set the linear paths to regularised CCA of the standardised training pairs.
+
+        ``CrossModalEmbedding(whiten=True, reg="auto")`` is fitted on the
+        training rows (not the validation rows, which judge the start too), in
+        float64 on the host; its rotations act on the standardised views the
+        encoders see, so before training ``transform`` is the normalised CCA
+        score. ``every_row`` fits it on the validation rows too: once the
+        start has been kept, it is the CCA of all the pairs ``fit`` was given.
+        """
+        cca = self._fit_cca(data, weight, comm, every_row=every_row)
         model.init_from_linear_(
             *_on_device(
                 (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_),
-                rows.device,
-            )
+                data["x"].device,
+            ),
+            zero_residual=zero_residual,
         )
         comm.broadcast_module(model)
 
@@ -1465,7 +1786,9 @@ class ContrastiveAligner(CrossModalEstimator):
         """Store the outcome of a finished call (nothing is stored before)."""
         if initialize:
             self.model_, self._optimizer, self._model_spec = model, optimizer, spec
-            self.n_components_ = spec["n_components"]
+            blended = spec.get("linear_share") is not None
+            self.n_components_ = spec["n_components"] * (2 if blended else 1)
+            self.linear_share_ = None
             self.loss_curve_, self.n_iter_ = [], 0
             self._x_standardization = _on_host(standardization[0])
             self._y_standardization = _on_host(standardization[1])
@@ -1479,6 +1802,8 @@ class ContrastiveAligner(CrossModalEstimator):
         self.loss_curve_ = self.loss_curve_ + result["losses"]
         self.n_iter_ += len(result["losses"])
         self.best_epoch_ = result["best_epoch"]
+        if "linear_share" in result:
+            self.linear_share_ = result["linear_share"]
         self.validation_scores_ = result["scores"] if early_stopping else None
         self.temperature_ = float(1.0 / model.logit_scale.detach().exp().cpu())
         self.readout_coef_, self.readout_intercept_ = readout
@@ -1486,6 +1811,18 @@ class ContrastiveAligner(CrossModalEstimator):
     def _report_stop(self, result, first_epoch, log):
         last = first_epoch + len(result["losses"])
         kept = f"the weights of epoch {result['best_epoch']} are kept"
+        share = result.get("linear_share")
+        if share == 1.0:
+            kept = (
+                "the CCA solution (refitted on every pair) is kept: the "
+                "validation pairs did not show the trained weights doing better"
+            )
+        elif share is not None and share > 0:
+            kept = (
+                f"a blend is kept: {share:g} x the cosine of CCA (refitted on "
+                f"every pair) + {1 - share:g} x that of the weights of epoch "
+                f"{result['best_epoch']}"
+            )
         if result["diverged"]:
             message = (
                 f"Training diverged in epoch {last + 1} (non-finite loss or weights) "
@@ -1520,7 +1857,10 @@ class ContrastiveAligner(CrossModalEstimator):
         # Token ids embed to float64, float rows to their own dtype.
         out_dtype = A.dtype if A.dtype.kind == "f" else np.float64
         out = np.empty((A.shape[0], out_columns), dtype=out_dtype)
-        with torch.no_grad():
+        with (
+            torch.no_grad(),
+            self._torch_threads(self.n_features_in_, self.n_features_y_in_),
+        ):
             for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
                 stop = min(start + _HOST_CHUNK_ROWS, A.shape[0])
                 chunk = self._send(A[start:stop], standardization, device)

@@ -10,7 +10,7 @@ under CSLS.
 """
 
 import numbers
-from copy import copy
+from copy import copy, deepcopy
 
 import numpy as np
 from sklearn.base import MetaEstimatorMixin, clone
@@ -110,6 +110,20 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
         Ridge penalty of the reverse read-out used by :meth:`predict_x`, a
         ridge regression (:class:`~sklearn.linear_model.Ridge`) of ``X`` on
         ``y``'s shared-space coordinates, fitted on the final training pairs.
+    validation_folds : int or None, default=5
+        Folds of the given pairs on which the number of rounds is chosen before
+        the final fit: on each fold, self-learning runs from the other folds'
+        pairs, and after every round (and before the first) the held-out pairs
+        are retrieved among themselves and the single-view rows of the other
+        view, which are true negatives (their partners are other events). The
+        final fit runs the number of rounds of best mean held-out MRR (the most
+        on a tie) if its gain over the pairs alone reaches one standard error
+        across the folds, else none, so that self-learning is used only as far
+        as it helps, and falls back to the pairs alone when it does not.
+        ``None``: no validation, up to ``max_iter`` rounds (as before).
+        Validation is skipped when there are fewer than 4 pairs or the
+        estimator cannot be fitted on a fold's pairs. It costs about
+        ``validation_folds`` times a run of the rounds.
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic induction.
 
@@ -127,10 +141,14 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
     n_iter_ : int
         Number of fits of the estimator: one on the pairs, plus one per
         induce-and-refit round (``1 + len(induced_pairs_)``).
-    termination_condition_ : {"converged", "max_iter", "no_single_rows"}
-        Why fitting stopped: the induced set stopped changing, ``max_iter``
-        rounds ran, or there was nothing to induce (no X-only or no y-only
-        row).
+    termination_condition_ : str
+        Why fitting stopped ("converged", "max_iter", "validation" or
+        "no_single_rows"): the induced set stopped changing, ``max_iter``
+        rounds ran, validation (``validation_folds``) chose fewer rounds, or there was
+        nothing to induce (no X-only or no y-only row).
+    validation_scores_ : ndarray of shape (max_iter + 1,) or None
+        Mean held-out MRR of the given pairs after 0, 1, ..., ``max_iter``
+        rounds (see ``validation_folds``); None when not validated.
     pair_rows_ : ndarray of int
         Rows of the training data that were pairs.
     x_only_rows_ : ndarray of int
@@ -220,6 +238,7 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
         "keep_prob_growth": [Interval(numbers.Real, 1, None, closed="left")],
         "induced_weight": [Interval(numbers.Real, 0, 1, closed="right")],
         "max_iter": [IntegerInterval(0, None, closed="left")],
+        "validation_folds": [IntegerInterval(2, None, closed="left"), None],
         "csls_k": [IntegerInterval(1, None, closed="left")],
         "reverse_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
@@ -236,6 +255,7 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
         max_iter=10,
         csls_k=10,
         reverse_alpha=1.0,
+        validation_folds=5,
         random_state=None,
     ):
         self.estimator = estimator
@@ -246,6 +266,7 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
         self.max_iter = max_iter
         self.csls_k = csls_k
         self.reverse_alpha = reverse_alpha
+        self.validation_folds = validation_folds
         self.random_state = random_state
 
     # Rows holding one view are what self-learning learns from.
@@ -308,30 +329,31 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
         history = []
         fitted_on = None
         termination = "max_iter"
+        validation_scores = None
         if x_candidates.size == 0 or y_candidates.size == 0:
             termination = "no_single_rows"
         else:
-            for round_ in range(self.max_iter):
-                keep = min(1.0, self.keep_prob * self.keep_prob_growth**round_)
-                induced = self._induce(
-                    estimator, X, y, x_candidates, y_candidates, anchor_x, keep, rng
+            singles = (X, y, x_candidates, y_candidates, anchor_x)
+            n_rounds = self.max_iter
+            if self.validation_folds is not None and self.max_iter > 0:
+                # A copy of the stream: the final rounds draw what they would
+                # draw without validation.
+                per_fold = self._validate_rounds(
+                    singles, weights, pairs, sample_weight is not None, deepcopy(rng)
                 )
-                if keep == 1.0 and _same_pairs(induced, fitted_on):
+                if per_fold is not None:
+                    validation_scores, n_rounds = _rounds_to_keep(*per_fold)
+            rounds = self._self_learn(singles, weights, pairs, estimator, rng)
+            for _ in range(n_rounds):
+                step = next(rounds, None)
+                if step is None:
                     termination = "converged"
                     break
-                rows_x = np.concatenate([pairs, induced.x_rows])
-                rows_y = np.concatenate([pairs, induced.y_rows])
-                induced_weights = self.induced_weight * np.minimum(
-                    weights[induced.x_rows], weights[induced.y_rows]
-                )
-                estimator = _fit_estimator(
-                    self.estimator,
-                    X[rows_x],
-                    y[rows_y],
-                    np.concatenate([weights[pairs], induced_weights]),
-                )
-                history.append(induced)
-                fitted_on = induced
+                estimator, fitted_on = step
+                history.append(fitted_on)
+            else:
+                if n_rounds < self.max_iter:
+                    termination = "validation"
 
         rows_x, rows_y, train_weights = pairs, pairs, weights[pairs]
         if fitted_on is not None:
@@ -356,8 +378,97 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
         self.induced_pairs_ = history
         self.n_iter_ = 1 + len(history)
         self.termination_condition_ = termination
+        self.validation_scores_ = validation_scores
         self.pair_rows_, self.x_only_rows_, self.y_only_rows_ = pairs, x_only, y_only
         self._anchor_x = anchor_x
+
+    def _self_learn(self, singles, weights, pairs, estimator, rng):
+        """Yield ``(estimator, induced)`` after each induce-and-refit round.
+
+        ``estimator`` is fitted on ``pairs``; the rounds stop (the generator
+        ends) when the induced set is the one just fitted on with ``p_t = 1``,
+        or after ``max_iter`` rounds.
+        """
+        X, y, x_candidates, y_candidates, anchor_x = singles
+        fitted_on = None
+        for round_ in range(self.max_iter):
+            keep = min(1.0, self.keep_prob * self.keep_prob_growth**round_)
+            induced = self._induce(
+                estimator, X, y, x_candidates, y_candidates, anchor_x, keep, rng
+            )
+            if keep == 1.0 and _same_pairs(induced, fitted_on):
+                return
+            rows_x = np.concatenate([pairs, induced.x_rows])
+            rows_y = np.concatenate([pairs, induced.y_rows])
+            induced_weights = self.induced_weight * np.minimum(
+                weights[induced.x_rows], weights[induced.y_rows]
+            )
+            estimator = _fit_estimator(
+                self.estimator,
+                X[rows_x],
+                y[rows_y],
+                np.concatenate([weights[pairs], induced_weights]),
+            )
+            fitted_on = induced
+            yield estimator, induced
+
+    def _validate_rounds(self, singles, weights, pairs, weighted, rng):
+        """Held-out MRR of the true pairs after 0, 1, ..., ``max_iter`` rounds.
+
+        The given pairs are split into ``validation_folds`` folds; on each, self-
+        learning runs from the other folds' pairs (and every single-view row), and
+        after each round the held-out pairs are retrieved among themselves and the
+        single-view rows of the other view (whose partners are other events, so they
+        are true negatives), in both directions. A run that converges early keeps
+        its last score for the later rounds. Returns the fold average (weighted by
+        the held-out weights), or None when there are too few pairs to split (fewer
+        than 2 a fold) or the estimator cannot be fitted on a fold's pairs.
+        """
+        X, y, x_candidates, y_candidates, anchor_x = singles
+        n_folds = min(self.validation_folds, pairs.size // 2)
+        if n_folds < 2:
+            return None
+        from sklearn.model_selection import KFold
+
+        folds = KFold(n_folds, shuffle=True, random_state=rng.randint(2**31 - 1))
+        fold_scores, fold_weights = [], []
+        for train, test in folds.split(pairs):
+            train, test = pairs[train], pairs[test]
+            held_weight = weights[test]
+            if not held_weight.sum() > 0:
+                continue
+            try:
+                start = _fit_estimator(
+                    self.estimator,
+                    X[train],
+                    y[train],
+                    weights[train] if weighted else None,
+                )
+            except ValueError:
+                return None
+
+            x_rows = np.concatenate([test, x_candidates])
+            y_rows = np.concatenate([test, y_candidates])
+            fitted = [start]
+            fitted += [
+                refit
+                for refit, _ in self._self_learn(singles, weights, train, start, rng)
+            ]
+            scores = [
+                _held_out_mrr(
+                    embed_x_rows(model, X[x_rows]),
+                    embed_y_rows(model, y[y_rows], anchor_x),
+                    test.size,
+                    held_weight,
+                )
+                for model in fitted
+            ]
+            scores += [scores[-1]] * (self.max_iter + 1 - len(scores))
+            fold_scores.append(scores)
+            fold_weights.append(held_weight.sum())
+        if len(fold_scores) < 2:
+            return None
+        return np.asarray(fold_scores), np.asarray(fold_weights)
 
     def _induce(self, estimator, X, y, x_candidates, y_candidates, anchor_x, keep, rng):
         """One round of dictionary induction among the single-view rows."""
@@ -576,6 +687,47 @@ class SelfLearningAligner(MetaEstimatorMixin, CrossModalEstimator):
         inner = getattr(get_tags(self.estimator), "two_view_tags", None)
         tags.two_view_tags = TwoViewTags() if inner is None else copy(inner)
         return tags
+
+
+def _rounds_to_keep(fold_scores, fold_weights):
+    """Mean validation score per round count, and the round count to run.
+
+    The most rounds among those of best mean (weighted by the folds'
+    held-out weights): a tie induced as many pairs or more at no measured
+    cost. Those rounds are kept only if their gain over the pairs alone,
+    fold by fold, has a mean of at least one standard error; otherwise the
+    pairs alone (0 rounds): a gain within the folds' noise is no evidence
+    that induced pairs help, and the pairs alone are the model that cannot
+    have learned wrong partners. (Where every fold scores the same, as when
+    the pairs alone already retrieve perfectly, the rounds are kept.)
+    """
+    share = fold_weights / fold_weights.sum()
+    scores = share @ fold_scores
+    n_rounds = int(np.flatnonzero(scores == scores.max())[-1])
+    gains = fold_scores[:, n_rounds] - fold_scores[:, 0]
+    mean_gain = share @ gains
+    spread = np.sqrt(share @ (gains - mean_gain) ** 2 / (len(gains) - 1))
+    if mean_gain < spread:
+        n_rounds = 0
+    return scores, n_rounds
+
+
+def _held_out_mrr(x_scores, y_scores, n_held, weight):
+    """MRR (cosine, both directions) of the first ``n_held`` rows' partners.
+
+    Row i < ``n_held`` of each view is partnered with row i of the other;
+    the rows after them are distractors. Ties count half.
+    """
+    x_unit = x_scores / np.linalg.norm(x_scores, axis=1, keepdims=True)
+    y_unit = y_scores / np.linalg.norm(y_scores, axis=1, keepdims=True)
+    total = 0.0
+    for queries, gallery in ((x_unit, y_unit), (y_unit, x_unit)):
+        similarity = queries[:n_held] @ gallery.T
+        partner = similarity[np.arange(n_held), np.arange(n_held)][:, None]
+        better = (similarity > partner).sum(axis=1)
+        tied = (similarity == partner).sum(axis=1) - 1
+        total += 0.5 * weight @ (1.0 / (1.0 + better + 0.5 * tied))
+    return total / weight.sum()
 
 
 def _fit_estimator(estimator, X, y, sample_weight):

@@ -143,6 +143,7 @@ class TwoViewEncoder(nn.Module):
         loss="infonce",
         x_encoder=None,
         y_encoder=None,
+        linear_share=None,
     ):
         super().__init__()
         layer_options = {
@@ -180,28 +181,44 @@ class TwoViewEncoder(nn.Module):
         # learns only the residual (see ``init_from_linear_``).
         self.linear_x = nn.Linear(n_features_x, n_components) if linear_path else None
         self.linear_y = nn.Linear(n_features_y, n_components) if linear_path else None
+        # init="auto" may keep a blend: the linear and the MLP embeddings, each
+        # of unit length, side by side, weighted so that the cosine of two
+        # points is ``share * linear cosine + (1 - share) * MLP cosine``.
+        self.linear_share = linear_share
+
+    def _embed(self, encoder, linear, a):
+        out = encoder(a)
+        if linear is None:
+            return F.normalize(out, dim=1)
+        if self.linear_share is None:  # init="cca": the MLP is a residual
+            return F.normalize(out + linear(a), dim=1)
+        share = self.linear_share
+        return torch.cat(
+            [
+                math.sqrt(share) * F.normalize(linear(a), dim=1),
+                math.sqrt(1.0 - share) * F.normalize(out, dim=1),
+            ],
+            dim=1,
+        )
 
     def embed_x(self, x):
-        out = self.encoder_x(x)
-        if self.linear_x is not None:
-            out = out + self.linear_x(x)
-        return F.normalize(out, dim=1)
+        return self._embed(self.encoder_x, self.linear_x, x)
 
     def embed_y(self, y):
-        out = self.encoder_y(y)
-        if self.linear_y is not None:
-            out = out + self.linear_y(y)
-        return F.normalize(out, dim=1)
+        return self._embed(self.encoder_y, self.linear_y, y)
 
     @torch.no_grad()
-    def init_from_linear_(self, x_rotations, y_rotations, x_mean, y_mean):
+    def init_from_linear_(
+        self, x_rotations, y_rotations, x_mean, y_mean, *, zero_residual=True
+    ):
         """Start at the linear scores ``(x - x_mean) @ x_rotations`` (and y's).
 
         The rotations fill the first columns of the linear paths (the rest are
         zero) and the MLPs' last layers start at zero, so that before any
         training step each view's embedding is exactly its normalised linear
         score; the hidden layers keep their random start, so the residual gets
-        gradients from the first step on.
+        gradients from the first step on. ``zero_residual=False`` leaves the
+        MLPs as they are (the linear half of a blend).
         """
         for linear, rotations, mean, encoder in (
             (self.linear_x, x_rotations, x_mean, self.encoder_x),
@@ -211,8 +228,9 @@ class TwoViewEncoder(nn.Module):
             linear.weight[: rotations.shape[1]].copy_(rotations.T)
             linear.bias.zero_()
             linear.bias[: rotations.shape[1]].copy_(-(mean @ rotations))
-            encoder[-1].weight.zero_()
-            encoder[-1].bias.zero_()
+            if zero_residual:
+                encoder[-1].weight.zero_()
+                encoder[-1].bias.zero_()
 
     def forward(self, x, y):
         return self.embed_x(x), self.embed_y(y)
@@ -691,7 +709,10 @@ def run_epochs(step, data, comm, *, config, first_epoch, log):
                 )
             )
             improved = score > best_score + tol
-            if score > best_score:
+            # A tie goes to the later epoch: on few (or easy) validation pairs
+            # the score saturates early, and the epochs after the first that
+            # reaches it have trained longer at no measured cost.
+            if score >= best_score:
                 best_score, best_epoch = score, epoch
                 best_state = snapshot(model, optimizer)
             stall = 0 if improved else stall + interval
@@ -722,6 +743,13 @@ def run_epochs(step, data, comm, *, config, first_epoch, log):
     }
 
 
+def clock(seconds):
+    """``seconds`` as ``h:mm:ss`` (rounded to the second)."""
+    minutes, second = divmod(round(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}"
+
+
 class ProgressLog:
     """Per-epoch progress lines, flushed at once, printed by the main rank."""
 
@@ -738,10 +766,12 @@ class ProgressLog:
         elapsed = time.perf_counter() - started
         remaining = elapsed / (index + 1) * (max_epochs - index - 1)
         shown = "" if score is None else f", validation MRR {score:.4f}"
+        # The count over every call only when this call continues training.
+        in_all = "" if epoch == index + 1 else f" (epoch {epoch} in all)"
         self._print(
-            f"Epoch {index + 1}/{max_epochs} (epoch {epoch} in all): "
+            f"Epoch {index + 1}/{max_epochs}{in_all}: "
             f"loss {loss:.4f}{shown}, {self.n_pairs / max(seconds, 1e-9):,.0f} "
-            f"pairs/s, {seconds:.2f} s, ETA {remaining:.1f} s"
+            f"pairs/s, {seconds:.2f} s, ETA {clock(remaining)}"
         )
 
     def stop(self, text):
