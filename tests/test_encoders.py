@@ -3,6 +3,7 @@
 import inspect
 import pickle
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
 from skcrossmodal._torch import modules as models  # noqa: E402
+from skcrossmodal._torch.loop import TrainingStep  # noqa: E402
 from skcrossmodal.encoders import (  # noqa: E402
     ImageEncoder,
     SeriesEncoder,
@@ -447,16 +449,15 @@ def test_autocast_reaches_custom_encoders():
     generator = torch.Generator().manual_seed(0)
     model = models.build_model(spec, torch.device("cpu"), generator)
     optimizer = models.make_optimizer(model, 1e-3, 0.0)
-    config = {"reconstruction_weight": 0.0, "use_bf16": True, "compile": False}
-    step = models.TrainingStep(
-        model,
-        optimizer,
-        models.LocalCommunicator(),
-        config=config,
+    plan = SimpleNamespace(
+        reconstruction_weight=0.0,
+        autocast=True,  # use_bf16 gives it on CUDA only; forced here
+        compile=False,
+        loss="infonce",
         max_rows=16,
         device=torch.device("cpu"),
     )
-    step.autocast = True  # on by default on CUDA only
+    step = TrainingStep(model, optimizer, models.LocalCommunicator(), plan)
     seen = []
     model.encoder_x.features[0].register_forward_hook(
         lambda module, args, out: seen.append(out.dtype)

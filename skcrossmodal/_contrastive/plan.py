@@ -1,0 +1,133 @@
+"""What one ``fit``/``partial_fit`` call of the aligner trains, fixed before it starts.
+
+Three records cross from the estimator into the torch loop
+(:mod:`skcrossmodal._torch.loop`), where plain dicts with string keys used to:
+
+- :class:`TrainingPlan`, frozen: the numbers of the call (epochs, batches,
+  patience, device, loss...), computed once from the parameters and the data;
+- :class:`TrainingData`, frozen: the device tensors, the split and the weights;
+- :class:`TrainingResult`: what the loop reports back (losses, scores, the
+  epoch kept and why it stopped), which the estimator completes with the
+  linear/trained choice before storing it.
+
+No torch import here: the fields hold torch objects, but defining the records
+needs none.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """The settings of one training call, resolved from the parameters and data.
+
+    Attributes
+    ----------
+    device : torch.device
+        Where the model and the data live, resolved once per call.
+    initialize : bool
+        Whether the call starts a new model (else it continues ``model_``).
+    first_epoch : int
+        Epochs run before this call (epochs are counted over calls).
+    max_epochs : int
+        Most epochs of this call.
+    early_stopping : bool
+        Whether validation pairs are held out and scored.
+    validation_interval : int
+        Score the validation pairs every this many epochs (and after the last).
+    patience : int
+        Epochs without improvement by ``tol`` before the stopping rule stops.
+    tol : float
+        Smallest improvement that resets the patience.
+    batch_size : int
+        Most pairs per batch on this rank.
+    batch_count : int
+        Batches per epoch, the same on every rank.
+    max_rows : int
+        Rows of the largest batch on this rank (sizes the loss's targets).
+    n_train : int
+        Training pairs over every rank.
+    score_initial : bool
+        Whether the start competes with the trained epochs (``init="cca"``).
+    loss : {"infonce", "siglip"}
+        The contrastive loss.
+    reconstruction_weight : float
+        Weight of the cross-reconstruction term (0: no decoder).
+    autocast : bool
+        Whether the step runs under bfloat16 autocast (CUDA only).
+    compile : bool
+        Whether the step's forward and loss go through ``torch.compile``.
+    """
+
+    device: Any
+    initialize: bool
+    first_epoch: int
+    max_epochs: int
+    early_stopping: bool
+    validation_interval: int
+    patience: int
+    tol: float
+    batch_size: int
+    batch_count: int
+    max_rows: int
+    n_train: int
+    score_initial: bool
+    loss: str
+    reconstruction_weight: float
+    autocast: bool
+    compile: bool
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """This rank's standardised views on the device, split, with their weights.
+
+    ``sample_weight`` is the user's weight of every row (float64), or None
+    when uniform. The loop sees it through two derived views, made once by
+    the estimator's split: ``train_weight``, divided by its mean over the
+    training pairs of every rank (float32), or None when those are uniform
+    (the unweighted loss is the same and cheaper); and ``val_weight``, the
+    validation rows' weight (float64; ones when ``sample_weight`` is None,
+    since the rank kernel weights every pair).
+    """
+
+    x: Any
+    y: Any
+    sample_weight: Any
+    generator: Any
+    train_rows: Any
+    train_weight: Any = None
+    val_x: Any = None
+    val_y: Any = None
+    val_weight: Any = None
+
+
+@dataclass
+class TrainingResult:
+    """What a training call produced, as the estimator stores it.
+
+    Attributes
+    ----------
+    losses : list of float
+        Mean training loss of every finished epoch of the call.
+    scores : list of float
+        Validation MRR of every finished epoch (NaN where not scored).
+    best_epoch : int
+        Epoch (counted over calls) whose weights the model holds; 0 when the
+        CCA solution was kept.
+    reason : str
+        Why training stopped: ``"max_epochs"``, ``"patience"``,
+        ``"divergence"`` or the text a callback passed to ``loop.stop``.
+    diverged : bool
+        Whether an epoch ended with non-finite loss or weights.
+    linear_share : float or None
+        The share of CCA's cosine that was chosen, if a choice was made.
+    """
+
+    losses: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
+    best_epoch: int = 0
+    reason: str = "max_epochs"
+    diverged: bool = False
+    linear_share: float | None = None
