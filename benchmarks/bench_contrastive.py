@@ -130,7 +130,7 @@ def hand_written_epochs(
 
 
 class _Timer:
-    """Times each call of ``models.<name>`` (a function or a method) during a fit (synchronising CUDA).
+    """Times each call of ``models.<name>`` during a fit (synchronising CUDA).
 
     ``argument`` is the index of a positional argument whose device
     (``device_of(argument)``, by default its ``.device``) is synchronised after

@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
+from skcrossmodal._contrastive.plan import ModelSpec  # noqa: E402
 from skcrossmodal._torch import modules as models  # noqa: E402
 from skcrossmodal._torch.loop import TrainingStep  # noqa: E402
 from skcrossmodal.encoders import (  # noqa: E402
@@ -304,8 +305,11 @@ def test_old_pickles_without_encoder_parameters_load():
     state = _small(init="random").fit(X, y).__getstate__()
     for key in ("x_encoder", "y_encoder"):
         del state[key]
+    # Such pickles stored the architecture as a dict, without the encoders.
     state["_model_spec"] = {
-        k: v for k, v in state["_model_spec"].items() if not k.endswith("_encoder")
+        k: v
+        for k, v in vars(state["_model_spec"]).items()
+        if not k.endswith("_encoder")
     }
     loaded = ContrastiveAligner.__new__(ContrastiveAligner)
     loaded.__setstate__(state)
@@ -447,7 +451,7 @@ def test_autocast_reaches_custom_encoders():
     )
     spec["y_encoder"] = None
     generator = torch.Generator().manual_seed(0)
-    model = models.build_model(spec, torch.device("cpu"), generator)
+    model = models.build_model(ModelSpec(**spec), torch.device("cpu"), generator)
     optimizer = models.make_optimizer(model, 1e-3, 0.0)
     plan = SimpleNamespace(
         reconstruction_weight=0.0,

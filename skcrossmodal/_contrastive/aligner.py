@@ -10,6 +10,7 @@ computed by torch on the training device.
 """
 
 import copy
+import dataclasses
 import io
 import itertools
 import math
@@ -25,7 +26,7 @@ from sklearn.utils import check_random_state
 from .._compat import HasMethods, IntegerInterval, Interval, StrOptions, _fit_context
 from ..base import CrossModalEstimator, restored_on_error
 from . import encoder_spec
-from .plan import TrainingData, TrainingPlan
+from .plan import ModelSpec, TrainingData, TrainingPlan
 
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
@@ -1181,7 +1182,7 @@ class ContrastiveAligner(CrossModalEstimator):
     def _integer_view(self, view, *, reset):
         """Whether ``view``'s encoder reads integer ids (fitted unless ``reset``)."""
         if not reset and hasattr(self, "_model_spec"):
-            spec = self._model_spec.get(f"{view}_encoder")
+            spec = self._model_spec.encoder(view)
             return spec is not None and spec.integer_input
         return encoder_spec.takes_integer_input(getattr(self, f"{view}_encoder"))
 
@@ -1261,11 +1262,11 @@ class ContrastiveAligner(CrossModalEstimator):
         model.eval()
         with torch.no_grad():
             for view, rows in (("x", x[:2]), ("y", y[:2])):
-                recipe = spec[f"{view}_encoder"]
+                recipe = spec.encoder(view)
                 if recipe is None:
                     continue
                 out = getattr(model, f"encoder_{view}")(rows)
-                expected = (rows.shape[0], spec["n_components"])
+                expected = (rows.shape[0], spec.n_components)
                 if not (
                     torch.is_tensor(out)
                     and out.is_floating_point()
@@ -1296,7 +1297,7 @@ class ContrastiveAligner(CrossModalEstimator):
     def _check_continuation(self, X, y):
         spec = self._model_spec
         for view in ("x", "y"):
-            fitted = spec.get(f"{view}_encoder")
+            fitted = spec.encoder(view)
             fitted_class = None if fitted is None else fitted.cls
             wanted = getattr(self, f"{view}_encoder")
             if encoder_spec.encoder_class(wanted) is not fitted_class:
@@ -1305,17 +1306,17 @@ class ContrastiveAligner(CrossModalEstimator):
                     "encoder the model was trained with. Set warm_start=False to "
                     "start afresh."
                 )
-        if spec.get("loss", "infonce") != self.loss:
+        if spec.loss != self.loss:
             raise ValueError(
                 f"loss={self.loss!r}, but the model was trained with "
-                f"loss={spec.get('loss', 'infonce')!r}. Set warm_start=False to "
+                f"loss={spec.loss!r}. Set warm_start=False to "
                 "start afresh."
             )
-        if (X.shape[1], y.shape[1]) != (spec["n_features_x"], spec["n_features_y"]):
+        if (X.shape[1], y.shape[1]) != (spec.n_features_x, spec.n_features_y):
             raise ValueError(
                 f"warm_start=True, but X and y have {X.shape[1]} and {y.shape[1]} "
-                f"features while the model was built for {spec['n_features_x']} "
-                f"and {spec['n_features_y']}. Set warm_start=False to start afresh."
+                f"features while the model was built for {spec.n_features_x} "
+                f"and {spec.n_features_y}. Set warm_start=False to start afresh."
             )
 
     def _send(self, A, standardization, device):
@@ -1356,19 +1357,19 @@ class ContrastiveAligner(CrossModalEstimator):
         )
         if initialize:
             self._random_state = check_random_state(self.random_state)
-            spec = {
-                "n_features_x": X.shape[1],
-                "n_features_y": y.shape[1],
-                "n_components": self.n_components,
-                "hidden_layer_sizes": self._hidden_layer_sizes(),
-                "activation": self.activation,
-                "dropout": float(self.dropout),
-                "normalization": self.normalization,
-                "decoder": self.reconstruction_weight > 0,
-                "linear_path": self.init == "cca",
-                "loss": self.loss,
+            spec = ModelSpec(
+                n_features_x=X.shape[1],
+                n_features_y=y.shape[1],
+                n_components=self.n_components,
+                hidden_layer_sizes=self._hidden_layer_sizes(),
+                activation=self.activation,
+                dropout=float(self.dropout),
+                normalization=self.normalization,
+                decoder=self.reconstruction_weight > 0,
+                linear_path=self.init == "cca",
+                loss=self.loss,
                 **self._encoder_specs(X.shape[1], y.shape[1]),
-            }
+            )
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
             model = models.build_model(spec, device, init_generator)
@@ -1662,10 +1663,10 @@ class ContrastiveAligner(CrossModalEstimator):
         if added:  # init="auto": the random start trained without them
             device = torch.device(self.device_)
             model.linear_x = torch.nn.Linear(
-                data.x.shape[1], spec["n_components"], device=device
+                data.x.shape[1], spec.n_components, device=device
             )
             model.linear_y = torch.nn.Linear(
-                data.y.shape[1], spec["n_components"], device=device
+                data.y.shape[1], spec.n_components, device=device
             )
             with torch.no_grad():  # zero: the trained embedding is unchanged
                 for linear in (model.linear_x, model.linear_y):
@@ -1684,7 +1685,6 @@ class ContrastiveAligner(CrossModalEstimator):
         self._init_from_cca(model, data, comm, every_row=True)
         result.best_epoch = 0
         if added:
-            spec["linear_path"] = True
             optimizer = models.make_optimizer(
                 model, self.learning_rate, self.weight_decay
             )
@@ -1745,13 +1745,12 @@ class ContrastiveAligner(CrossModalEstimator):
         device = torch.device(self.device_)
         model.linear_x, model.linear_y = (
             torch.nn.Linear(
-                getattr(data, key).shape[1], spec["n_components"], device=device
+                getattr(data, key).shape[1], spec.n_components, device=device
             )
             for key in ("x", "y")
         )
         model.linear_share = share
         self._init_from_cca(model, data, comm, every_row=True, zero_residual=False)
-        spec["linear_path"], spec["linear_share"] = True, share
         return models.make_optimizer(model, self.learning_rate, self.weight_decay)
 
     def _keep_cca(self, model, spec, data, comm, result):
@@ -1761,13 +1760,12 @@ class ContrastiveAligner(CrossModalEstimator):
             device = torch.device(self.device_)
             model.linear_x, model.linear_y = (
                 torch.nn.Linear(
-                    getattr(data, key).shape[1], spec["n_components"], device=device
+                    getattr(data, key).shape[1], spec.n_components, device=device
                 )
                 for key in ("x", "y")
             )
         self._init_from_cca(model, data, comm, every_row=True)
         result.best_epoch = 0
-        spec["linear_path"] = True
         return models.make_optimizer(model, self.learning_rate, self.weight_decay)
 
     def _fit_cca(self, data, comm, *, every_row=False):
@@ -1839,9 +1837,15 @@ class ContrastiveAligner(CrossModalEstimator):
     ):
         """Store the outcome of a finished call (nothing is stored before)."""
         if plan.initialize:
+            # The linear paths the choice of start may have added or blended.
+            spec = dataclasses.replace(
+                spec,
+                linear_path=model.linear_x is not None,
+                linear_share=model.linear_share,
+            )
             self.model_, self._optimizer, self._model_spec = model, optimizer, spec
-            blended = spec.get("linear_share") is not None
-            self.n_components_ = spec["n_components"] * (2 if blended else 1)
+            blended = spec.linear_share is not None
+            self.n_components_ = spec.n_components * (2 if blended else 1)
             self.linear_share_ = None
             self.loss_curve_, self.n_iter_ = [], 0
             self._x_standardization = _on_host(standardization[0])
@@ -1983,7 +1987,7 @@ class ContrastiveAligner(CrossModalEstimator):
             name = f"{view}_encoder"
             encoder_spec.check_picklable(getattr(self, name, None), name)
             if hasattr(self, "_model_spec"):
-                encoder_spec.check_picklable(self._model_spec.get(name), name)
+                encoder_spec.check_picklable(getattr(self._model_spec, name), name)
         state = super().__getstate__()
         if state.get("model_") is None:
             return state
@@ -2020,6 +2024,7 @@ class ContrastiveAligner(CrossModalEstimator):
             ) from error
         saved = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
         super().__setstate__(state)
+        self._model_spec = ModelSpec.from_stored(self._model_spec)
         device = torch.device(self.device_)
         if device.type == "cuda" and not torch.cuda.is_available():
             warnings.warn(

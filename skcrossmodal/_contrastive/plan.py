@@ -1,8 +1,10 @@
 """What one ``fit``/``partial_fit`` call of the aligner trains, fixed before it starts.
 
-Three records cross from the estimator into the torch loop
-(:mod:`skcrossmodal._torch.loop`), where plain dicts with string keys used to:
+The records that cross from the estimator into torch, where plain dicts with
+string keys used to:
 
+- :class:`ModelSpec`, frozen: the architecture of the two-view model (what
+  ``build_model`` builds, and what a pickle stores to rebuild it);
 - :class:`TrainingPlan`, frozen: the numbers of the call (epochs, batches,
   patience, device, loss...), computed once from the parameters and the data;
 - :class:`TrainingData`, frozen: the device tensors, the split and the weights;
@@ -14,8 +16,47 @@ No torch import here: the fields hold torch objects, but defining the records
 needs none.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The architecture of the aligner's two-view model.
+
+    The fields are the keyword arguments of
+    ``skcrossmodal._torch.modules.TwoViewEncoder``; ``x_encoder`` and
+    ``y_encoder`` are ``EncoderSpec`` recipes of custom encoders (None: the
+    MLP). ``linear_path`` and ``linear_share`` describe the linear paths
+    (``init="cca"``, or the CCA part kept by ``init="auto"``).
+    """
+
+    n_features_x: int
+    n_features_y: int
+    n_components: int
+    hidden_layer_sizes: tuple
+    activation: str
+    dropout: float
+    normalization: str | None
+    decoder: bool
+    linear_path: bool = False
+    loss: str = "infonce"
+    x_encoder: Any = None
+    y_encoder: Any = None
+    linear_share: float | None = None
+
+    def module_kwargs(self):
+        """The fields as keyword arguments (not copied, unlike ``asdict``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def encoder(self, view):
+        """The recipe of ``view``'s custom encoder (``"x"`` or ``"y"``), or None."""
+        return getattr(self, f"{view}_encoder")
+
+    @classmethod
+    def from_stored(cls, stored):
+        """A spec from what a pickle stored (a dict before this class existed)."""
+        return cls(**stored) if isinstance(stored, dict) else stored
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,7 @@ def build_encoder(encoder_spec, device, seed):
 
 def _attach_custom_encoders(model, spec, device, generator):
     for view in ("x", "y"):
-        encoder_spec = spec.get(f"{view}_encoder")
+        encoder_spec = spec.encoder(view)
         if encoder_spec is None:
             continue
         seed = 0
@@ -292,7 +292,7 @@ def build_model(spec, device, generator=None):
     from the same generator.
     """
     with torch.device("meta"):
-        model = TwoViewEncoder(**spec)
+        model = TwoViewEncoder(**spec.module_kwargs())
     model = model.to_empty(device=device)
     if generator is None:
         _attach_custom_encoders(model, spec, device, None)
