@@ -29,6 +29,9 @@ What a hook sees of the loop (``loop``):
 - ``loop.validation_score()``: the validation MRR of the current weights
   (with early stopping), and ``loop.initial_score``, that of the start when
   it competes (``init="cca"``), else None.
+- ``loop.any_rank(flag)``: whether ``flag`` holds on any rank of a process
+  group (a collective: every rank must call it at the same point), and
+  ``loop.diverge()``, which drops the current epoch and stops.
 
 This module imports no torch: hooks reach torch only through the loop.
 In a process group every rank runs every callback; training stops on every

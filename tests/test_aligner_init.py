@@ -11,7 +11,6 @@ from skcrossmodal import ContrastiveAligner, CrossModalEmbedding
 from skcrossmodal.datasets import make_paired_views
 
 torch = pytest.importorskip("torch")
-from skcrossmodal._contrastive.plan import TrainingResult  # noqa: E402
 from skcrossmodal._torch import loop as training  # noqa: E402
 from skcrossmodal._torch import modules as models  # noqa: E402
 
@@ -72,7 +71,7 @@ def _untrained(monkeypatch):
     """Make fit skip every epoch, so the model keeps its initial weights."""
 
     def no_epochs(loop):
-        return TrainingResult(best_epoch=loop.plan.first_epoch)
+        return training.TrainingResult(best_epoch=loop.plan.first_epoch)
 
     monkeypatch.setattr(training.TrainingLoop, "fit_loop", no_epochs)
 

@@ -7,16 +7,17 @@ string keys used to:
   ``build_model`` builds, and what a pickle stores to rebuild it);
 - :class:`TrainingPlan`, frozen: the numbers of the call (epochs, batches,
   patience, device, loss...), computed once from the parameters and the data;
-- :class:`TrainingData`, frozen: the device tensors, the split and the weights;
-- :class:`TrainingResult`: what the loop reports back (losses, scores, the
-  epoch kept and why it stopped), which the estimator completes with the
-  linear/trained choice before storing it.
+- :class:`TrainingData`, frozen: the device tensors, the split and the weights.
+
+What the loop reports back is a ``TrainingResult``
+(:mod:`skcrossmodal._torch.loop`), which the estimator completes with the
+choice between the linear and the trained solution before storing it.
 
 No torch import here: the fields hold torch objects, but defining the records
 needs none.
 """
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -142,33 +143,3 @@ class TrainingData:
     val_x: Any = None
     val_y: Any = None
     val_weight: Any = None
-
-
-@dataclass
-class TrainingResult:
-    """What a training call produced, as the estimator stores it.
-
-    Attributes
-    ----------
-    losses : list of float
-        Mean training loss of every finished epoch of the call.
-    scores : list of float
-        Validation MRR of every finished epoch (NaN where not scored).
-    best_epoch : int
-        Epoch (counted over calls) whose weights the model holds; 0 when the
-        CCA solution was kept.
-    reason : str
-        Why training stopped: ``"max_epochs"``, ``"patience"``,
-        ``"divergence"`` or the text a callback passed to ``loop.stop``.
-    diverged : bool
-        Whether an epoch ended with non-finite loss or weights.
-    linear_share : float or None
-        The share of CCA's cosine that was chosen, if a choice was made.
-    """
-
-    losses: list = field(default_factory=list)
-    scores: list = field(default_factory=list)
-    best_epoch: int = 0
-    reason: str = "max_epochs"
-    diverged: bool = False
-    linear_share: float | None = None

@@ -1,7 +1,8 @@
 """The aligner's training loop, in skorch's shape: named steps and callbacks.
 
 ``ContrastiveAligner.fit``/``partial_fit`` build a frozen plan and the device
-data (:mod:`skcrossmodal._contrastive.plan`) and hand them to
+data (``skcrossmodal._contrastive.plan``, records without torch that this
+module reads by attribute only) and hand them to
 :class:`TrainingLoop`, whose steps are methods a subclass can override::
 
     fit_loop()            the epochs of the call, with the callbacks' hooks
@@ -20,12 +21,43 @@ import copy
 import math
 import time
 import warnings
+from dataclasses import dataclass, field
 
 import torch
 
 from ..callbacks import EpochRecord
 from . import modules
 from .losses import sigmoid_pairwise_loss
+
+
+@dataclass
+class TrainingResult:
+    """What a training call produced, as the estimator stores it.
+
+    Attributes
+    ----------
+    losses : list of float
+        Mean training loss of every finished epoch of the call.
+    scores : list of float
+        Validation MRR of every finished epoch (NaN where not scored).
+    best_epoch : int
+        Epoch (counted over calls) whose weights the model holds; 0 when the
+        CCA solution was kept.
+    reason : str
+        Why training stopped: ``"max_epochs"``, ``"patience"``,
+        ``"divergence"`` or the text a callback passed to ``loop.stop``.
+    diverged : bool
+        Whether an epoch ended with non-finite loss or weights.
+    linear_share : float or None
+        The share of CCA's cosine that was chosen, if a choice was made.
+    """
+
+    losses: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
+    best_epoch: int = 0
+    reason: str = "max_epochs"
+    diverged: bool = False
+    linear_share: float | None = None
 
 
 def snapshot(model, optimizer):
@@ -216,8 +248,6 @@ class TrainingLoop:
 
         The model and optimiser end on the weights the callbacks keep.
         """
-        from .._contrastive.plan import TrainingResult
-
         plan = self.plan
         if plan.early_stopping and plan.score_initial:
             # A start worth keeping (init="cca") competes with the trained epochs.
