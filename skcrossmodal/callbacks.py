@@ -116,8 +116,9 @@ class Callback:
     >>> y = X[:, :3] + 0.1 * rng.normal(size=(100, 3))
     >>> target = LossTarget(target=3.0)
     >>> model = ContrastiveAligner(
-    ...     n_components=3, hidden_layer_sizes=(16,), max_epochs=50,
-    ...     init="random", device="cpu", random_state=0, callbacks=[target],
+    ...     n_components=3, hidden_layer_sizes=(16,), batch_size=20,
+    ...     max_epochs=50, init="random", device="cpu", random_state=0,
+    ...     callbacks=[target],
     ... ).fit(X, y)
     >>> model.n_iter_ == len(target.losses) < 50
     True

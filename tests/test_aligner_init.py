@@ -1,6 +1,7 @@
 """ContrastiveAligner(init="cca"): a start at regularised CCA, kept if best."""
 
 import io
+from types import SimpleNamespace
 
 import joblib
 import numpy as np
@@ -417,10 +418,10 @@ def test_validation_reciprocal_ranks_match_the_metric():
     model = ContrastiveAligner(
         n_components=3, hidden_layer_sizes=(8,), max_epochs=1, device="cpu"
     ).fit(X, y)
-    data = {
-        "val_x": torch.tensor((X - model.x_mean_) / model.x_scale_).float(),
-        "val_y": torch.tensor((y - model.y_mean_) / model.y_scale_).float(),
-    }
+    data = SimpleNamespace(
+        val_x=torch.tensor((X - model.x_mean_) / model.x_scale_).float(),
+        val_y=torch.tensor((y - model.y_mean_) / model.y_scale_).float(),
+    )
     actual = _validation_reciprocal_ranks(
         model.model_, data, models.LocalCommunicator()
     ).numpy()
