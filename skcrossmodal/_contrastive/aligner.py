@@ -1775,7 +1775,7 @@ class ContrastiveAligner(CrossModalEstimator):
         torch, _ = _import_torch()
         rows = data.train_rows
         if every_row:
-            rows = torch.arange(data.x.shape[0], device=rows.device)
+            rows = torch.arange(data.x.shape[0], device=torch.device(self.device_))
         x, y = comm.gather(data.x[rows]), comm.gather(data.y[rows])
         x, y = _on_host((x, y))
         sample_weight = None

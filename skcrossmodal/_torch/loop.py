@@ -294,7 +294,9 @@ class TrainingLoop:
         started = time.perf_counter()
         rows = data.train_rows
         permutation = rows[
-            torch.randperm(rows.shape[0], generator=data.generator, device=rows.device)
+            torch.randperm(
+                rows.shape[0], generator=data.generator, device=self.plan.device
+            )
         ]
         total = torch.zeros((), dtype=torch.float64, device=self.plan.device)
         self.model.train()
