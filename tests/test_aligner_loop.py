@@ -25,6 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 
 from skcrossmodal.callbacks import (
     BestWeights,
@@ -408,6 +409,32 @@ def test_a_user_callback_can_stop_training():
         "Stopped after epoch 3: the recorder had enough; the weights of epoch 3 "
         "are kept."
     )
+
+
+def test_a_diverged_epoch_is_not_shown_to_user_callbacks(monkeypatch):
+    """NaN weights in epoch 3: the user sees epochs 1 and 2, as the fit keeps."""
+    from skcrossmodal._torch import loop as training
+
+    original = training.TrainingLoop.train_step
+    steps = {"n": 0}
+
+    def step(self, x, y, sample_weight):
+        share = original(self, x, y, sample_weight)
+        steps["n"] += 1
+        if steps["n"] == 5:  # 2 batches per epoch: the first step of epoch 3
+            with torch.no_grad():
+                next(self.model.parameters()).fill_(np.nan)
+        return share
+
+    monkeypatch.setattr(training.TrainingLoop, "train_step", step)
+    X, y = _views()
+    recorder = Recorder()
+    model = _small(init="random", batch_size=60, max_epochs=6, callbacks=[recorder])
+    with pytest.warns(ConvergenceWarning, match="diverged in epoch 3"):
+        model.fit(X, y)
+    assert recorder.epochs == [1, 2] and model.n_iter_ == model.best_epoch_ == 2
+    assert recorder.losses == model.loss_curve_
+    assert recorder.messages[0].startswith("Training diverged in epoch 3")
 
 
 def test_callbacks_are_parameters_that_clone():
