@@ -132,13 +132,15 @@ def hand_written_epochs(
 class _Timer:
     """Times each call of ``models.<name>`` during a fit (synchronising CUDA).
 
-    ``argument`` is the index of a positional tensor argument whose device is
-    synchronised after the call, so that asynchronous GPU work is counted.
+    ``argument`` is the index of a positional argument whose device
+    (``device_of(argument)``, by default its ``.device``) is synchronised after
+    the call, so that asynchronous GPU work is counted.
     """
 
-    def __init__(self, torch, models, name, argument):
+    def __init__(self, torch, models, name, argument, device_of=None):
         self.torch, self.models = torch, models
         self.name, self.argument = name, argument
+        self.device_of = device_of or (lambda tensor: tensor.device)
         self.seconds = []
 
     def __enter__(self):
@@ -148,7 +150,7 @@ class _Timer:
         def timed(*args, **kwargs):
             start = time.perf_counter()
             result = original(*args, **kwargs)
-            device = args[argument].device
+            device = torch.device(self.device_of(args[argument]))
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             self.seconds.append(time.perf_counter() - start)
@@ -167,6 +169,7 @@ def aligner_fit(
     """Time a whole ``fit``: (total s, each epoch's s, s in validation, model)."""
     from skcrossmodal import ContrastiveAligner
     from skcrossmodal._torch import modules as _torch_models
+    from skcrossmodal._torch.loop import TrainingLoop
 
     defaults = {
         "hidden_layer_sizes": (hidden,),
@@ -179,7 +182,9 @@ def aligner_fit(
         "random_state": 0,
     }
     model = ContrastiveAligner(n_components, **{**defaults, **params})
-    epochs_timer = _Timer(torch, _torch_models, "train_one_epoch", 1)
+    epochs_timer = _Timer(
+        torch, TrainingLoop, "run_epoch", 0, device_of=lambda loop: loop.plan.device
+    )
     validation_timer = _Timer(torch, _torch_models, "validation_mrr", 1)
     with epochs_timer, validation_timer:
         start = time.perf_counter()

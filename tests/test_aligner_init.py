@@ -1,6 +1,7 @@
 """ContrastiveAligner(init="cca"): a start at regularised CCA, kept if best."""
 
 import io
+from types import SimpleNamespace
 
 import joblib
 import numpy as np
@@ -11,6 +12,7 @@ from skcrossmodal import ContrastiveAligner, CrossModalEmbedding
 from skcrossmodal.datasets import make_paired_views
 
 torch = pytest.importorskip("torch")
+from skcrossmodal._torch import loop as training  # noqa: E402
 from skcrossmodal._torch import modules as models  # noqa: E402
 
 
@@ -69,16 +71,10 @@ def _cca_of_all_pairs(model, X, y, k):
 def _untrained(monkeypatch):
     """Make fit skip every epoch, so the model keeps its initial weights."""
 
-    def no_epochs(step, data, comm, *, config, first_epoch, log):
-        return {
-            "losses": [],
-            "scores": [],
-            "best_epoch": first_epoch,
-            "reason": "max_epochs",
-            "diverged": False,
-        }
+    def no_epochs(loop):
+        return training.TrainingResult(best_epoch=loop.plan.first_epoch)
 
-    monkeypatch.setattr(models, "run_epochs", no_epochs)
+    monkeypatch.setattr(training.TrainingLoop, "fit_loop", no_epochs)
 
 
 def test_start_is_the_closed_form_regularised_cca(monkeypatch):
@@ -118,13 +114,13 @@ def test_wider_shared_space_pads_the_cca_start_with_zeros(monkeypatch):
 def test_a_start_better_than_every_epoch_is_kept(monkeypatch):
     X, y = _views()
     calls = []
-    real = models.validation_mrr
+    real = training.TrainingLoop.validation_score
 
-    def falling_scores(*args):
+    def falling_scores(loop):
         calls.append(1)
-        return real(*args) * 0 + 1.0 / len(calls)  # the first score is best
+        return real(loop) * 0 + 1.0 / len(calls)  # the first score is best
 
-    monkeypatch.setattr(models, "validation_mrr", falling_scores)
+    monkeypatch.setattr(training.TrainingLoop, "validation_score", falling_scores)
     model = _aligner(
         hidden_layer_sizes=(16,),
         max_epochs=3,
@@ -142,9 +138,11 @@ def test_a_start_better_than_every_epoch_is_kept(monkeypatch):
 def test_random_init_does_not_score_its_start(monkeypatch):
     X, y = _views()
     calls = []
-    real = models.validation_mrr
+    real = training.TrainingLoop.validation_score
     monkeypatch.setattr(
-        models, "validation_mrr", lambda *a: calls.append(1) or real(*a)
+        training.TrainingLoop,
+        "validation_score",
+        lambda loop: calls.append(1) or real(loop),
     )
     model = _aligner(
         init="random",
@@ -420,10 +418,10 @@ def test_validation_reciprocal_ranks_match_the_metric():
     model = ContrastiveAligner(
         n_components=3, hidden_layer_sizes=(8,), max_epochs=1, device="cpu"
     ).fit(X, y)
-    data = {
-        "val_x": torch.tensor((X - model.x_mean_) / model.x_scale_).float(),
-        "val_y": torch.tensor((y - model.y_mean_) / model.y_scale_).float(),
-    }
+    data = SimpleNamespace(
+        val_x=torch.tensor((X - model.x_mean_) / model.x_scale_).float(),
+        val_y=torch.tensor((y - model.y_mean_) / model.y_scale_).float(),
+    )
     actual = _validation_reciprocal_ranks(
         model.model_, data, models.LocalCommunicator()
     ).numpy()

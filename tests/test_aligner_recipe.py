@@ -7,8 +7,10 @@ import pytest
 from sklearn.metrics import r2_score
 
 from skcrossmodal import ContrastiveAligner, CrossModalEmbedding
+from skcrossmodal.callbacks import ProgressPrinter
 
 torch = pytest.importorskip("torch")
+from skcrossmodal._torch import loop as training  # noqa: E402
 from skcrossmodal._torch import modules as models  # noqa: E402
 from skcrossmodal._torch import threads  # noqa: E402
 
@@ -44,13 +46,13 @@ def _small(**params):
 def _record_threads(monkeypatch):
     """Record torch's thread count inside every training step."""
     seen = []
-    call = models.TrainingStep.__call__
+    call = training.TrainingLoop.train_step
 
     def recording(self, *args):
         seen.append(torch.get_num_threads())
         return call(self, *args)
 
-    monkeypatch.setattr(models.TrainingStep, "__call__", recording)
+    monkeypatch.setattr(training.TrainingLoop, "train_step", recording)
     return seen
 
 
@@ -70,7 +72,7 @@ def test_thread_count_is_restored_after_a_fit_that_raises(monkeypatch):
         assert torch.get_num_threads() == 2
         raise RuntimeError("step failed")
 
-    monkeypatch.setattr(models.TrainingStep, "__call__", failing)
+    monkeypatch.setattr(training.TrainingLoop, "train_step", failing)
     X, y = _views()
     model = _small(n_jobs=2)
     with pytest.raises(RuntimeError, match="step failed"):
@@ -174,10 +176,11 @@ def test_progress_shows_eta_as_clock_and_the_total_only_when_continuing(capsys):
 
 
 def test_clock_format():
-    assert models.clock(0) == "0:00:00"
-    assert models.clock(59.6) == "0:01:00"
-    assert models.clock(2282.4) == "0:38:02"
-    assert models.clock(3 * 3600 + 61) == "3:01:01"
+    clock = ProgressPrinter.clock
+    assert clock(0) == "0:00:00"
+    assert clock(59.6) == "0:01:00"
+    assert clock(2282.4) == "0:38:02"
+    assert clock(3 * 3600 + 61) == "3:01:01"
 
 
 @pytest.mark.parametrize("n_pairs", [56, 400])

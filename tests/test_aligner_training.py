@@ -26,6 +26,7 @@ from skcrossmodal import ContrastiveAligner
 
 torch = pytest.importorskip("torch")
 models = pytest.importorskip("skcrossmodal._torch.modules")
+training = pytest.importorskip("skcrossmodal._torch.loop")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -64,7 +65,7 @@ def _state(model):
         if key == "model_":
             state[key] = {k: v.clone() for k, v in value.state_dict().items()}
         elif key == "_optimizer":
-            state[key] = models.snapshot(model.model_, value)[1]
+            state[key] = training.snapshot(model.model_, value)[1]
         elif key == "_random_state":
             state[key] = value.get_state()[1].copy()
         else:
@@ -154,13 +155,13 @@ def test_validation_interval_scores_every_k_epochs_and_the_last():
 
 def _validation_sizes(monkeypatch):
     seen = []
-    original = models.validation_mrr
+    original = training.TrainingLoop.validation_score
 
-    def recording(model, x, y, weight, comm):
-        seen.append(x.shape[0])
-        return original(model, x, y, weight, comm)
+    def recording(loop):
+        seen.append(loop.data.val_x.shape[0])
+        return original(loop)
 
-    monkeypatch.setattr(models, "validation_mrr", recording)
+    monkeypatch.setattr(training.TrainingLoop, "validation_score", recording)
     return seen
 
 
@@ -197,17 +198,17 @@ def test_auto_validation_size_on_accelerators():
 def _nan_after_step(monkeypatch, bad_steps):
     """Make the AdamW step write NaN into the weights at the given step numbers."""
     calls = {"n": 0}
-    original = models.TrainingStep.__call__
+    original = training.TrainingLoop.train_step
 
-    def step(self, x, y, w):
-        loss = original(self, x, y, w)
+    def step(self, x, y, sample_weight):
+        loss = original(self, x, y, sample_weight)
         calls["n"] += 1
         if calls["n"] in bad_steps:
             with torch.no_grad():
-                self.parameters[0].fill_(np.nan)
+                next(self.model.parameters()).fill_(np.nan)
         return loss
 
-    monkeypatch.setattr(models.TrainingStep, "__call__", step)
+    monkeypatch.setattr(training.TrainingLoop, "train_step", step)
 
 
 def test_divergence_on_the_last_step_of_an_epoch_is_caught(monkeypatch):
@@ -281,21 +282,22 @@ class _Injected(RuntimeError):
     pass
 
 
-_FAULT_SITES = [
-    ("build_model", None),
-    ("weighted_mean_scale", None),
-    ("standardize_", None),
-    ("train_one_epoch", None),
-    ("validation_mrr", None),
-    ("weighted_ridge", None),
-    ("snapshot", None),
-    ("embed_rows", None),
-]
+# (where, name): a function of the modules or the loop, or a loop step.
+_FAULT_SITES = {
+    "build_model": models,
+    "weighted_mean_scale": models,
+    "standardize_": models,
+    "run_epoch": training.TrainingLoop,
+    "validation_mrr": models,
+    "weighted_ridge": models,
+    "snapshot": training,
+    "embed_rows": models,
+}
 
 
 @settings(max_examples=examples(24), deadline=None)
 @given(
-    site=st.sampled_from([name for name, _ in _FAULT_SITES]),
+    site=st.sampled_from(sorted(_FAULT_SITES)),
     after=st.integers(0, 3),
     how=st.sampled_from(["fit", "warm_fit", "partial_fit", "second_partial_fit"]),
 )
@@ -308,7 +310,8 @@ def test_any_exception_leaves_the_estimator_as_before(site, after, how):
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.partial_fit(X, y)
     before = _state(model)
-    original = getattr(models, site)
+    owner = _FAULT_SITES[site]
+    original = getattr(owner, site)
     calls = {"n": 0}
 
     def faulty(*args, **kwargs):
@@ -317,7 +320,7 @@ def test_any_exception_leaves_the_estimator_as_before(site, after, how):
             raise _Injected(site)
         return original(*args, **kwargs)
 
-    setattr(models, site, faulty)
+    setattr(owner, site, faulty)
     try:
         method = model.fit if how.endswith("fit") and "partial" not in how else None
         method = method or model.partial_fit
@@ -328,7 +331,7 @@ def test_any_exception_leaves_the_estimator_as_before(site, after, how):
         else:
             return  # the fault site was not reached often enough
     finally:
-        setattr(models, site, original)
+        setattr(owner, site, original)
     _assert_same_state(before, _state(model))
     if how in ("fit", "partial_fit"):
         assert not hasattr(model, "n_features_in_")
@@ -476,8 +479,9 @@ def test_training_loop_goes_through_the_communicator(monkeypatch):
     }
     # One gradient sum per step: 60 training rows in batches of 32 -> 2 steps.
     assert recorder.calls.count("sum_gradients") == 2 * 3
-    # One divergence agreement per epoch, one on the final embeddings.
-    assert recorder.calls.count("any_true") == 3 + 1
+    # Per epoch one divergence agreement and one on whether a callback asked
+    # to stop; one on the final embeddings.
+    assert recorder.calls.count("any_true") == 2 * 3 + 1
 
 
 # ------------------------------------------------------------------ compile ---

@@ -23,6 +23,7 @@ if not dist.is_available():
 from skcrossmodal import ContrastiveAligner  # noqa: E402
 from skcrossmodal import distributed as launcher  # noqa: E402
 from skcrossmodal._torch.losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE  # noqa: E402
+from skcrossmodal.callbacks import Callback  # noqa: E402
 
 WORLD = 2
 TIMEOUT = 60.0  # seconds any collective may wait; far above what they need
@@ -91,6 +92,22 @@ def _partial_fit_on_rank():
         rows = slice(0, shards[0]) if rank == 0 else slice(shards[0], None)
         model.partial_fit(X[rows], y[rows])
     return {"loss_curve": model.loss_curve_, "weights": _weights(model)}
+
+
+class _StopOnRankOne(Callback):
+    """Asks to stop after epoch 2, on rank 1 only."""
+
+    def on_epoch_end(self, loop, record):
+        if dist.get_rank() == 1 and record.epoch == 2:
+            loop.stop("rank 1 asked")
+
+
+def _stopped_on_one_rank():
+    rank = dist.get_rank()
+    X, y, _ = _views()
+    model = _aligner(max_epochs=6, callbacks=[_StopOnRankOne()])
+    model.fit(_shard(X, rank), _shard(y, rank))
+    return {"n_iter": model.n_iter_, "weights": _weights(model)}
 
 
 def _failures_on_rank():
@@ -172,6 +189,14 @@ def test_early_stopping_is_agreed_by_every_rank():
     assert first["n_iter"] == second["n_iter"] < 25
     assert first["best_epoch"] == second["best_epoch"]
     assert_array_equal(first["scores"], second["scores"])
+    for key, value in first["weights"].items():
+        assert_array_equal(second["weights"][key], value)
+
+
+def test_a_callback_that_stops_on_one_rank_stops_every_rank():
+    """A stop asked on one rank is agreed: both ranks end after epoch 2, alike."""
+    first, second = launcher.run(_stopped_on_one_rank, timeout=TIMEOUT)
+    assert first["n_iter"] == second["n_iter"] == 2
     for key, value in first["weights"].items():
         assert_array_equal(second["weights"][key], value)
 

@@ -3,6 +3,7 @@
 import inspect
 import pickle
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +18,9 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
+from skcrossmodal._contrastive.plan import ModelSpec  # noqa: E402
 from skcrossmodal._torch import modules as models  # noqa: E402
+from skcrossmodal._torch.loop import TrainingStep  # noqa: E402
 from skcrossmodal.encoders import (  # noqa: E402
     ImageEncoder,
     SeriesEncoder,
@@ -302,8 +305,11 @@ def test_old_pickles_without_encoder_parameters_load():
     state = _small(init="random").fit(X, y).__getstate__()
     for key in ("x_encoder", "y_encoder"):
         del state[key]
+    # Such pickles stored the architecture as a dict, without the encoders.
     state["_model_spec"] = {
-        k: v for k, v in state["_model_spec"].items() if not k.endswith("_encoder")
+        k: v
+        for k, v in vars(state["_model_spec"]).items()
+        if not k.endswith("_encoder")
     }
     loaded = ContrastiveAligner.__new__(ContrastiveAligner)
     loaded.__setstate__(state)
@@ -445,18 +451,17 @@ def test_autocast_reaches_custom_encoders():
     )
     spec["y_encoder"] = None
     generator = torch.Generator().manual_seed(0)
-    model = models.build_model(spec, torch.device("cpu"), generator)
+    model = models.build_model(ModelSpec(**spec), torch.device("cpu"), generator)
     optimizer = models.make_optimizer(model, 1e-3, 0.0)
-    config = {"reconstruction_weight": 0.0, "use_bf16": True, "compile": False}
-    step = models.TrainingStep(
-        model,
-        optimizer,
-        models.LocalCommunicator(),
-        config=config,
+    plan = SimpleNamespace(
+        reconstruction_weight=0.0,
+        autocast=True,  # use_bf16 gives it on CUDA only; forced here
+        compile=False,
+        loss="infonce",
         max_rows=16,
         device=torch.device("cpu"),
     )
-    step.autocast = True  # on by default on CUDA only
+    step = TrainingStep(model, optimizer, models.LocalCommunicator(), plan)
     seen = []
     model.encoder_x.features[0].register_forward_hook(
         lambda module, args, out: seen.append(out.dtype)

@@ -58,6 +58,15 @@ PUBLIC = {
         "make_multiview",
         "make_paired_views",
     ],
+    "skcrossmodal.callbacks": [
+        "BestWeights",
+        "Callback",
+        "DivergenceCheck",
+        "EarlyStopping",
+        "EpochRecord",
+        "ProgressPrinter",
+        "ValidationScoring",
+    ],
     "skcrossmodal.plotting": ["RecallAtKDisplay", "SharedSpaceDisplay"],
     "skcrossmodal.distributed": ["fit", "run"],
     "skcrossmodal.estimator_checks": [

@@ -10,6 +10,7 @@ computed by torch on the training device.
 """
 
 import copy
+import dataclasses
 import io
 import itertools
 import math
@@ -25,6 +26,7 @@ from sklearn.utils import check_random_state
 from .._compat import HasMethods, IntegerInterval, Interval, StrOptions, _fit_context
 from ..base import CrossModalEstimator, restored_on_error
 from . import encoder_spec
+from .plan import ModelSpec, TrainingData, TrainingPlan
 
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
@@ -99,8 +101,8 @@ def _validation_reciprocal_ranks(model, data, comm):
 
     model.eval()
     with torch.no_grad():
-        z_x = comm.gather(models.embed_rows(model.embed_x, data["val_x"]))
-        z_y = comm.gather(models.embed_rows(model.embed_y, data["val_y"]))
+        z_x = comm.gather(models.embed_rows(model.embed_x, data.val_x))
+        z_y = comm.gather(models.embed_rows(model.embed_y, data.val_y))
         x_to_y = 1.0 / partner_ranks(z_x, z_y)
         y_to_x = 1.0 / partner_ranks(z_y, z_x)
     return 0.5 * (x_to_y + y_to_x)
@@ -470,6 +472,14 @@ class ContrastiveAligner(CrossModalEstimator):
         thread the process may use (inside a joblib worker, joblib's share of
         the cores), ``-2`` one fewer, and so on; a positive count is used as
         given.
+    callbacks : list of Callback or None, default=None
+        Extra :class:`~skcrossmodal.callbacks.Callback` objects whose hooks
+        run at the start and end of training and after every epoch, after
+        the built-in ones (divergence check, validation scoring, early
+        stopping, best weights and, with ``verbose``, progress printing),
+        which are always configured from the parameters above. A callback
+        may record the epochs or stop training (``loop.stop``); it is used as
+        given, not copied. See :mod:`skcrossmodal.callbacks`.
     **encoder_params : dict
         ``x_encoder__<name>=value`` and ``y_encoder__<name>=value``: keyword
         arguments of the encoder classes (``x_encoder__input_shape=(1, 8,
@@ -503,7 +513,8 @@ class ContrastiveAligner(CrossModalEstimator):
         validation epoch with early stopping, else the last finished one;
         0 when ``init="auto"`` or ``"cca"`` kept the CCA solution.
     device_ : str
-        Device the model lives on.
+        Device the model lives on, resolved from ``device`` once per
+        ``fit``/``partial_fit`` call.
     temperature_ : float
         Learned temperature (1 / logit scale).
     x_mean_, x_scale_ : ndarray of shape (n_features_in_,)
@@ -714,6 +725,7 @@ class ContrastiveAligner(CrossModalEstimator):
             HasMethods(["forward", "parameters"]),
         ],
         "n_jobs": [numbers.Integral, None],
+        "callbacks": [list, tuple, None],
     }
 
     def __init__(
@@ -747,6 +759,7 @@ class ContrastiveAligner(CrossModalEstimator):
         x_encoder="mlp",
         y_encoder="mlp",
         n_jobs=None,
+        callbacks=None,
         **encoder_params,
     ):
         self.n_components = n_components
@@ -775,6 +788,7 @@ class ContrastiveAligner(CrossModalEstimator):
         self.warm_start = warm_start
         self.init = init
         self.n_jobs = n_jobs
+        self.callbacks = callbacks
         self.x_encoder = x_encoder
         self.y_encoder = y_encoder
         for key, value in encoder_params.items():
@@ -863,6 +877,7 @@ class ContrastiveAligner(CrossModalEstimator):
         return self
 
     def _fit_views(self, X, y, sample_weight):
+        device = _resolve_device(self.device)  # once per call
         continuing = self.warm_start and hasattr(self, "model_")
         if not continuing and self._share_by_cross_validation(X, y):
             # The share is chosen on folds, and the model trains on every pair.
@@ -871,6 +886,7 @@ class ContrastiveAligner(CrossModalEstimator):
                 X,
                 y,
                 sample_weight,
+                device=device,
                 initialize=True,
                 max_epochs=None,
                 early_stopping=False,
@@ -881,9 +897,10 @@ class ContrastiveAligner(CrossModalEstimator):
             X,
             y,
             sample_weight,
+            device=device,
             initialize=not continuing,
             max_epochs=None,
-            early_stopping=self._early_stopping_for(X, y),
+            early_stopping=self._early_stopping_for(X, y, device),
         )
 
     def _share_by_cross_validation(self, X, y):
@@ -994,6 +1011,7 @@ class ContrastiveAligner(CrossModalEstimator):
             X,
             y,
             sample_weight,
+            device=_resolve_device(self.device),
             initialize=first_call,
             max_epochs=1,
             early_stopping=False,
@@ -1011,18 +1029,20 @@ class ContrastiveAligner(CrossModalEstimator):
             saved["_random_state"] = copy.deepcopy(saved["_random_state"])
         training_state = None
         if hasattr(self, "model_"):
-            _, models = _import_torch()
-            training_state = models.snapshot(self.model_, self._optimizer)
-            training_state += (next(self.model_.parameters()).device,)
+            from .._torch import loop
+
+            training_state = loop.snapshot(self.model_, self._optimizer)
+            training_state += (self.device_,)
         return saved, training_state
 
     def _restore_state(self, snapshot):
         saved, training_state = snapshot
         super()._restore_state(saved)
         if training_state is not None:
-            _, models = _import_torch()
+            from .._torch import loop
+
             self.model_.to(training_state[2])
-            models.restore(self.model_, self._optimizer, training_state[:2])
+            loop.restore(self.model_, self._optimizer, training_state[:2])
 
     def _torch_threads(self, n_features_x, n_features_y):
         """Context: torch's intra-op threads for this call, from ``n_jobs``."""
@@ -1074,16 +1094,14 @@ class ContrastiveAligner(CrossModalEstimator):
             for value in (self.x_encoder, self.y_encoder)
         )
 
-    def _early_stopping_for(self, X, y):
+    def _early_stopping_for(self, X, y, device):
         n_samples = X.shape[0]
         if self.early_stopping == "auto":
             n_samples = self._pairs_in_group(n_samples)
             if self._cca_competes(n_samples, X.shape[1], y.shape[1]):
                 # The CCA solution must compete with the trained weights:
                 # score it whenever the pairs allow a split of two and two.
-                n_validation = self._n_validation(
-                    n_samples, _resolve_device(self.device)
-                )
+                n_validation = self._n_validation(n_samples, device)
                 return n_validation >= 2 and n_samples - n_validation >= 2
             return n_samples >= AUTO_EARLY_STOPPING_PAIRS
         return bool(self.early_stopping)
@@ -1164,7 +1182,7 @@ class ContrastiveAligner(CrossModalEstimator):
     def _integer_view(self, view, *, reset):
         """Whether ``view``'s encoder reads integer ids (fitted unless ``reset``)."""
         if not reset and hasattr(self, "_model_spec"):
-            spec = self._model_spec.get(f"{view}_encoder")
+            spec = self._model_spec.encoder(view)
             return spec is not None and spec.integer_input
         return encoder_spec.takes_integer_input(getattr(self, f"{view}_encoder"))
 
@@ -1244,11 +1262,11 @@ class ContrastiveAligner(CrossModalEstimator):
         model.eval()
         with torch.no_grad():
             for view, rows in (("x", x[:2]), ("y", y[:2])):
-                recipe = spec[f"{view}_encoder"]
+                recipe = spec.encoder(view)
                 if recipe is None:
                     continue
                 out = getattr(model, f"encoder_{view}")(rows)
-                expected = (rows.shape[0], spec["n_components"])
+                expected = (rows.shape[0], spec.n_components)
                 if not (
                     torch.is_tensor(out)
                     and out.is_floating_point()
@@ -1279,7 +1297,7 @@ class ContrastiveAligner(CrossModalEstimator):
     def _check_continuation(self, X, y):
         spec = self._model_spec
         for view in ("x", "y"):
-            fitted = spec.get(f"{view}_encoder")
+            fitted = spec.encoder(view)
             fitted_class = None if fitted is None else fitted.cls
             wanted = getattr(self, f"{view}_encoder")
             if encoder_spec.encoder_class(wanted) is not fitted_class:
@@ -1288,17 +1306,17 @@ class ContrastiveAligner(CrossModalEstimator):
                     "encoder the model was trained with. Set warm_start=False to "
                     "start afresh."
                 )
-        if spec.get("loss", "infonce") != self.loss:
+        if spec.loss != self.loss:
             raise ValueError(
                 f"loss={self.loss!r}, but the model was trained with "
-                f"loss={spec.get('loss', 'infonce')!r}. Set warm_start=False to "
+                f"loss={spec.loss!r}. Set warm_start=False to "
                 "start afresh."
             )
-        if (X.shape[1], y.shape[1]) != (spec["n_features_x"], spec["n_features_y"]):
+        if (X.shape[1], y.shape[1]) != (spec.n_features_x, spec.n_features_y):
             raise ValueError(
                 f"warm_start=True, but X and y have {X.shape[1]} and {y.shape[1]} "
-                f"features while the model was built for {spec['n_features_x']} "
-                f"and {spec['n_features_y']}. Set warm_start=False to start afresh."
+                f"features while the model was built for {spec.n_features_x} "
+                f"and {spec.n_features_y}. Set warm_start=False to start afresh."
             )
 
     def _send(self, A, standardization, device):
@@ -1323,14 +1341,15 @@ class ContrastiveAligner(CrossModalEstimator):
         y,
         sample_weight,
         *,
+        device,
         initialize,
         max_epochs,
         early_stopping,
         linear_share=None,
     ):
+        """One training call: the plan, the data, the loop, the choice, the commit."""
         torch, models = _import_torch()
         comm = self._communicator()
-        device = _resolve_device(self.device)
         cca_competes = initialize and self._cca_competes(
             self._pairs_in_group(X.shape[0]) if self.init == "auto" else 0,
             X.shape[1],
@@ -1338,19 +1357,19 @@ class ContrastiveAligner(CrossModalEstimator):
         )
         if initialize:
             self._random_state = check_random_state(self.random_state)
-            spec = {
-                "n_features_x": X.shape[1],
-                "n_features_y": y.shape[1],
-                "n_components": self.n_components,
-                "hidden_layer_sizes": self._hidden_layer_sizes(),
-                "activation": self.activation,
-                "dropout": float(self.dropout),
-                "normalization": self.normalization,
-                "decoder": self.reconstruction_weight > 0,
-                "linear_path": self.init == "cca",
-                "loss": self.loss,
+            spec = ModelSpec(
+                n_features_x=X.shape[1],
+                n_features_y=y.shape[1],
+                n_components=self.n_components,
+                hidden_layer_sizes=self._hidden_layer_sizes(),
+                activation=self.activation,
+                dropout=float(self.dropout),
+                normalization=self.normalization,
+                decoder=self.reconstruction_weight > 0,
+                linear_path=self.init == "cca",
+                loss=self.loss,
                 **self._encoder_specs(X.shape[1], y.shape[1]),
-            }
+            )
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
             model = models.build_model(spec, device, init_generator)
@@ -1370,6 +1389,8 @@ class ContrastiveAligner(CrossModalEstimator):
                         unit = _per_channel(unit, channels, np.min)
                 standardizations.append((shift, unit))
             x_standardization, y_standardization = standardizations
+            # The one device of the call; every step reads it from here.
+            self.device_ = str(device)
         else:
             self._check_continuation(X, y)
             self._move_to(device)
@@ -1387,14 +1408,13 @@ class ContrastiveAligner(CrossModalEstimator):
         # The views cross the bus once, as float32.
         x = self._send(X, x_standardization, device)
         y_dev = self._send(y, y_standardization, device)
-        weight = (
-            None
-            if sample_weight is None
-            else models.to_device(np.asarray(sample_weight, dtype=np.float64), device)
-        )
+        if sample_weight is not None:
+            sample_weight = models.to_device(
+                np.asarray(sample_weight, dtype=np.float64), device
+            )
         if initialize:
-            x_mean, x_scale = _moments(x, weight, comm, model.encoder_x)
-            y_mean, y_scale = _moments(y_dev, weight, comm, model.encoder_y)
+            x_mean, x_scale = _moments(x, sample_weight, comm, model.encoder_x)
+            y_mean, y_scale = _moments(y_dev, sample_weight, comm, model.encoder_y)
             x_standardization = (*x_standardization, x_mean, x_scale)
             y_standardization = (*y_standardization, y_mean, y_scale)
         _standardize(x, x_standardization, device)
@@ -1402,65 +1422,43 @@ class ContrastiveAligner(CrossModalEstimator):
         if initialize:
             self._check_encoder_outputs(model, spec, x, y_dev)
 
-        data = self._split(x, y_dev, weight, generator, early_stopping, comm)
-        data["n_train"] = int(
-            comm.all_reduce_sum(torch.tensor(data["train_rows"].shape[0]))
-        )
+        data = self._split(x, y_dev, sample_weight, generator, early_stopping, comm)
+        n_train = int(comm.all_reduce_sum(torch.tensor(data.train_rows.shape[0])))
         if initialize and self.init == "cca":
-            self._init_from_cca(model, data, weight, comm)
+            self._init_from_cca(model, data, comm)
         model.set_generator(generator)
-        step = models.TrainingStep(
-            model,
-            optimizer,
+        plan = self._plan(
+            data,
             comm,
-            config={
-                "reconstruction_weight": self.reconstruction_weight,
-                "use_bf16": self.use_bf16,
-                "compile": self.compile,
-                "loss": self.loss,
-            },
-            max_rows=min(2 * self.batch_size, data["train_rows"].shape[0]),
             device=device,
+            n_train=n_train,
+            initialize=initialize,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
         )
-        first_epoch = 0 if initialize else self.n_iter_
-        if max_epochs is None:
-            max_epochs = self._max_epochs_for(data["train_rows"].shape[0], comm)
-        log = models.ProgressLog(data["n_train"], comm) if self.verbose else None
+        loop = self._training_loop(
+            model, optimizer, comm, plan, data, self._callbacks_for(plan)
+        )
         try:
-            result = models.run_epochs(
-                step,
-                data,
-                comm,
-                config={
-                    "max_epochs": max_epochs,
-                    "early_stopping": early_stopping,
-                    "validation_interval": self.validation_interval,
-                    "tol": self.tol,
-                    "n_iter_no_change": self._patience_for(data["n_train"], max_epochs),
-                    "batch_size": self.batch_size,
-                    "score_initial": initialize and self.init == "cca",
-                },
-                first_epoch=first_epoch,
-                log=log,
-            )
+            result = loop.fit_loop()
         finally:
             model.set_generator(None)
-        if cca_competes and early_stopping and result["losses"]:
+        if cca_competes and early_stopping and result.losses:
             choose = (
                 self._blend_linear_and_trained
                 if self.init == "auto"
                 else self._choose_linear_or_trained
             )
-            optimizer = choose(model, optimizer, spec, data, weight, comm, result)
-        elif linear_share is not None and result["losses"]:
+            optimizer = choose(model, optimizer, spec, data, comm, result)
+        elif linear_share is not None and result.losses:
             optimizer = self._apply_share(
-                linear_share, model, optimizer, spec, data, weight, comm, result
+                linear_share, model, optimizer, spec, data, comm, result
             )
-        if result["diverged"] and not result["losses"]:
+        if result.diverged and not result.losses:
             raise FloatingPointError(
-                f"Training diverged in epoch {first_epoch + 1} (non-finite loss or "
-                "weights) and no epoch of this call finished; nothing was changed. "
-                f"Try a lower learning_rate (currently {self.learning_rate})."
+                f"Training diverged in epoch {plan.first_epoch + 1} (non-finite loss "
+                "or weights) and no epoch of this call finished; nothing was "
+                f"changed. Try a lower learning_rate (currently {self.learning_rate})."
             )
         model.eval()
         z = models.embed_rows(model.embed_x, x)
@@ -1470,30 +1468,88 @@ class ContrastiveAligner(CrossModalEstimator):
                 "of the training data, so nothing was changed. Try a lower "
                 f"learning_rate (currently {self.learning_rate})."
             )
-        readout = self._readout(z, y_dev, weight, y_standardization, comm)
+        readout = self._readout(z, y_dev, sample_weight, y_standardization, comm)
         self._commit(
-            initialize=initialize,
+            plan=plan,
             model=model,
             optimizer=optimizer,
             spec=spec,
-            device=device,
             standardization=(x_standardization, y_standardization),
             result=result,
-            early_stopping=early_stopping,
             readout=readout,
         )
-        self._report_stop(result, first_epoch, log)
+        self._report_stop(result, plan, loop)
 
-    def _split(self, x, y, weight, generator, early_stopping, comm):
-        """Training rows and, for early stopping, the validation tensors.
+    def _plan(
+        self, data, comm, *, device, n_train, initialize, max_epochs, early_stopping
+    ):
+        """The frozen ``TrainingPlan`` of this call, from the parameters and data."""
+        torch, models = _import_torch()
+        n_rows = data.train_rows.shape[0]
+        if max_epochs is None:
+            max_epochs = self._max_epochs_for(n_rows, comm)
+        batch_count = int(
+            comm.all_reduce_max(torch.tensor(models.n_batches(n_rows, self.batch_size)))
+        )
+        return TrainingPlan(
+            device=device,
+            initialize=initialize,
+            first_epoch=0 if initialize else self.n_iter_,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_interval=self.validation_interval,
+            patience=self._patience_for(n_train, max_epochs),
+            tol=self.tol,
+            batch_size=self.batch_size,
+            batch_count=batch_count,
+            max_rows=min(2 * self.batch_size, n_rows),
+            n_train=n_train,
+            score_initial=initialize and self.init == "cca",
+            loss=self.loss,
+            reconstruction_weight=self.reconstruction_weight,
+            autocast=self.use_bf16 and device.type == "cuda",
+            compile=self.compile,
+        )
 
+    def _callbacks_for(self, plan):
+        """The built-in callbacks, configured from the parameters, then the user's.
+
+        Their order is the order of the rules within an epoch: a diverged
+        epoch is dropped before anything else sees it, the validation score
+        comes before the stopping rule and the checkpoint that read it, and
+        the progress line comes last of the built-in ones.
+        """
+        from .. import callbacks as cb
+
+        built = [cb.DivergenceCheck()]
+        if plan.early_stopping:
+            built.append(cb.ValidationScoring(interval=plan.validation_interval))
+        built.append(cb.EarlyStopping(patience=plan.patience, tol=plan.tol))
+        if plan.early_stopping:
+            built.append(cb.BestWeights())
+        if self.verbose:
+            built.append(cb.ProgressPrinter())
+        return built + list(self.callbacks or ())
+
+    def _training_loop(self, model, optimizer, comm, plan, data, callbacks):
+        """The loop object whose steps train the model (a subclass may swap it)."""
+        from .._torch.loop import TrainingLoop
+
+        return TrainingLoop(model, optimizer, comm, plan, data, callbacks)
+
+    def _split(self, x, y, sample_weight, generator, early_stopping, comm):
+        """The ``TrainingData``: training rows and, for early stopping, validation.
+
+        ``sample_weight`` (float64 on the device, or None when uniform) is
+        normalised here, once: the training pairs' weights are divided by
+        their mean over every rank, and left out (None) when they are all
+        equal, since the unweighted loss is then the same and cheaper.
         Over several ranks each rank holds out its share of its own rows, and
         the weight checks and normalisation use the sums over every rank.
         """
         torch, _ = _import_torch()
         n_samples = x.shape[0]
-        device = x.device
-        data = {"x": x, "y": y, "generator": generator}
+        device = torch.device(self.device_)
         if comm.world_size > 1 and early_stopping:
             from .._torch.communicator import raise_together
 
@@ -1503,14 +1559,15 @@ class ContrastiveAligner(CrossModalEstimator):
             except ValueError as caught:
                 error = caught
             raise_together(comm, error)
+        validation = {}
         if early_stopping:
             n_validation = self._check_split_sizes(n_samples, device)
             order = torch.randperm(n_samples, generator=generator, device=device)
-            validation, train = order[:n_validation], order[n_validation:]
+            held_out, train = order[:n_validation], order[n_validation:]
             val_weight = (
                 torch.ones(n_validation, dtype=torch.float64, device=device)
-                if weight is None
-                else weight[validation]
+                if sample_weight is None
+                else sample_weight[held_out]
             )
             if not bool(comm.all_reduce_sum(val_weight.sum()) > 0):
                 raise ValueError(
@@ -1518,25 +1575,27 @@ class ContrastiveAligner(CrossModalEstimator):
                     "stopping score is undefined; give more pairs a positive weight "
                     "or set early_stopping=False."
                 )
-            data.update(val_x=x[validation], val_y=y[validation], val_weight=val_weight)
+            validation = {
+                "val_x": x[held_out],
+                "val_y": y[held_out],
+                "val_weight": val_weight,
+            }
         else:
             train = torch.arange(n_samples, device=device)
-        data["train_rows"] = train
-        data["train_weight"] = None
-        if weight is not None:
-            train_weight = weight[train]
-            train_sum = comm.all_reduce_sum(train_weight.sum())
+        train_weight = None
+        if sample_weight is not None:
+            weight = sample_weight[train]
+            train_sum = comm.all_reduce_sum(weight.sum())
             if not bool(train_sum > 0):
                 raise ValueError(
                     "Every training pair has zero sample_weight"
                     + (" after the validation split" if early_stopping else "")
                     + "; give more pairs a positive weight."
                 )
-            # Uniform weights skip the weighting: same result, less work.
             # Over every rank: all ranks must agree, since the weights are
             # gathered with the embeddings.
-            high = float(train_weight.max()) if train_weight.numel() else -math.inf
-            low = float(train_weight.min()) if train_weight.numel() else math.inf
+            high = float(weight.max()) if weight.numel() else -math.inf
+            low = float(weight.min()) if weight.numel() else math.inf
             spread = comm.all_reduce_max(
                 torch.tensor([high, -low], dtype=torch.float64, device=device)
             )
@@ -1544,8 +1603,16 @@ class ContrastiveAligner(CrossModalEstimator):
                 mean = train_sum / comm.all_reduce_sum(
                     torch.tensor(float(train.shape[0]), device=device)
                 )
-                data["train_weight"] = (weight / mean).float()
-        return data
+                train_weight = (sample_weight / mean).float()
+        return TrainingData(
+            x=x,
+            y=y,
+            sample_weight=sample_weight,
+            generator=generator,
+            train_rows=train,
+            train_weight=train_weight,
+            **validation,
+        )
 
     def _n_validation(self, n_samples, device):
         """Pairs held out of ``n_samples`` when training on ``device``."""
@@ -1572,9 +1639,7 @@ class ContrastiveAligner(CrossModalEstimator):
             )
         return n_validation
 
-    def _choose_linear_or_trained(
-        self, model, optimizer, spec, data, weight, comm, result
-    ):
+    def _choose_linear_or_trained(self, model, optimizer, spec, data, comm, result):
         """Keep the trained weights only if they beat CCA beyond validation noise.
 
         ``model`` holds the best validated epoch. Unless that is the CCA start
@@ -1591,42 +1656,41 @@ class ContrastiveAligner(CrossModalEstimator):
         Returns the optimiser to keep.
         """
         torch, models = _import_torch()
-        trained = models.snapshot(model, optimizer)
+        from .._torch import loop
+
+        trained = loop.snapshot(model, optimizer)
         added = model.linear_x is None
         if added:  # init="auto": the random start trained without them
-            device = data["x"].device
+            device = torch.device(self.device_)
             model.linear_x = torch.nn.Linear(
-                data["x"].shape[1], spec["n_components"], device=device
+                data.x.shape[1], spec.n_components, device=device
             )
             model.linear_y = torch.nn.Linear(
-                data["y"].shape[1], spec["n_components"], device=device
+                data.y.shape[1], spec.n_components, device=device
             )
             with torch.no_grad():  # zero: the trained embedding is unchanged
                 for linear in (model.linear_x, model.linear_y):
                     linear.weight.zero_()
                     linear.bias.zero_()
-        if result["best_epoch"] != 0:
+        if result.best_epoch != 0:
             trained_ranks = _validation_reciprocal_ranks(model, data, comm)
-            self._init_from_cca(model, data, weight, comm)
+            self._init_from_cca(model, data, comm)
             linear_ranks = _validation_reciprocal_ranks(model, data, comm)
-            val_weight = comm.gather(data["val_weight"])
+            val_weight = comm.gather(data.val_weight)
             if _significant_gain(trained_ranks - linear_ranks, val_weight):
                 if added:
                     model.linear_x = model.linear_y = None
-                models.restore(model, optimizer, trained)
+                loop.restore(model, optimizer, trained)
                 return optimizer
-        self._init_from_cca(model, data, weight, comm, every_row=True)
-        result["best_epoch"] = 0
+        self._init_from_cca(model, data, comm, every_row=True)
+        result.best_epoch = 0
         if added:
-            spec["linear_path"] = True
             optimizer = models.make_optimizer(
                 model, self.learning_rate, self.weight_decay
             )
         return optimizer
 
-    def _blend_linear_and_trained(
-        self, model, optimizer, spec, data, weight, comm, result
-    ):
+    def _blend_linear_and_trained(self, model, optimizer, spec, data, comm, result):
         """Blend CCA's cosine with the trained one, as the validation pairs prefer.
 
         ``model`` holds the best validated epoch (``init="auto"``: random start,
@@ -1642,20 +1706,20 @@ class ContrastiveAligner(CrossModalEstimator):
         on every pair. Returns the optimiser to keep.
         """
         torch, models = _import_torch()
-        val_weight = comm.gather(data["val_weight"]).double()
+        val_weight = comm.gather(data.val_weight).double()
         effective_pairs = float(val_weight.sum() ** 2 / (val_weight**2).sum())
         share = 1.0
         if effective_pairs >= LINEAR_TEST_MIN_PAIRS:
             model.eval()
             with torch.no_grad():
                 trained = [
-                    comm.gather(models.embed_rows(embed, data[key]))
+                    comm.gather(models.embed_rows(embed, getattr(data, key)))
                     for embed, key in (
                         (model.embed_x, "val_x"),
                         (model.embed_y, "val_y"),
                     )
                 ]
-            cca = self._fit_cca(data, weight, comm)
+            cca = self._fit_cca(data, comm)
             linear = [
                 torch.nn.functional.normalize(scores, dim=1)
                 for scores in self._cca_scores(cca, data, comm)
@@ -1668,75 +1732,72 @@ class ContrastiveAligner(CrossModalEstimator):
             share = max(
                 s for s, v in zip(LINEAR_SHARES, scores, strict=True) if v == best
             )
-        return self._apply_share(
-            share, model, optimizer, spec, data, weight, comm, result
-        )
+        return self._apply_share(share, model, optimizer, spec, data, comm, result)
 
-    def _apply_share(self, share, model, optimizer, spec, data, weight, comm, result):
+    def _apply_share(self, share, model, optimizer, spec, data, comm, result):
         """Make ``model`` the blend of CCA of every pair and itself at ``share``."""
         torch, models = _import_torch()
-        result["linear_share"] = share
+        result.linear_share = share
         if share == 0.0:
             return optimizer
         if share == 1.0:
-            return self._keep_cca(model, spec, data, weight, comm, result)
-        device = data["x"].device
+            return self._keep_cca(model, spec, data, comm, result)
+        device = torch.device(self.device_)
         model.linear_x, model.linear_y = (
-            torch.nn.Linear(data[key].shape[1], spec["n_components"], device=device)
+            torch.nn.Linear(
+                getattr(data, key).shape[1], spec.n_components, device=device
+            )
             for key in ("x", "y")
         )
         model.linear_share = share
-        self._init_from_cca(
-            model, data, weight, comm, every_row=True, zero_residual=False
-        )
-        spec["linear_path"], spec["linear_share"] = True, share
+        self._init_from_cca(model, data, comm, every_row=True, zero_residual=False)
         return models.make_optimizer(model, self.learning_rate, self.weight_decay)
 
-    def _keep_cca(self, model, spec, data, weight, comm, result):
+    def _keep_cca(self, model, spec, data, comm, result):
         """Make ``model`` the CCA of every pair (linear paths, MLP output zeroed)."""
         torch, models = _import_torch()
         if model.linear_x is None:
-            device = data["x"].device
+            device = torch.device(self.device_)
             model.linear_x, model.linear_y = (
-                torch.nn.Linear(data[key].shape[1], spec["n_components"], device=device)
+                torch.nn.Linear(
+                    getattr(data, key).shape[1], spec.n_components, device=device
+                )
                 for key in ("x", "y")
             )
-        self._init_from_cca(model, data, weight, comm, every_row=True)
-        result["best_epoch"] = 0
-        spec["linear_path"] = True
+        self._init_from_cca(model, data, comm, every_row=True)
+        result.best_epoch = 0
         return models.make_optimizer(model, self.learning_rate, self.weight_decay)
 
-    def _fit_cca(self, data, weight, comm, *, every_row=False):
+    def _fit_cca(self, data, comm, *, every_row=False):
         """Regularised CCA of the standardised training pairs (or of every pair)."""
         from .._linear.embedding import CrossModalEmbedding
 
         torch, _ = _import_torch()
-        rows = data["train_rows"]
+        rows = data.train_rows
         if every_row:
-            rows = torch.arange(data["x"].shape[0], device=rows.device)
-        x, y = comm.gather(data["x"][rows]), comm.gather(data["y"][rows])
+            rows = torch.arange(data.x.shape[0], device=torch.device(self.device_))
+        x, y = comm.gather(data.x[rows]), comm.gather(data.y[rows])
         x, y = _on_host((x, y))
         sample_weight = None
-        if weight is not None:
-            (sample_weight,) = _on_host((comm.gather(weight[rows]),))
+        if data.sample_weight is not None:
+            (sample_weight,) = _on_host((comm.gather(data.sample_weight[rows]),))
         n_components = min(self.n_components, x.shape[1], y.shape[1])
         cca = CrossModalEmbedding(n_components, whiten=True, reg="auto")
         return cca.fit(x, y, sample_weight=sample_weight)
 
     def _cca_scores(self, cca, data, comm):
         """CCA scores of every rank's validation pairs, on the device."""
-        device = data["x"].device
+        torch, _ = _import_torch()
+        device = torch.device(self.device_)
         rotations_x, rotations_y, mean_x, mean_y = _on_device(
             (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_), device
         )
         return (
-            (comm.gather(data["val_x"]).double() - mean_x) @ rotations_x,
-            (comm.gather(data["val_y"]).double() - mean_y) @ rotations_y,
+            (comm.gather(data.val_x).double() - mean_x) @ rotations_x,
+            (comm.gather(data.val_y).double() - mean_y) @ rotations_y,
         )
 
-    def _init_from_cca(
-        self, model, data, weight, comm, *, every_row=False, zero_residual=True
-    ):
+    def _init_from_cca(self, model, data, comm, *, every_row=False, zero_residual=True):
         """Set the linear paths to regularised CCA of the standardised training pairs.
 
         ``CrossModalEmbedding(whiten=True, reg="auto")`` is fitted on the
@@ -1746,11 +1807,12 @@ class ContrastiveAligner(CrossModalEstimator):
         score. ``every_row`` fits it on the validation rows too: once the
         start has been kept, it is the CCA of all the pairs ``fit`` was given.
         """
-        cca = self._fit_cca(data, weight, comm, every_row=every_row)
+        torch, _ = _import_torch()
+        cca = self._fit_cca(data, comm, every_row=every_row)
         model.init_from_linear_(
             *_on_device(
                 (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_),
-                data["x"].device,
+                torch.device(self.device_),
             ),
             zero_residual=zero_residual,
         )
@@ -1771,23 +1833,19 @@ class ContrastiveAligner(CrossModalEstimator):
         return coef.cpu().numpy() * y_scale, y_mean + intercept.cpu().numpy() * y_scale
 
     def _commit(
-        self,
-        *,
-        initialize,
-        model,
-        optimizer,
-        spec,
-        device,
-        standardization,
-        result,
-        early_stopping,
-        readout,
+        self, *, plan, model, optimizer, spec, standardization, result, readout
     ):
         """Store the outcome of a finished call (nothing is stored before)."""
-        if initialize:
+        if plan.initialize:
+            # The linear paths the choice of start may have added or blended.
+            spec = dataclasses.replace(
+                spec,
+                linear_path=model.linear_x is not None,
+                linear_share=model.linear_share,
+            )
             self.model_, self._optimizer, self._model_spec = model, optimizer, spec
-            blended = spec.get("linear_share") is not None
-            self.n_components_ = spec["n_components"] * (2 if blended else 1)
+            blended = spec.linear_share is not None
+            self.n_components_ = spec.n_components * (2 if blended else 1)
             self.linear_share_ = None
             self.loss_curve_, self.n_iter_ = [], 0
             self._x_standardization = _on_host(standardization[0])
@@ -1798,20 +1856,21 @@ class ContrastiveAligner(CrossModalEstimator):
             ):
                 setattr(self, f"{view}_mean_", shift + mean / unit)
                 setattr(self, f"{view}_scale_", scale / unit)
-        self.device_ = str(device)
-        self.loss_curve_ = self.loss_curve_ + result["losses"]
-        self.n_iter_ += len(result["losses"])
-        self.best_epoch_ = result["best_epoch"]
-        if "linear_share" in result:
-            self.linear_share_ = result["linear_share"]
-        self.validation_scores_ = result["scores"] if early_stopping else None
+        self.device_ = str(plan.device)
+        self.loss_curve_ = self.loss_curve_ + result.losses
+        self.n_iter_ += len(result.losses)
+        self.best_epoch_ = result.best_epoch
+        if result.linear_share is not None:
+            self.linear_share_ = result.linear_share
+        self.validation_scores_ = result.scores if plan.early_stopping else None
         self.temperature_ = float(1.0 / model.logit_scale.detach().exp().cpu())
         self.readout_coef_, self.readout_intercept_ = readout
 
-    def _report_stop(self, result, first_epoch, log):
-        last = first_epoch + len(result["losses"])
-        kept = f"the weights of epoch {result['best_epoch']} are kept"
-        share = result.get("linear_share")
+    def _report_stop(self, result, plan, loop):
+        """Warn on divergence; give the callbacks the closing message."""
+        last = plan.first_epoch + len(result.losses)
+        kept = f"the weights of epoch {result.best_epoch} are kept"
+        share = result.linear_share
         if share == 1.0:
             kept = (
                 "the CCA solution (refitted on every pair) is kept: the "
@@ -1821,26 +1880,27 @@ class ContrastiveAligner(CrossModalEstimator):
             kept = (
                 f"a blend is kept: {share:g} x the cosine of CCA (refitted on "
                 f"every pair) + {1 - share:g} x that of the weights of epoch "
-                f"{result['best_epoch']}"
+                f"{result.best_epoch}"
             )
-        if result["diverged"]:
+        if result.diverged:
             message = (
                 f"Training diverged in epoch {last + 1} (non-finite loss or weights) "
                 f"and was stopped; {kept}. Try a lower learning_rate (currently "
                 f"{self.learning_rate})."
             )
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        elif result["reason"] == "patience":
+        elif result.reason == "patience":
             what = "validation MRR" if self.validation_scores_ is not None else "loss"
             message = (
                 f"Stopped after epoch {last}: the {what} did not improve by "
                 f"tol={self.tol} for n_iter_no_change={self.n_iter_no_change} "
                 f"epochs; {kept}."
             )
-        else:
+        elif result.reason == "max_epochs":
             message = f"Stopped after epoch {last}: max_epochs reached; {kept}."
-        if log is not None:
-            log.stop(message)
+        else:
+            message = f"Stopped after epoch {last}: {result.reason}; {kept}."
+        loop.notify_fit_end(message)
 
     # ----------------------------------------------------------- inference ---
     def _apply_rows(self, A, view, function_of, out_columns):
@@ -1849,7 +1909,7 @@ class ContrastiveAligner(CrossModalEstimator):
         standardization = (
             self._x_standardization if view == "x" else self._y_standardization
         )
-        device = next(self.model_.parameters()).device
+        device = torch.device(self.device_)
         mean, scale = _on_device(standardization[2:], device)
         self._check_id_range(A, view, self.model_)
         self.model_.eval()
@@ -1927,7 +1987,7 @@ class ContrastiveAligner(CrossModalEstimator):
             name = f"{view}_encoder"
             encoder_spec.check_picklable(getattr(self, name, None), name)
             if hasattr(self, "_model_spec"):
-                encoder_spec.check_picklable(self._model_spec.get(name), name)
+                encoder_spec.check_picklable(getattr(self._model_spec, name), name)
         state = super().__getstate__()
         if state.get("model_") is None:
             return state
@@ -1964,6 +2024,7 @@ class ContrastiveAligner(CrossModalEstimator):
             ) from error
         saved = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
         super().__setstate__(state)
+        self._model_spec = ModelSpec.from_stored(self._model_spec)
         device = torch.device(self.device_)
         if device.type == "cuda" and not torch.cuda.is_available():
             warnings.warn(

@@ -246,7 +246,8 @@ def describe_fit(estimator, n_features_x, n_features_y):
     Feature counts and the estimator's parameters, except those that may
     differ per rank (``device``, ``verbose``). A ``random_state`` given as a
     RandomState or Generator instance is compared by type only: its state
-    differs per process anyway, and rank 0's initial weights are broadcast.
+    differs per process anyway, and rank 0's initial weights are broadcast;
+    callbacks are compared by class.
     """
     description = {"n_features_x": int(n_features_x), "n_features_y": int(n_features_y)}
     for name, value in estimator.get_params(deep=False).items():
@@ -254,6 +255,10 @@ def describe_fit(estimator, n_features_x, n_features_y):
             continue
         if isinstance(value, np.random.RandomState | np.random.Generator):
             value = type(value).__name__
+        elif name == "callbacks" and value is not None:
+            # Each rank holds its own callback objects (never equal across
+            # processes): the ranks must run the same kinds, in the same order.
+            value = tuple(f"{type(c).__module__}.{type(c).__qualname__}" for c in value)
         elif isinstance(value, torch.nn.Module):
             # An encoder instance arrives on each rank as a copy (never equal):
             # compared by class, as rank 0's weights are broadcast anyway.

@@ -1,4 +1,4 @@
-"""Torch side of :class:`ContrastiveAligner`: encoders, loss, the training loop.
+"""Torch side of :class:`ContrastiveAligner`: encoders, loss, statistics.
 
 This module imports torch at import time; only ``_contrastive`` imports it, and
 only inside methods, so that ``import skcrossmodal`` never imports torch.
@@ -11,18 +11,14 @@ in one process), so that the same loop runs data-parallel when each process
 holds a shard of the rows.
 """
 
-import contextlib
-import copy
 import math
 import threading
-import time
-import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE, sigmoid_pairwise_loss
+from .losses import SIGLIP_INIT_BIAS, SIGLIP_INIT_LOG_SCALE
 from .ranks import reciprocal_rank_sums
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -274,7 +270,7 @@ def build_encoder(encoder_spec, device, seed):
 
 def _attach_custom_encoders(model, spec, device, generator):
     for view in ("x", "y"):
-        encoder_spec = spec.get(f"{view}_encoder")
+        encoder_spec = spec.encoder(view)
         if encoder_spec is None:
             continue
         seed = 0
@@ -296,7 +292,7 @@ def build_model(spec, device, generator=None):
     from the same generator.
     """
     with torch.device("meta"):
-        model = TwoViewEncoder(**spec)
+        model = TwoViewEncoder(**spec.module_kwargs())
     model = model.to_empty(device=device)
     if generator is None:
         _attach_custom_encoders(model, spec, device, None)
@@ -518,264 +514,6 @@ def validation_mrr(model, x, y, weight, comm):
     y_to_x, _ = reciprocal_rank_sums(z_y, gallery_x, offset, weight)
     sums = comm.all_reduce_sum(torch.stack([x_to_y, y_to_x, norm]))
     return 0.5 * (sums[0] + sums[1]) / sums[2]
-
-
-# ---------------------------------------------------------------- training ---
-def snapshot(model, optimizer):
-    """Copies of the weights and the optimiser state (on their device)."""
-    return (
-        {key: value.detach().clone() for key, value in model.state_dict().items()},
-        copy.deepcopy(optimizer.state_dict()),
-    )
-
-
-def restore(model, optimizer, state):
-    """Put back what ``snapshot`` copied."""
-    model.load_state_dict(state[0])
-    optimizer.load_state_dict(state[1])
-
-
-def _all_finite(parameters):
-    return torch.stack([p.detach().isfinite().all() for p in parameters]).all()
-
-
-class TrainingStep:
-    """Forward, loss on the global batch, backward and AdamW step of one batch.
-
-    The loss of a batch is computed on the gathered embeddings of every rank
-    (the global batch). With ``compile=True`` the forward and loss run through
-    ``torch.compile``; if the backend cannot compile, a warning is given and
-    the eager step is used.
-    """
-
-    def __init__(self, model, optimizer, comm, *, config, max_rows, device):
-        self.model = model
-        self.optimizer = optimizer
-        self.comm = comm
-        self.reconstruction_weight = config["reconstruction_weight"]
-        self.autocast = config["use_bf16"] and device.type == "cuda"
-        self.loss_name = config.get("loss", "infonce")
-        # Ranks may hold different numbers of rows: size for the largest.
-        max_rows = int(comm.all_reduce_max(torch.tensor(max_rows)))
-        self.targets = torch.arange(max(max_rows, 1) * comm.world_size, device=device)
-        self.parameters = [p for p in model.parameters()]
-        # Used only after the gather, so every rank already has their full
-        # gradient: averaged across ranks, not summed.
-        self.replicated = [
-            p for p in (model.logit_scale, model.logit_bias) if p is not None
-        ]
-        self.loss_of = self._loss
-        if config["compile"] and comm.world_size == 1:
-            # Static shapes: an epoch's batches have at most two sizes.
-            self.loss_of = torch.compile(
-                self._loss, backend=COMPILE_BACKEND, dynamic=False
-            )
-            self._compiled = True
-        else:
-            self._compiled = False
-
-    def _loss(self, x, y, w):
-        comm = self.comm
-        with (
-            torch.autocast(x.device.type, dtype=torch.bfloat16)
-            if self.autocast
-            else contextlib.nullcontext()
-        ):
-            z_x, z_y = self.model(x, y)
-            w_all = None if w is None else comm.gather(w)
-            g_x, g_y = comm.gather_with_grad(z_x), comm.gather_with_grad(z_y)
-            if self.loss_name == "siglip":
-                loss = sigmoid_pairwise_loss(
-                    g_x, g_y, self.model.logit_scale, self.model.logit_bias, w_all
-                )
-            else:
-                loss = symmetric_info_nce(
-                    g_x, g_y, self.model.logit_scale, w_all, self.targets
-                )
-            # This rank's share of the epoch's loss sum: the global-batch loss
-            # per local row, plus the local reconstruction errors.
-            share = loss.detach() * x.shape[0]
-            if self.reconstruction_weight > 0:
-                errors = self.reconstruction_weight * weighted_squared_error_sum(
-                    self.model.decoder_y(z_x), y, w
-                )
-                loss = loss + errors / g_x.shape[0]
-                share = share + errors.detach()
-        return loss, share
-
-    def __call__(self, x, y, w):
-        if self._compiled:
-            try:
-                loss, share = self.loss_of(x, y, w)
-            except Exception as error:  # any backend failure: fall back, say so
-                warnings.warn(
-                    f"compile=True, but torch.compile failed ({type(error).__name__}: "
-                    f"{str(error).strip().splitlines()[0] if str(error) else ''}); "
-                    "training continues with the eager (uncompiled) step.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                self.loss_of, self._compiled = self._loss, False
-                loss, share = self._loss(x, y, w)
-        else:
-            loss, share = self.loss_of(x, y, w)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.comm.sum_gradients(self.parameters, replicated=self.replicated)
-        self.optimizer.step()
-        self.model.clamp_logit_scale_()
-        return share
-
-
-def train_one_epoch(step, x, y, weight, rows, *, batch_count, generator):
-    """One pass over the shuffled ``rows``; returns the loss sum and finiteness.
-
-    ``x``, ``y``, ``weight`` and ``rows`` live on the training device: a
-    permutation is drawn there, and nothing is read back inside the epoch.
-    Returns a float64 tensor ``[sum of batch loss × batch rows, all weights
-    finite]``, read by the caller once per epoch.
-    """
-    permutation = rows[
-        torch.randperm(rows.shape[0], generator=generator, device=rows.device)
-    ]
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
-    step.model.train()
-    for batch in torch.tensor_split(permutation, batch_count):
-        w_batch = None if weight is None else weight[batch]
-        total += step(x[batch], y[batch], w_batch).double()
-    finite = _all_finite(step.parameters)
-    return torch.stack([total, finite.double()])
-
-
-def run_epochs(step, data, comm, *, config, first_epoch, log):
-    """The epochs of one ``fit``/``partial_fit`` call, with stopping rules.
-
-    ``data`` holds the device tensors (``x``, ``y``, ``train_rows``,
-    ``train_weight``, and for early stopping ``val_x``, ``val_y``,
-    ``val_weight``) and the global count ``n_train``. Returns a dict with the
-    epoch losses, validation scores, best epoch, stop reason and whether the
-    run diverged; the model and optimiser end on the weights to keep.
-    """
-    model, optimizer = step.model, step.optimizer
-    max_epochs = config["max_epochs"]
-    early_stopping = config["early_stopping"]
-    interval = config["validation_interval"]
-    tol, patience = config["tol"], config["n_iter_no_change"]
-    generator = data["generator"]
-    batch_count = int(
-        comm.all_reduce_max(
-            torch.tensor(n_batches(data["train_rows"].shape[0], config["batch_size"]))
-        )
-    )
-    losses, scores = [], []
-    best_score, best_state, best_epoch = -math.inf, None, first_epoch
-    last_good = snapshot(model, optimizer)
-    stall, reason, diverged = 0, "max_epochs", False
-    if early_stopping and config.get("score_initial", False):
-        # A start worth keeping (init="cca") competes with the trained epochs.
-        best_score = float(
-            validation_mrr(
-                model, data["val_x"], data["val_y"], data["val_weight"], comm
-            )
-        )
-        best_state = snapshot(model, optimizer)
-    started = time.perf_counter()
-    for index in range(max_epochs):
-        epoch = first_epoch + index + 1
-        epoch_start = time.perf_counter()
-        summary = train_one_epoch(
-            step,
-            data["x"],
-            data["y"],
-            data["train_weight"],
-            data["train_rows"],
-            batch_count=batch_count,
-            generator=generator,
-        )
-        # The one read-back of the epoch: loss sum and finiteness together.
-        total, finite = torch.cat(
-            [comm.all_reduce_sum(summary[:1]), summary[1:]]
-        ).tolist()
-        loss = total / data["n_train"]
-        if comm.any_true(not (finite == 1.0 and math.isfinite(loss))):
-            diverged, reason = True, "divergence"
-            break
-        losses.append(loss)
-        score = None
-        if early_stopping and ((index + 1) % interval == 0 or index + 1 == max_epochs):
-            score = float(
-                validation_mrr(
-                    model, data["val_x"], data["val_y"], data["val_weight"], comm
-                )
-            )
-            improved = score > best_score + tol
-            # A tie goes to the later epoch: on few (or easy) validation pairs
-            # the score saturates early, and the epochs after the first that
-            # reaches it have trained longer at no measured cost.
-            if score >= best_score:
-                best_score, best_epoch = score, epoch
-                best_state = snapshot(model, optimizer)
-            stall = 0 if improved else stall + interval
-        elif not early_stopping:
-            previous = min(losses[:-1], default=math.inf)
-            stall = 0 if loss < previous - tol else stall + 1
-            best_epoch = epoch
-        scores.append(math.nan if score is None else score)
-        last_good = snapshot(model, optimizer)
-        seconds = time.perf_counter() - epoch_start
-        if log is not None:
-            log.epoch(epoch, index, max_epochs, loss, score, seconds, started)
-        if stall >= patience:
-            reason = "patience"
-            break
-    if early_stopping and best_state is not None:
-        restore(model, optimizer, best_state)
-    else:
-        restore(model, optimizer, last_good)
-        if diverged:
-            best_epoch = first_epoch + len(losses)
-    return {
-        "losses": losses,
-        "scores": scores,
-        "best_epoch": best_epoch,
-        "reason": reason,
-        "diverged": diverged,
-    }
-
-
-def clock(seconds):
-    """``seconds`` as ``h:mm:ss`` (rounded to the second)."""
-    minutes, second = divmod(round(seconds), 60)
-    hours, minute = divmod(minutes, 60)
-    return f"{hours}:{minute:02d}:{second:02d}"
-
-
-class ProgressLog:
-    """Per-epoch progress lines, flushed at once, printed by the main rank."""
-
-    def __init__(self, n_pairs, comm, stream=None):
-        self.n_pairs = n_pairs
-        self.comm = comm
-        self.stream = stream
-
-    def _print(self, text):
-        if self.comm.is_main:
-            print(text, file=self.stream, flush=True)
-
-    def epoch(self, epoch, index, max_epochs, loss, score, seconds, started):
-        elapsed = time.perf_counter() - started
-        remaining = elapsed / (index + 1) * (max_epochs - index - 1)
-        shown = "" if score is None else f", validation MRR {score:.4f}"
-        # The count over every call only when this call continues training.
-        in_all = "" if epoch == index + 1 else f" (epoch {epoch} in all)"
-        self._print(
-            f"Epoch {index + 1}/{max_epochs}{in_all}: "
-            f"loss {loss:.4f}{shown}, {self.n_pairs / max(seconds, 1e-9):,.0f} "
-            f"pairs/s, {seconds:.2f} s, ETA {clock(remaining)}"
-        )
-
-    def stop(self, text):
-        self._print(text)
 
 
 def state_to_cpu(state):
