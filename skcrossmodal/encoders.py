@@ -32,10 +32,10 @@ _TORCH_ENCODERS = ("ImageEncoder", "SeriesEncoder", "TokenBagEncoder")
 def __getattr__(name):
     # The torch modules load on first use (PEP 562), keeping this import light.
     if name in _TORCH_ENCODERS:
-        from ._contrastive.aligner import _import_torch
+        from ._contrastive.aligner import import_torch
         from ._torch import encoders
 
-        _import_torch()  # says how to install torch when it is missing
+        import_torch()  # says how to install torch when it is missing
         return getattr(encoders, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

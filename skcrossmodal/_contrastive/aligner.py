@@ -96,7 +96,7 @@ def _validation_reciprocal_ranks(model, data, comm):
     :func:`~skcrossmodal.metrics.mean_reciprocal_rank`), by the device's rank
     kernel (:func:`skcrossmodal._torch.ranks.partner_ranks`).
     """
-    torch, models = _import_torch()
+    torch, models = import_torch()
     from .._torch.ranks import partner_ranks
 
     model.eval()
@@ -118,7 +118,7 @@ def _blended_mrr(linear, trained, share, weight):
     pairs; side by side, scaled by the square roots of the shares, their
     inner product is the blended cosine.
     """
-    torch, models = _import_torch()
+    torch, models = import_torch()
     z_x, z_y = (
         torch.cat(
             [math.sqrt(share) * a.double(), math.sqrt(1.0 - share) * b.double()], dim=1
@@ -130,7 +130,7 @@ def _blended_mrr(linear, trained, share, weight):
     return float(0.5 * (x_to_y + y_to_x) / norm)
 
 
-def _import_torch():
+def import_torch():
     """Import torch and the torch half of this estimator, or say how to get it."""
     try:
         import torch
@@ -143,7 +143,7 @@ def _import_torch():
 
 def _resolve_device(device):
     """Turn the ``device`` parameter into a torch device that exists here."""
-    torch, _ = _import_torch()
+    torch, _ = import_torch()
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -241,7 +241,7 @@ def _moments(a, weight, comm, encoder):
     standardised as a whole, with the mean and deviation of all its values,
     so that no pixel or time step is rescaled apart from its neighbours.
     """
-    torch, models = _import_torch()
+    torch, models = import_torch()
     if not a.is_floating_point():
         zeros = torch.zeros(a.shape[1], dtype=torch.float64, device=a.device)
         return zeros, torch.ones_like(zeros)
@@ -276,7 +276,7 @@ def _moments(a, weight, comm, encoder):
 def _standardize(a, standardization, device):
     """Standardise a float device view in place; integer ids are left as they are."""
     if a.is_floating_point():
-        _, models = _import_torch()
+        _, models = import_torch()
         models.standardize_(a, *_on_device(standardization[2:], device))
 
 
@@ -290,7 +290,7 @@ def _on_host(values):
 
 def _on_device(values, device):
     """numpy arrays among ``values`` as float64 tensors on ``device``."""
-    torch, _ = _import_torch()
+    torch, _ = import_torch()
     return tuple(
         torch.as_tensor(np.asarray(v) if not torch.is_tensor(v) else v).to(
             device=device, dtype=torch.float64
@@ -933,7 +933,7 @@ class ContrastiveAligner(CrossModalEstimator):
 
         from .._linear.embedding import CrossModalEmbedding
 
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         rng = check_random_state(self.random_state)
         weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         n_folds = (
@@ -1067,7 +1067,7 @@ class ContrastiveAligner(CrossModalEstimator):
         """The number of pairs of every rank (``n_samples`` outside a group)."""
         comm = self._communicator()
         if comm.world_size > 1:
-            torch, _ = _import_torch()
+            torch, _ = import_torch()
             n_samples = int(comm.all_reduce_sum(torch.tensor(n_samples)))
         return n_samples
 
@@ -1110,7 +1110,7 @@ class ContrastiveAligner(CrossModalEstimator):
         """``max_epochs``, with ``"auto"`` resolved for ``n_train`` pairs per rank."""
         if self.max_epochs != "auto":
             return self.max_epochs
-        torch, models = _import_torch()
+        torch, models = import_torch()
         batches = int(
             comm.all_reduce_max(
                 torch.tensor(models.n_batches(n_train, self.batch_size))
@@ -1145,7 +1145,7 @@ class ContrastiveAligner(CrossModalEstimator):
             comm = active_communicator()
             if comm is not None:
                 return comm
-        _, models = _import_torch()
+        _, models = import_torch()
         return models.LocalCommunicator()
 
     def _validate_on_every_rank(self, X, y, sample_weight, *, reset):
@@ -1258,7 +1258,7 @@ class ContrastiveAligner(CrossModalEstimator):
 
     def _check_encoder_outputs(self, model, spec, x, y):
         """A custom encoder must map ``(n, d)`` rows to ``(n, n_components)`` floats."""
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         model.eval()
         with torch.no_grad():
             for view, rows in (("x", x[:2]), ("y", y[:2])):
@@ -1324,7 +1324,7 @@ class ContrastiveAligner(CrossModalEstimator):
 
         Integer views (token ids) go as int64, unchanged.
         """
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         if A.dtype.kind in "iu":
             return torch.from_numpy(np.ascontiguousarray(A, dtype=np.int64)).to(device)
         shift, unit = standardization[:2]
@@ -1348,7 +1348,7 @@ class ContrastiveAligner(CrossModalEstimator):
         linear_share=None,
     ):
         """One training call: the plan, the data, the loop, the choice, the commit."""
-        torch, models = _import_torch()
+        torch, models = import_torch()
         comm = self._communicator()
         cca_competes = initialize and self._cca_competes(
             self._pairs_in_group(X.shape[0]) if self.init == "auto" else 0,
@@ -1484,7 +1484,7 @@ class ContrastiveAligner(CrossModalEstimator):
         self, data, comm, *, device, n_train, initialize, max_epochs, early_stopping
     ):
         """The frozen ``TrainingPlan`` of this call, from the parameters and data."""
-        torch, models = _import_torch()
+        torch, models = import_torch()
         n_rows = data.train_rows.shape[0]
         if max_epochs is None:
             max_epochs = self._max_epochs_for(n_rows, comm)
@@ -1547,7 +1547,7 @@ class ContrastiveAligner(CrossModalEstimator):
         Over several ranks each rank holds out its share of its own rows, and
         the weight checks and normalisation use the sums over every rank.
         """
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         n_samples = x.shape[0]
         device = torch.device(self.device_)
         if comm.world_size > 1 and early_stopping:
@@ -1655,7 +1655,7 @@ class ContrastiveAligner(CrossModalEstimator):
         that a warm start trains on from CCA as ``init="cca"`` would).
         Returns the optimiser to keep.
         """
-        torch, models = _import_torch()
+        torch, models = import_torch()
         from .._torch import loop
 
         trained = loop.snapshot(model, optimizer)
@@ -1705,7 +1705,7 @@ class ContrastiveAligner(CrossModalEstimator):
         be noise, and CCA is kept. Whatever share is kept, its CCA is refitted
         on every pair. Returns the optimiser to keep.
         """
-        torch, models = _import_torch()
+        torch, models = import_torch()
         val_weight = comm.gather(data.val_weight).double()
         effective_pairs = float(val_weight.sum() ** 2 / (val_weight**2).sum())
         share = 1.0
@@ -1736,7 +1736,7 @@ class ContrastiveAligner(CrossModalEstimator):
 
     def _apply_share(self, share, model, optimizer, spec, data, comm, result):
         """Make ``model`` the blend of CCA of every pair and itself at ``share``."""
-        torch, models = _import_torch()
+        torch, models = import_torch()
         result.linear_share = share
         if share == 0.0:
             return optimizer
@@ -1755,7 +1755,7 @@ class ContrastiveAligner(CrossModalEstimator):
 
     def _keep_cca(self, model, spec, data, comm, result):
         """Make ``model`` the CCA of every pair (linear paths, MLP output zeroed)."""
-        torch, models = _import_torch()
+        torch, models = import_torch()
         if model.linear_x is None:
             device = torch.device(self.device_)
             model.linear_x, model.linear_y = (
@@ -1772,7 +1772,7 @@ class ContrastiveAligner(CrossModalEstimator):
         """Regularised CCA of the standardised training pairs (or of every pair)."""
         from .._linear.embedding import CrossModalEmbedding
 
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         rows = data.train_rows
         if every_row:
             rows = torch.arange(data.x.shape[0], device=torch.device(self.device_))
@@ -1787,7 +1787,7 @@ class ContrastiveAligner(CrossModalEstimator):
 
     def _cca_scores(self, cca, data, comm):
         """CCA scores of every rank's validation pairs, on the device."""
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         device = torch.device(self.device_)
         rotations_x, rotations_y, mean_x, mean_y = _on_device(
             (cca.x_rotations_, cca.y_rotations_, cca.x_mean_, cca.y_mean_), device
@@ -1807,7 +1807,7 @@ class ContrastiveAligner(CrossModalEstimator):
         score. ``every_row`` fits it on the validation rows too: once the
         start has been kept, it is the CCA of all the pairs ``fit`` was given.
         """
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         cca = self._fit_cca(data, comm, every_row=every_row)
         model.init_from_linear_(
             *_on_device(
@@ -1822,7 +1822,7 @@ class ContrastiveAligner(CrossModalEstimator):
         """Closed-form weighted ridge from X's shared-space coordinates to y."""
         if self.reconstruction_weight > 0:
             return None, None
-        _, models = _import_torch()
+        _, models = import_torch()
         # Solved for standardised y, then mapped to y's units: exact (ridge is
         # linear in y) and safe for any magnitude of y.
         coef, intercept = models.weighted_ridge(
@@ -1905,7 +1905,7 @@ class ContrastiveAligner(CrossModalEstimator):
     # ----------------------------------------------------------- inference ---
     def _apply_rows(self, A, view, function_of, out_columns):
         """Run ``function_of(device)`` on standardised rows of ``A`` in chunks."""
-        torch, models = _import_torch()
+        torch, models = import_torch()
         standardization = (
             self._x_standardization if view == "x" else self._y_standardization
         )
@@ -1949,7 +1949,7 @@ class ContrastiveAligner(CrossModalEstimator):
         model = self.model_
 
         def readout(device):
-            _, models = _import_torch()
+            _, models = import_torch()
             if self.readout_coef_ is not None:
                 coef = models.to_device(self.readout_coef_, device)
                 intercept = models.to_device(self.readout_intercept_, device)
@@ -1970,7 +1970,7 @@ class ContrastiveAligner(CrossModalEstimator):
     # ------------------------------------------------------------- pickling ---
     def _move_to(self, device):
         """Put the model and its optimiser state on ``device`` (e.g. after loading)."""
-        torch, _ = _import_torch()
+        torch, _ = import_torch()
         if torch.device(self.device_) == device:
             return
         self.model_.to(device)
@@ -1991,7 +1991,7 @@ class ContrastiveAligner(CrossModalEstimator):
         state = super().__getstate__()
         if state.get("model_") is None:
             return state
-        torch, models = _import_torch()
+        torch, models = import_torch()
         # Weights and optimiser state travel as bytes of CPU tensors: the
         # pickle loads on a machine without a GPU, and unpickling without torch
         # reaches __setstate__, which says how to install it.
@@ -2016,7 +2016,7 @@ class ContrastiveAligner(CrossModalEstimator):
             super().__setstate__(state)
             return
         try:
-            torch, models = _import_torch()
+            torch, models = import_torch()
         except ImportError as error:
             raise ImportError(
                 "This pickle holds a fitted ContrastiveAligner, whose weights are "
