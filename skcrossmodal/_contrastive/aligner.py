@@ -441,8 +441,9 @@ class ContrastiveAligner(CrossModalEstimator):
         all pairs, ``s = 0`` the trained encoders alone. ``"cca"``: each
         encoder gets a linear path next to its MLP, set to that CCA, and the
         MLP's last layer starts at zero, so training starts from the CCA
-        embedding and learns a nonlinear residual; the start competes in the
-        same way. With an encoder other than ``"mlp"`` on either view there
+        embedding and learns a nonlinear residual; the start competes with
+        the trained weights by a paired z-test on the validation pairs (see
+        Notes). With an encoder other than ``"mlp"`` on either view there
         is no CCA candidate: ``"auto"`` is ``"random"``, and ``"cca"`` is
         refused.
     x_encoder : str, torch.nn.Module subclass or instance, default="mlp"
