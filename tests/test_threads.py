@@ -131,3 +131,37 @@ def test_thread_count_follows_the_blas_limit_and_n_jobs():
     assert thread_count(3) == 3
     assert thread_count(-1) >= 1
     assert thread_count(-(thread_count(-1) + 5)) == 1
+
+
+def test_retrieve_embeds_in_blocks_as_in_one_piece_and_restores_blas():
+    """retrieve's threaded row blocks equal transform + search, at any thread count.
+
+    The gallery spans several embedding blocks; the answer must be the search
+    over the embeddings transform gives, and the call must leave BLAS's
+    thread limit as it found it.
+    """
+    from skcrossmodal import CrossModalEmbedding
+    from skcrossmodal.retrieval import search_top_k
+
+    rng = np.random.default_rng(3)
+    latent = rng.normal(size=(9000, 4))
+    X = (latent @ rng.normal(size=(4, 12)) + 0.3 * rng.normal(size=(9000, 12))).astype(
+        np.float32
+    )
+    y = (latent @ rng.normal(size=(4, 10)) + 0.3 * rng.normal(size=(9000, 10))).astype(
+        np.float32
+    )
+    model = CrossModalEmbedding(n_components=4).fit(X, y)
+    expected = search_top_k(
+        model.transform(X[:50]), model.transform(X, y)[1], n_neighbors=5
+    )
+    answers = []
+    for limit in (1, 2):
+        with threadpool_limits(limits=limit, user_api="blas"):
+            answers.append(model.retrieve(X[:50], y, n_neighbors=5))
+            assert all(n == limit for n in _blas_threads())
+    for similarities, indices in answers:
+        assert similarities.dtype == np.float32
+        np.testing.assert_array_equal(indices, expected[1])
+        np.testing.assert_allclose(similarities, expected[0], rtol=1e-6)
+    np.testing.assert_array_equal(answers[0][0], answers[1][0])

@@ -51,6 +51,9 @@ class SufficientStatisticsMixin:
     List it before :class:`~skcrossmodal.base.CrossModalEstimator` in the bases.
     """
 
+    # The embedding is affine_map, one row at a time (see CrossModalEstimator).
+    _embeds_in_row_blocks = True
+
     # Parameters whose value the accumulated statistics depend on.
     _statistics_params: tuple = ("n_components",)
 

@@ -196,6 +196,9 @@ class _StatisticsSearchCV(CrossModalEstimator):
 
     _estimator_class = None
 
+    # The best estimator is linear: its affine map embeds row by row.
+    _embeds_in_row_blocks = True
+
     _parameter_constraints: dict = {
         "param_grid": [dict, list, None],
         "cv": ["cv_object"],

@@ -13,11 +13,9 @@ Everything runs in the inputs' float dtype: float32 embeddings are searched in
 float32 (half the memory traffic of float64), float64 ones in float64.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from .._utils.threads import one_blas_thread, thread_count
+from .._utils.threads import map_in_threads, thread_count
 
 # One block of the similarity matrix holds at most this many numbers (8 MiB in
 # float32). Small enough that the comparisons made on it run mostly from
@@ -86,12 +84,7 @@ def map_similarity_blocks(queries, gallery, reduce_block):
 
     # As many threads as BLAS may use (threadpool_limits and joblib's workers
     # are respected), so that GridSearchCV(n_jobs=k) is not oversubscribed.
-    n_workers = min(thread_count(None), len(starts))
-    if n_workers == 1:
-        return [one_block(start) for start in starts]
-    with one_blas_thread():
-        with ThreadPoolExecutor(max_workers=n_workers) as executor:
-            return list(executor.map(one_block, starts))
+    return map_in_threads(one_block, starts, thread_count(None))
 
 
 def _top_k_candidates(block, k):

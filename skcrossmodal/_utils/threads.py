@@ -19,6 +19,7 @@ import contextlib
 import functools
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import ThreadpoolController
 
@@ -129,3 +130,37 @@ def one_blas_thread():
             if _holders == 0:
                 _limiter.restore_original_limits()
                 _limiter = _outer_threads = None
+
+
+def map_in_threads(function, items, n_workers):
+    """``[function(item) for item in items]``, spread over Python threads.
+
+    With more than one worker, BLAS is held to one thread while they run
+    (:func:`one_blas_thread`), so that the workers, not BLAS, use the cores.
+
+    Parameters
+    ----------
+    function : callable
+        Called once per item; must be safe to call from several threads.
+    items : iterable
+        The arguments, one call each.
+    n_workers : int
+        Most threads (e.g. :func:`thread_count`); 1 runs in this thread.
+
+    Returns
+    -------
+    results : list
+        In the order of ``items``.
+
+    Examples
+    --------
+    >>> from skcrossmodal._utils.threads import map_in_threads
+    >>> map_in_threads(lambda n: n * n, range(4), n_workers=2)
+    [0, 1, 4, 9]
+    """
+    items = list(items)
+    n_workers = min(n_workers, len(items))
+    if n_workers <= 1:
+        return [function(item) for item in items]
+    with one_blas_thread(), ThreadPoolExecutor(max_workers=n_workers) as executor:
+        return list(executor.map(function, items))
