@@ -249,6 +249,12 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         "transformers": [dict, None],
     }
 
+    # Promises that skcrossmodal.estimator_checks asserts: partial_fit carries
+    # the raw statistics through the final transformers, as fit sees the rows;
+    # the transformers are fitted unweighted, so a weight is not a repetition.
+    _weights_are_repetitions = False
+    _partial_fit_equals_fit = True
+
     def __init__(self, estimator, *, transformers=None):
         self.estimator = estimator
         self.transformers = transformers
