@@ -751,7 +751,9 @@ def check_multiview_estimator(estimator):
     that order) and put them in one ``X``. An estimator whose ``views`` (or,
     in a meta-estimator, the shortest nested ``...__views``) is ``None``
     gets the checks' views, named ``"view0"``, ``"view1"``, ``"view2"``; an
-    estimator with views of its own must select those columns.
+    estimator with views of its own must select those columns. An
+    estimator with randomness must have a fixed ``random_state``: some
+    checks compare it with itself, fitted twice.
 
     Parameters
     ----------
