@@ -412,6 +412,11 @@ def check_multiview_transform_layout(name, estimator):
         lacking = np.isnan(X_missing[:, columns[view]]).all(axis=1)
         assert np.isnan(block[lacking]).all(), (name, view_name)
         assert np.isfinite(block[~lacking]).all(), (name, view_name)
+    # A row lacking every view is all NaN, not an error.
+    no_view = X_missing.copy()
+    no_view[3] = np.nan
+    assert np.isnan(model.transform(no_view)[3]).all(), name
+    _same_model(np.delete(model.transform(no_view), 3, 0), np.delete(scores, 3, 0))
     # A row's block is a function of that row's view alone.
     changed = X_missing.copy()
     changed[20:30, columns[1]] = X[30:40, columns[1]][::-1]
@@ -514,10 +519,12 @@ def check_multiview_bad_input(name, estimator):
     names, columns = _view_layout(unfitted, X)
     partly = X.copy()
     partly[4, columns[1][0]] = np.nan  # one column of view 1 NaN, the rest not
-    _raises(ValueError, repr(names[1]), clone(unfitted).fit, partly)
+    failed = clone(unfitted)
+    _raises(ValueError, repr(names[1]), failed.fit, partly)
     infinite = X.copy()
     infinite[3, columns[2][0]] = np.inf
-    _raises(ValueError, "infinity", clone(unfitted).fit, infinite)
+    _raises(ValueError, "infinity", failed.fit, infinite)
+    _raises(NotFittedError, "not fitted", failed.transform, X)  # still unfitted
 
     model = clone(unfitted).fit(X)
     before = model.transform(X)
@@ -543,6 +550,14 @@ def check_multiview_bad_input(name, estimator):
     if hasattr(model, "partial_fit"):
         _raises(ValueError, "features", model.partial_fit, X[:, :-1])
     np.testing.assert_array_equal(model.transform(X), before)
+    if hasattr(model, "partial_fit"):
+        # A failed chunk leaves no trace in what later chunks build on.
+        streamed = clone(unfitted).partial_fit(X[:40])
+        _raises(ValueError, repr(names[1]), streamed.partial_fit, partly[:50])
+        _raises(ValueError, "infinity", streamed.partial_fit, infinite[:50])
+        streamed.partial_fit(X[40:])
+        reference = clone(unfitted).partial_fit(X[:40]).partial_fit(X[40:])
+        np.testing.assert_array_equal(streamed.transform(X), reference.transform(X))
 
 
 def check_multiview_views_by_name_and_pandas_output(name, estimator):
@@ -575,6 +590,26 @@ def check_multiview_views_by_name_and_pandas_output(name, estimator):
     assert output.index.equals(frame.index), name
     _same_model(output.to_numpy(), expected)
     assert list(named.feature_names_in_) == list(frame.columns), name
+    # The other methods read a DataFrame as transform does.
+    if hasattr(named, "transform_view"):
+        _same_model(
+            named.transform_view(frame, names[1]), positional.transform_view(X, 1)
+        )
+    if hasattr(named, "score"):
+        assert_allclose(named.score(frame), positional.score(X), rtol=1e-5)
+    if hasattr(named, "retrieve"):
+        queries = np.flatnonzero(~np.isnan(X[:, columns[2]]).any(axis=1))[:4]
+        gallery = np.flatnonzero(~np.isnan(X[:, columns[0]]).any(axis=1))
+        found = named.retrieve(
+            frame.iloc[queries],
+            frame.iloc[gallery],
+            query_view=names[2],
+            gallery_view=names[0],
+        )
+        expected_found = positional.retrieve(
+            X[queries], X[gallery], query_view=2, gallery_view=0
+        )
+        assert_allclose(found[0], expected_found[0], **_SIMILARITY_TOLERANCE)
     # As scikit-learn: columns in another order than at fit are refused.
     reordered = frame[frame.columns[::-1]]
     _raises(ValueError, "feature names", named.transform, reordered)
