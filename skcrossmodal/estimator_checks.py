@@ -425,8 +425,10 @@ def check_multiview_transform_layout(name, estimator):
     only_view0 = np.full_like(X, np.nan)
     only_view0[:, columns[0]] = X[:, columns[0]]
     _same_model(model.transform_view(only_view0, 0), model.transform_view(X, 0))
-    # A view that carries the shared latent scores its partners' rows apart.
-    assert np.linalg.matrix_rank(model.transform_view(X, 0)) == k, name
+    # No axis collapses: the scores span as many dimensions as the view allows
+    # (a non-linear encoder may span more).
+    rank = np.linalg.matrix_rank(model.transform_view(X, 0))
+    assert rank >= min(k, columns[0].size), name
 
 
 def _pairwise_mrr(model, X, sample_weight=None):
@@ -557,7 +559,7 @@ def check_multiview_bad_input(name, estimator):
         _raises(ValueError, "infinity", streamed.partial_fit, infinite[:50])
         streamed.partial_fit(X[40:])
         reference = clone(unfitted).partial_fit(X[:40]).partial_fit(X[40:])
-        np.testing.assert_array_equal(streamed.transform(X), reference.transform(X))
+        _same_model(streamed.transform(X), reference.transform(X))
 
 
 def check_multiview_views_by_name_and_pandas_output(name, estimator):
