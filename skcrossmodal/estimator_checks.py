@@ -733,16 +733,26 @@ _MULTIVIEW_CHECKS = (
     check_multiview_partial_fit,
 )
 
-# The methods a check calls beyond fit and transform: a check applies to an
-# estimator that has them (MultiViewSharedLatentRegression, an imputer, has no
-# shared space to score or search).
+# What a check needs beyond fit and transform: methods (an imputer of whole
+# views, MultiViewSharedLatentRegression, has no shared space to score or
+# search), and parameters (a search tunes n_components from its own grid).
 _MULTIVIEW_NEEDS = {
     check_multiview_transform_layout: ("transform_view",),
     check_multiview_score_is_mean_pairwise_mrr: ("transform_view", "score"),
     check_multiview_retrieve_matches_transform_view: ("transform_view", "retrieve"),
-    check_multiview_pipeline_grid_search: ("score",),
+    check_multiview_pipeline_grid_search: ("score", "n_components parameter"),
     check_multiview_partial_fit: ("partial_fit",),
 }
+
+
+def _applies(check, estimator):
+    for need in _MULTIVIEW_NEEDS.get(check, ()):
+        if need.endswith(" parameter"):
+            if _shortest_param(estimator, need.split()[0]) is None:
+                return False
+        elif not hasattr(estimator, need):
+            return False
+    return True
 
 
 def all_multiview_checks(estimator=None):
@@ -753,10 +763,12 @@ def all_multiview_checks(estimator=None):
     estimator : estimator instance, default=None
         When given, only the checks that apply to it: those whose methods
         beyond ``fit`` and ``transform`` (``transform_view``, ``score``,
-        ``retrieve``, ``partial_fit``) it has. An imputer of whole views
-        such as :class:`~skcrossmodal.MultiViewSharedLatentRegression` has
-        no shared space to score or search, so the checks of that API do
-        not apply to it.
+        ``retrieve``, ``partial_fit``) it has, and, for the ``GridSearchCV``
+        check, an ``n_components`` parameter (nested ones count). An imputer
+        of whole views such as
+        :class:`~skcrossmodal.MultiViewSharedLatentRegression` has no shared
+        space to score or search, so the checks of that API do not apply to
+        it.
 
     Returns
     -------
@@ -774,11 +786,7 @@ def all_multiview_checks(estimator=None):
     """
     if estimator is None:
         return _MULTIVIEW_CHECKS
-    return tuple(
-        check
-        for check in _MULTIVIEW_CHECKS
-        if all(hasattr(estimator, method) for method in _MULTIVIEW_NEEDS.get(check, ()))
-    )
+    return tuple(check for check in _MULTIVIEW_CHECKS if _applies(check, estimator))
 
 
 def check_multiview_estimator(estimator):

@@ -128,6 +128,8 @@ MULTIVIEW_ESTIMATORS = [
     GeneralizedCCA(),
     MultiViewSharedLatentRegression(),
     MultiViewPipeline(MultiViewCCA(), transformers={"view0": StandardScaler()}),
+    MultiViewCCACV(cv=3),
+    GeneralizedCCACV(cv=3),
 ]
 # The checks all_multiview_checks leaves out for an estimator, and why.
 _SHARED_SPACE_ONLY = (
@@ -140,6 +142,19 @@ MULTIVIEW_NOT_APPLICABLE = {
         "check_multiview_score_is_mean_pairwise_mrr": _SHARED_SPACE_ONLY,
         "check_multiview_retrieve_matches_transform_view": _SHARED_SPACE_ONLY,
         "check_multiview_pipeline_grid_search": _SHARED_SPACE_ONLY,
+    },
+    **{
+        search: {
+            "check_multiview_pipeline_grid_search": (
+                "a search itself: it tunes n_components from its param_grid and "
+                "has no n_components parameter"
+            ),
+            "check_multiview_partial_fit": (
+                "no partial_fit: its held-out scores need the rows, which "
+                "streamed statistics do not keep"
+            ),
+        }
+        for search in ("MultiViewCCACV", "GeneralizedCCACV")
     },
     "MultiViewPipeline": {
         "check_multiview_retrieve_matches_transform_view": (
@@ -177,11 +192,15 @@ def test_multiview_checks_left_out_are_the_documented_ones(estimator):
 
 def test_statistics_estimators_declare_the_exact_promises():
     """The closed-form K-view estimators promise what the checks then assert;
-    the pipeline fits its transformers unweighted, so a weight is no repetition."""
+    the pipeline fits its transformers unweighted, so a weight is no repetition;
+    the searches promise neither."""
     for estimator in MULTIVIEW_ESTIMATORS[:3]:
         assert estimator._weights_are_repetitions and estimator._partial_fit_equals_fit
     pipeline = MULTIVIEW_ESTIMATORS[3]
     assert pipeline._partial_fit_equals_fit and not pipeline._weights_are_repetitions
+    # A search picks its candidate by folds, which repeating rows reshuffles.
+    for search in MULTIVIEW_ESTIMATORS[4:]:
+        assert not hasattr(search, "_weights_are_repetitions")
 
 
 def test_check_cases_reach_pytest_as_a_list():
