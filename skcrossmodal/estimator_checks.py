@@ -402,13 +402,20 @@ def check_multiview_transform_layout(name, estimator):
     X_missing[5:9, columns[2]] = np.nan  # rows 5-8 lack view 2
     scores = model.transform(X_missing)
     assert scores.shape == (X.shape[0], n_views * k), name
-    assert model.get_feature_names_out().shape == (n_views * k,), name
+    out_names = model.get_feature_names_out()
+    assert out_names.shape == (n_views * k,), name
+    # fit_transform is fit, then transform (rows lacking views in both).
+    on_missing = clone(model).fit(X_missing).transform(X_missing)
+    _same_model(clone(model).fit_transform(X_missing), on_missing)
     for view, view_name in enumerate(names):
         block = scores[:, view * k : (view + 1) * k]
         by_index = model.transform_view(X_missing, view)
         by_name = model.transform_view(X_missing, view_name)
         np.testing.assert_array_equal(by_index, by_name)
         _same_model(block, by_index)
+        # Block k's columns are named after view k: "<view>__...".
+        block_names = out_names[view * k : (view + 1) * k]
+        assert all(str(n).startswith(f"{view_name}__") for n in block_names), name
         lacking = np.isnan(X_missing[:, columns[view]]).all(axis=1)
         assert np.isnan(block[lacking]).all(), (name, view_name)
         assert np.isfinite(block[~lacking]).all(), (name, view_name)
