@@ -653,10 +653,15 @@ def check_multiview_sample_weight(name, estimator):
             params={"sample_weight": weights},
             return_estimator=True,
         )
-    for model, (train, _) in zip(results["estimator"], cv.split(X), strict=True):
+    folds = zip(results["estimator"], results["test_score"], cv.split(X), strict=True)
+    for model, test_score, (train, test) in folds:
         direct = clone(unfitted).fit(X[train], sample_weight=weights[train])
         unweighted = clone(unfitted).fit(X[train])
         _same_model(model.transform(X), direct.transform(X))
+        if scoring is None:  # the weights reach score too
+            assert_allclose(
+                test_score, direct.score(X[test], sample_weight=weights[test])
+            )
         assert not np.allclose(
             model.transform(X), unweighted.transform(X), equal_nan=True
         ), f"{name}: the routed weights changed nothing"
