@@ -122,7 +122,7 @@ def test_two_view_contract(estimator, check):
     check(type(estimator).__name__, estimator)
 
 
-# K-view estimators of one X; the checks set views=None to their own views.
+# K-view estimators of one X (views=None: the checks give them their own views).
 MULTIVIEW_ESTIMATORS = [
     MultiViewCCA(),
     GeneralizedCCA(),
