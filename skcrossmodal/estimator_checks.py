@@ -25,6 +25,9 @@ class declares them (a stochastic trainer cannot, and gets the rest):
 - ``_partial_fit_equals_fit = True``: ``partial_fit`` on chunks equals
   ``fit`` on all their rows.
 
+A meta-estimator whose promise depends on its inner estimator makes the
+attribute a property.
+
 Where an estimator compares with itself (fitted two equivalent ways) the
 tolerance is relative, ``1e-5`` (float32's precision, for neural
 estimators), or ``1e-7`` under the two promises above.
@@ -383,8 +386,8 @@ def _same_model(actual, expected, *, rtol=1e-5):
 
 
 def _declares(estimator, promise):
-    """Whether the estimator's class sets ``promise`` (see the module docstring)."""
-    return bool(getattr(type(estimator), promise, False))
+    """Whether the estimator makes ``promise`` (see the module docstring)."""
+    return bool(getattr(estimator, promise, False))
 
 
 def check_multiview_transform_layout(name, estimator):

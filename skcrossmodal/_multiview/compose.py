@@ -250,11 +250,15 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         "transformers": [dict, None],
     }
 
-    # Promises that skcrossmodal.estimator_checks asserts: partial_fit carries
-    # the raw statistics through the final transformers, as fit sees the rows;
-    # the transformers are fitted unweighted, so a weight is not a repetition.
+    # Promises that skcrossmodal.estimator_checks asserts: the transformers are
+    # fitted unweighted, so a weight is not a repetition; partial_fit carries
+    # the raw statistics through the final transformers, as fit sees the rows,
+    # so it equals fit when the estimator's own partial_fit does.
     _weights_are_repetitions = False
-    _partial_fit_equals_fit = True
+
+    @property
+    def _partial_fit_equals_fit(self):
+        return bool(getattr(self.estimator, "_partial_fit_equals_fit", False))
 
     def __init__(self, estimator, *, transformers=None):
         self.estimator = estimator
