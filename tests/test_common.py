@@ -23,7 +23,7 @@ from skcrossmodal import (
     ZeroShotClassifier,
 )
 from skcrossmodal._compat import parametrize_with_checks
-from skcrossmodal.estimator_checks import all_two_view_checks
+from skcrossmodal.estimator_checks import all_multiview_checks, all_two_view_checks
 
 ESTIMATORS = [
     CrossModalEmbedding(),
@@ -41,7 +41,7 @@ SKLEARN_ONLY = [
     ZeroShotClassifier(CrossModalEmbedding()),
     ZeroShotClassifier(SharedLatentRegression()),
     # K-view transformers of one X (views=None: every column a view); their
-    # own contract is tested in tests/test_multiview.py.
+    # own contract is MULTIVIEW_ESTIMATORS' below.
     MultiViewCCA(),
     GeneralizedCCA(),
     MultiViewSharedLatentRegression(),
@@ -120,6 +120,87 @@ def _contract_cases():
 def test_two_view_contract(estimator, check):
     """Each estimator honours the library's two-view contract."""
     check(type(estimator).__name__, estimator)
+
+
+# K-view estimators of one X (views=None: the checks give them their own views).
+MULTIVIEW_ESTIMATORS = [
+    MultiViewCCA(),
+    GeneralizedCCA(),
+    MultiViewSharedLatentRegression(),
+    MultiViewPipeline(MultiViewCCA(), transformers={"view0": StandardScaler()}),
+    MultiViewCCACV(cv=3),
+    GeneralizedCCACV(cv=3),
+]
+# The checks all_multiview_checks leaves out for an estimator, and why.
+_SHARED_SPACE_ONLY = (
+    "an imputer of whole views (transform fills the missing ones): it has no "
+    "shared space, hence no transform_view, score or retrieve"
+)
+MULTIVIEW_NOT_APPLICABLE = {
+    "MultiViewSharedLatentRegression": {
+        "check_multiview_transform_layout": _SHARED_SPACE_ONLY,
+        "check_multiview_score_is_mean_pairwise_mrr": _SHARED_SPACE_ONLY,
+        "check_multiview_retrieve_matches_transform_view": _SHARED_SPACE_ONLY,
+        "check_multiview_pipeline_grid_search": _SHARED_SPACE_ONLY,
+    },
+    **{
+        search: {
+            "check_multiview_pipeline_grid_search": (
+                "a search itself: it tunes n_components from its param_grid and "
+                "has no n_components parameter"
+            ),
+            "check_multiview_partial_fit": (
+                "no partial_fit: its held-out scores need the rows, which "
+                "streamed statistics do not keep"
+            ),
+        }
+        for search in ("MultiViewCCACV", "GeneralizedCCACV")
+    },
+    "MultiViewPipeline": {
+        "check_multiview_retrieve_matches_transform_view": (
+            "no retrieve: search the fitted estimator_ with rows transformed by "
+            "transformers_"
+        ),
+    },
+}
+
+
+def _multiview_cases():
+    for estimator in MULTIVIEW_ESTIMATORS:
+        for check in all_multiview_checks(estimator):
+            yield pytest.param(
+                estimator, check, id=f"{type(estimator).__name__}-{check.__name__}"
+            )
+
+
+@pytest.mark.parametrize(("estimator", "check"), list(_multiview_cases()))
+def test_multiview_contract(estimator, check):
+    """Each K-view estimator honours the library's K-view contract."""
+    check(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator", MULTIVIEW_ESTIMATORS, ids=lambda e: type(e).__name__
+)
+def test_multiview_checks_left_out_are_the_documented_ones(estimator):
+    """A K-view check is skipped only where the reason above says why."""
+    left_out = {check.__name__ for check in all_multiview_checks()} - {
+        check.__name__ for check in all_multiview_checks(estimator)
+    }
+    assert left_out == set(MULTIVIEW_NOT_APPLICABLE.get(type(estimator).__name__, {}))
+
+
+def test_statistics_estimators_declare_the_exact_promises():
+    """The closed-form K-view estimators promise what the checks then assert;
+    the pipeline fits its transformers unweighted, so a weight is no repetition;
+    the searches promise neither."""
+    for estimator in MULTIVIEW_ESTIMATORS[:3]:
+        assert estimator._weights_are_repetitions and estimator._partial_fit_equals_fit
+    pipeline = MULTIVIEW_ESTIMATORS[3]
+    assert pipeline._partial_fit_equals_fit and not pipeline._weights_are_repetitions
+    # A search picks its candidate by folds, which repeating rows reshuffles.
+    for search in MULTIVIEW_ESTIMATORS[4:]:
+        assert not hasattr(search, "_weights_are_repetitions")
 
 
 def test_check_cases_reach_pytest_as_a_list():

@@ -121,6 +121,23 @@ def test_failed_partial_fit_leaves_the_pipeline_as_it_was():
     assert model.transformers_["view0"].n_samples_seen_.max() <= 200
 
 
+def test_chunk_failing_on_a_later_view_leaves_earlier_transformers_alone():
+    """A chunk whose view1 is partly NaN raises after view0's scaler has seen it:
+    the scaler keeps its statistics, so later chunks give the model of fit."""
+    X, views, _ = _data()
+    model = MultiViewPipeline(MultiViewCCA(views), transformers=TRANSFORMERS)
+    model.partial_fit(X[:200])
+    seen = model.transformers_["view0"].n_samples_seen_.copy()
+    bad = X[200:260].copy()
+    bad[np.flatnonzero(~np.isnan(bad[:, 5:9]).any(axis=1))[0], 5] = np.nan
+    with pytest.raises(ValueError, match="'view1'"):
+        model.partial_fit(bad)
+    np.testing.assert_array_equal(model.transformers_["view0"].n_samples_seen_, seen)
+    model.partial_fit(X[200:])
+    expected = MultiViewPipeline(MultiViewCCA(views), transformers=TRANSFORMERS).fit(X)
+    assert_allclose(model.transform(X), expected.transform(X), atol=1e-10)
+
+
 def test_passthrough_pipeline_streams_like_its_estimator():
     """Without transformers the pipeline's partial_fit is the estimator's."""
     X, views, weights = _data(seed=3)

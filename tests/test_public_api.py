@@ -70,7 +70,9 @@ PUBLIC = {
     "skcrossmodal.plotting": ["RecallAtKDisplay", "SharedSpaceDisplay"],
     "skcrossmodal.distributed": ["fit", "run"],
     "skcrossmodal.estimator_checks": [
+        "all_multiview_checks",
         "all_two_view_checks",
+        "check_multiview_estimator",
         "check_two_view_estimator",
     ],
     "skcrossmodal.encoders": [

@@ -52,6 +52,12 @@ class MultiViewStatistics(FailureSafeMixin, TransformerMixin, BaseEstimator):
     # (the rows that have several views at once), not only views and pairs.
     _keep_patterns = False
 
+    # Promises that skcrossmodal.estimator_checks asserts: the model depends on
+    # the rows only through their weighted statistics, so an integer weight is
+    # a repetition and partial_fit merges chunks into what fit computes.
+    _weights_are_repetitions = True
+    _partial_fit_equals_fit = True
+
     def __sklearn_is_fitted__(self):
         # partial_fit keeps the statistics of too few rows without a solution.
         return hasattr(self, "n_components_")

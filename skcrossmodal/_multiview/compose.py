@@ -13,6 +13,7 @@ carried through the transformers as they are after each chunk, so that every
 row is seen through the final transformers, as ``fit`` sees it.
 """
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -249,6 +250,16 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         "transformers": [dict, None],
     }
 
+    # Promises that skcrossmodal.estimator_checks asserts: the transformers are
+    # fitted unweighted, so a weight is not a repetition; partial_fit carries
+    # the raw statistics through the final transformers, as fit sees the rows,
+    # so it equals fit when the estimator's own partial_fit does.
+    _weights_are_repetitions = False
+
+    @property
+    def _partial_fit_equals_fit(self):
+        return bool(getattr(self.estimator, "_partial_fit_equals_fit", False))
+
     def __init__(self, estimator, *, transformers=None):
         self.estimator = estimator
         self.transformers = transformers
@@ -370,16 +381,21 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
                 "MultiViewPipeline.partial_fit needs numeric views (it keeps the "
                 "statistics of the raw views); use fit for text or other objects."
             )
+        # partial_fit updates a transformer in place: update copies, so that a
+        # call that raises later (a bad view further on) leaves the fitted
+        # transformers as they were when the snapshot restores the attributes.
+        updated = dict(self.transformers_)
         for name, cols, scalar in zip(
             self.view_names_, self._view_columns, self._scalars, strict=True
         ):
-            transformer = self.transformers_[name]
-            if transformer == "passthrough":
+            if updated[name] == "passthrough":
                 continue
             block = _view_block(X, cols, scalar)
             present = np.flatnonzero(~_absent_rows(block, name))
             if present.size:
-                transformer.partial_fit(_rows_of(block, present))
+                updated[name] = copy.deepcopy(updated[name])
+                updated[name].partial_fit(_rows_of(block, present))
+        self.transformers_ = updated
         self._merge_raw_statistics(X, sample_weight)
         self._solve_from_raw_statistics(X)
         return self
