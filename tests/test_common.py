@@ -156,12 +156,6 @@ MULTIVIEW_NOT_APPLICABLE = {
         }
         for search in ("MultiViewCCACV", "GeneralizedCCACV")
     },
-    "MultiViewPipeline": {
-        "check_multiview_retrieve_matches_transform_view": (
-            "no retrieve: search the fitted estimator_ with rows transformed by "
-            "transformers_"
-        ),
-    },
 }
 
 

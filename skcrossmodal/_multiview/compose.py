@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 from scipy import linalg, sparse
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import HasMethods, _check_sample_weight
@@ -182,6 +183,15 @@ def _mapped_moments(moments, maps):
         counts=moments.counts,
         patterns=patterns,
     )
+
+
+def _estimator_has(method):
+    """Whether the pipeline's estimator (fitted, else as given) has ``method``."""
+
+    def check(pipeline):
+        return hasattr(getattr(pipeline, "estimator_", pipeline.estimator), method)
+
+    return check
 
 
 class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
@@ -556,6 +566,55 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         """
         X = self._check(X)
         return self.estimator_.transform_view(X, view)
+
+    @available_if(_estimator_has("retrieve"))
+    def retrieve(
+        self,
+        queries,
+        gallery,
+        *,
+        query_view,
+        gallery_view,
+        n_neighbors=5,
+        similarity="cosine",
+        csls_k=10,
+    ):
+        """The estimator's ``retrieve`` on the preprocessed views.
+
+        Parameters
+        ----------
+        queries : array-like or DataFrame of shape (n_queries, n_features)
+            Rows laid out as at fit; only the columns of ``query_view`` are
+            read (the others may be NaN).
+        gallery : array-like or DataFrame of shape (n_gallery, n_features)
+            Rows laid out as at fit; only the columns of ``gallery_view``
+            are read.
+        query_view, gallery_view : str or int
+            The views (names or indices) of the queries and of the gallery.
+        n_neighbors : int, default=5
+            How many gallery rows to return per query.
+        similarity : {"cosine", "csls"}, default="cosine"
+            Cosine similarity in the shared space, or CSLS.
+        csls_k : int, default=10
+            Neighbourhood size of the CSLS correction.
+
+        Returns
+        -------
+        similarities : ndarray of shape (n_queries, n_neighbors)
+            Best first.
+        indices : ndarray of shape (n_queries, n_neighbors)
+            Row indices into ``gallery``.
+        """
+        queries, gallery = self._check(queries), self._check(gallery)
+        return self.estimator_.retrieve(
+            queries,
+            gallery,
+            query_view=query_view,
+            gallery_view=gallery_view,
+            n_neighbors=n_neighbors,
+            similarity=similarity,
+            csls_k=csls_k,
+        )
 
     def score(self, X, y=None, sample_weight=None):
         """The estimator's ``score`` of the preprocessed views.
