@@ -51,6 +51,23 @@ class ViewsMixin:
         )
         return X, view_presence(X, self.view_columns_, self.view_names_)
 
+    def _resolve_views(self, raw, X):
+        """Names and columns of the views of ``X`` (``raw``: ``X`` as given)."""
+        return resolve_views(self.views, raw if _is_frame(raw) else X)
+
+    def _check_same_views(self, names, columns):
+        """Refuse views (resolved from a new chunk) other than the fitted ones."""
+        same = names == self.view_names_ and all(
+            np.array_equal(a, b)
+            for a, b in zip(columns, self.view_columns_, strict=True)
+        )
+        if not same:
+            raise ValueError(
+                "The views of this chunk differ from those of the fitted model "
+                f"({self.view_names_}); views cannot change between partial_fit "
+                "calls. Call fit to start over."
+            )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # NaN marks a missing modality (a whole view of a row).
@@ -164,7 +181,7 @@ default=None
             ensure_all_finite="allow-nan",
             ensure_min_samples=min_samples,
         )
-        names, columns = resolve_views(self.views, raw if _is_frame(raw) else X)
+        names, columns = self._resolve_views(raw, X)
         if not first_call:
             self._check_same_views(names, columns)
         present = view_presence(X, columns, names)
@@ -234,18 +251,6 @@ default=None
             if not self.__sklearn_is_fitted__():
                 self._raise_too_few_rows()
         return self
-
-    def _check_same_views(self, names, columns):
-        same = names == self.view_names_ and all(
-            np.array_equal(a, b)
-            for a, b in zip(columns, self.view_columns_, strict=True)
-        )
-        if not same:
-            raise ValueError(
-                "The views of this chunk differ from those the statistics were "
-                f"accumulated with ({self.view_names_}); views cannot change "
-                "between partial_fit calls. Call fit to start over."
-            )
 
     def _resolve_n_components(self, widths):
         upper = min(widths)

@@ -114,13 +114,15 @@ class TrainingStep:
                 self._loss, backend=modules.COMPILE_BACKEND, dynamic=False
             )
 
+    def precision(self, tensor):
+        """Context: bfloat16 autocast on ``tensor``'s device if the plan asks."""
+        if self.autocast:
+            return torch.autocast(tensor.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def _loss(self, x, y, sample_weight):
         comm = self.comm
-        with (
-            torch.autocast(x.device.type, dtype=torch.bfloat16)
-            if self.autocast
-            else contextlib.nullcontext()
-        ):
+        with self.precision(x):
             z_x, z_y = self.model(x, y)
             weight_all = None if sample_weight is None else comm.gather(sample_weight)
             g_x, g_y = comm.gather_with_grad(z_x), comm.gather_with_grad(z_y)
