@@ -17,13 +17,14 @@ import numpy as np
 from scipy import stats
 from sklearn.utils import check_random_state
 
-from .._compat import HasMethods, IntegerInterval, Interval, StrOptions, _fit_context
+from .._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..base import CrossModalEstimator, restored_on_error
 from . import encoder_spec
 from .plan import ModelSpec, TrainingData, TrainingPlan
 from .training import (
     AUTO_EARLY_STOPPING_PAIRS,
     AUTO_VALIDATION_SIZE_CPU,  # noqa: F401  (read by tests)
+    CONTRASTIVE_PARAMETER_CONSTRAINTS,
     SEED_MAX,
     ContrastiveTrainingMixin,
     import_torch,
@@ -623,37 +624,10 @@ class ContrastiveAligner(ContrastiveTrainingMixin, CrossModalEstimator):
     _fits_across_ranks = True
 
     _parameter_constraints: dict = {
-        "n_components": [IntegerInterval(1, None, closed="left")],
-        "hidden_layer_sizes": [
-            "array-like",
-            IntegerInterval(1, None, closed="left"),
-        ],
-        "activation": [StrOptions({"gelu", "relu", "tanh", "silu"})],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "normalization": [StrOptions({"layer", "batch"}), None],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "loss": [StrOptions({"infonce", "siglip"})],
-        "batch_size": [IntegerInterval(2, None, closed="left")],
-        "max_epochs": [StrOptions({"auto"}), IntegerInterval(1, None, closed="left")],
-        "early_stopping": [StrOptions({"auto"}), "boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "max_validation_size": [
-            StrOptions({"auto"}),
-            IntegerInterval(2, None, closed="left"),
-            None,
-        ],
-        "validation_interval": [IntegerInterval(1, None, closed="left")],
-        "n_iter_no_change": [IntegerInterval(1, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        **CONTRASTIVE_PARAMETER_CONSTRAINTS,
         "reconstruction_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "readout_alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "device": [str],
-        "use_bf16": ["boolean"],
         "compile": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
         "init": [StrOptions({"auto", "cca", "random"})],
         "x_encoder": [
             StrOptions(encoder_spec.ENCODER_NAMES),
@@ -665,8 +639,6 @@ class ContrastiveAligner(ContrastiveTrainingMixin, CrossModalEstimator):
             type,
             HasMethods(["forward", "parameters"]),
         ],
-        "n_jobs": [numbers.Integral, None],
-        "callbacks": [list, tuple, None],
     }
 
     def __init__(
@@ -994,34 +966,15 @@ class ContrastiveAligner(ContrastiveTrainingMixin, CrossModalEstimator):
         return bool(self.early_stopping)
 
     def _validate_on_every_rank(self, X, y, sample_weight, *, reset):
-        """``_validate_paired_views``, agreed on by every rank of a process group.
-
-        A rank whose rows are invalid (NaN, wrong shape) makes every rank
-        raise, instead of leaving the others waiting in the next collective;
-        then the ranks check that they fit the same model on the same columns.
-        """
-        comm = self._communicator()
-        if comm.world_size == 1:
-            return self._validate_paired_views(X, y, sample_weight, reset=reset)
-        from .._torch.communicator import check_same_on_every_rank, raise_together
-
-        error = None
-        try:
-            validated = self._validate_paired_views(X, y, sample_weight, reset=reset)
-        except Exception as caught:  # re-raised on this rank by raise_together
-            error = caught
-        raise_together(comm, error)
-        X, y, _ = validated
-        check_same_on_every_rank(
-            comm, self, X.shape[1], y.shape[1], dtypes=(X.dtype, y.dtype)
+        """``_validate_paired_views``, agreed on by every rank of a process group."""
+        return self._validated_on_every_rank(
+            lambda: self._validate_paired_views(X, y, sample_weight, reset=reset),
+            lambda validated: (
+                validated[0].shape[1],
+                validated[1].shape[1],
+                (validated[0].dtype, validated[1].dtype),
+            ),
         )
-        if self.normalization == "batch":
-            raise ValueError(
-                "normalization='batch' is not supported across the ranks of a "
-                "process group (each rank would normalise by the statistics of "
-                "its own rows); use normalization='layer' or None."
-            )
-        return validated
 
     # ----------------------------------------------- views and encoders ---
     def _integer_view(self, view, *, reset):
@@ -1255,7 +1208,6 @@ class ContrastiveAligner(ContrastiveTrainingMixin, CrossModalEstimator):
             self._check_encoder_outputs(model, spec, x, y_dev)
 
         data = self._split(x, y_dev, sample_weight, generator, early_stopping, comm)
-        n_train = int(comm.all_reduce_sum(torch.tensor(data.train_rows.shape[0])))
         if initialize and self.init == "cca":
             self._init_from_cca(model, data, comm)
         model.set_generator(generator)
@@ -1263,7 +1215,6 @@ class ContrastiveAligner(ContrastiveTrainingMixin, CrossModalEstimator):
             data,
             comm,
             device=device,
-            n_train=n_train,
             initialize=initialize,
             max_epochs=max_epochs,
             early_stopping=early_stopping,
@@ -1286,20 +1237,9 @@ class ContrastiveAligner(ContrastiveTrainingMixin, CrossModalEstimator):
             optimizer = self._apply_share(
                 linear_share, model, optimizer, spec, data, comm, result
             )
-        if result.diverged and not result.losses:
-            raise FloatingPointError(
-                f"Training diverged in epoch {plan.first_epoch + 1} (non-finite loss "
-                "or weights) and no epoch of this call finished; nothing was "
-                f"changed. Try a lower learning_rate (currently {self.learning_rate})."
-            )
         model.eval()
         z = models.embed_rows(model.embed_x, x)
-        if comm.any_true(not bool(z.isfinite().all())):
-            raise FloatingPointError(
-                "Training diverged: the trained encoders give non-finite embeddings "
-                "of the training data, so nothing was changed. Try a lower "
-                f"learning_rate (currently {self.learning_rate})."
-            )
+        self._check_trained(result, plan, bool(z.isfinite().all()), comm)
         readout = self._readout(z, y_dev, sample_weight, y_standardization, comm)
         self._commit(
             plan=plan,
@@ -1312,34 +1252,19 @@ class ContrastiveAligner(ContrastiveTrainingMixin, CrossModalEstimator):
         )
         self._report_stop(result, plan, loop)
 
-    def _plan(
-        self, data, comm, *, device, n_train, initialize, max_epochs, early_stopping
-    ):
+    def _plan(self, data, comm, *, device, initialize, max_epochs, early_stopping):
         """The frozen ``TrainingPlan`` of this call, from the parameters and data."""
-        torch, models = import_torch()
-        n_rows = data.train_rows.shape[0]
-        if max_epochs is None:
-            max_epochs = self._max_epochs_for(n_rows, comm)
-        batch_count = int(
-            comm.all_reduce_max(torch.tensor(models.n_batches(n_rows, self.batch_size)))
-        )
         return TrainingPlan(
-            device=device,
-            initialize=initialize,
-            first_epoch=0 if initialize else self.n_iter_,
-            max_epochs=max_epochs,
-            early_stopping=early_stopping,
-            validation_interval=self.validation_interval,
-            patience=self._patience_for(n_train, max_epochs),
-            tol=self.tol,
-            batch_size=self.batch_size,
-            batch_count=batch_count,
-            max_rows=min(2 * self.batch_size, n_rows),
-            n_train=n_train,
+            **self._plan_settings(
+                data.train_rows.shape[0],
+                comm,
+                device=device,
+                initialize=initialize,
+                max_epochs=max_epochs,
+                early_stopping=early_stopping,
+            ),
             score_initial=initialize and self.init == "cca",
-            loss=self.loss,
             reconstruction_weight=self.reconstruction_weight,
-            autocast=self.use_bf16 and device.type == "cuda",
             compile=self.compile,
         )
 

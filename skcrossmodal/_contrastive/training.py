@@ -28,6 +28,8 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .._compat import IntegerInterval, Interval, StrOptions
+
 _INSTALL_HINT = (
     "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
     "install the CPU build: pip install torch --index-url "
@@ -48,6 +50,37 @@ AUTO_VALIDATION_SIZE_CPU = 2_000
 AUTO_MAX_EPOCHS = 200
 AUTO_MIN_STEPS = 1000
 SEED_MAX = np.iinfo(np.int32).max
+
+#: The constraints of the parameters every contrastive estimator has.
+CONTRASTIVE_PARAMETER_CONSTRAINTS = {
+    "n_components": [IntegerInterval(1, None, closed="left")],
+    "hidden_layer_sizes": ["array-like", IntegerInterval(1, None, closed="left")],
+    "activation": [StrOptions({"gelu", "relu", "tanh", "silu"})],
+    "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+    "normalization": [StrOptions({"layer", "batch"}), None],
+    "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+    "loss": [StrOptions({"infonce", "siglip"})],
+    "batch_size": [IntegerInterval(2, None, closed="left")],
+    "max_epochs": [StrOptions({"auto"}), IntegerInterval(1, None, closed="left")],
+    "early_stopping": [StrOptions({"auto"}), "boolean"],
+    "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "max_validation_size": [
+        StrOptions({"auto"}),
+        IntegerInterval(2, None, closed="left"),
+        None,
+    ],
+    "validation_interval": [IntegerInterval(1, None, closed="left")],
+    "n_iter_no_change": [IntegerInterval(1, None, closed="left")],
+    "tol": [Interval(numbers.Real, 0, None, closed="left")],
+    "device": [str],
+    "use_bf16": ["boolean"],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "n_jobs": [numbers.Integral, None],
+    "callbacks": [list, tuple, None],
+}
 
 
 def import_torch():
@@ -160,6 +193,37 @@ class ContrastiveTrainingMixin:
         n_threads = threads.resolve_threads(self.n_jobs, weights * self.batch_size)
         return threads.torch_threads(n_threads)
 
+    def _validated_on_every_rank(self, validate, widths):
+        """``validate()``, agreed on by every rank of a process group.
+
+        ``validate`` checks this rank's rows and returns them validated, the
+        views first; ``widths`` gives, from that result, the views' numbers
+        of columns. A rank whose rows are invalid (NaN, wrong shape) makes
+        every rank raise, instead of leaving the others waiting in the next
+        collective; then the ranks check that they fit the same model on the
+        same columns.
+        """
+        comm = self._communicator()
+        if comm.world_size == 1:
+            return validate()
+        from .._torch.communicator import check_same_on_every_rank, raise_together
+
+        error = validated = None
+        try:
+            validated = validate()
+        except Exception as caught:  # re-raised on this rank by raise_together
+            error = caught
+        raise_together(comm, error)
+        n_features_x, n_features_y, dtypes = widths(validated)
+        check_same_on_every_rank(comm, self, n_features_x, n_features_y, dtypes=dtypes)
+        if self.normalization == "batch":
+            raise ValueError(
+                "normalization='batch' is not supported across the ranks of a "
+                "process group (each rank would normalise by the statistics of "
+                "its own rows); use normalization='layer' or None."
+            )
+        return validated
+
     # ------------------------------------------------------ epochs, split ---
     def _max_epochs_for(self, n_train, comm):
         """``max_epochs``, with ``"auto"`` resolved for ``n_train`` rows per rank."""
@@ -172,6 +236,38 @@ class ContrastiveTrainingMixin:
             )
         )
         return max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MIN_STEPS / batches))
+
+    def _plan_settings(
+        self, n_rows, comm, *, device, initialize, max_epochs, early_stopping
+    ):
+        """The fields of a ``TrainingPlan`` that every contrastive estimator sets.
+
+        ``n_rows`` is this rank's number of training rows; ``max_epochs``
+        None means the parameter's (``"auto"`` resolved).
+        """
+        torch, models = import_torch()
+        n_train = int(comm.all_reduce_sum(torch.tensor(n_rows)))
+        if max_epochs is None:
+            max_epochs = self._max_epochs_for(n_rows, comm)
+        batch_count = int(
+            comm.all_reduce_max(torch.tensor(models.n_batches(n_rows, self.batch_size)))
+        )
+        return {
+            "device": device,
+            "initialize": initialize,
+            "first_epoch": 0 if initialize else self.n_iter_,
+            "max_epochs": max_epochs,
+            "early_stopping": early_stopping,
+            "validation_interval": self.validation_interval,
+            "patience": self._patience_for(n_train, max_epochs),
+            "tol": self.tol,
+            "batch_size": self.batch_size,
+            "batch_count": batch_count,
+            "max_rows": min(2 * self.batch_size, n_rows),
+            "n_train": n_train,
+            "loss": self.loss,
+            "autocast": self.use_bf16 and device.type == "cuda",
+        }
 
     def _patience_for(self, n_train, max_epochs):
         """Patience of the stopping rule, in epochs.
@@ -325,6 +421,26 @@ class ContrastiveTrainingMixin:
         else:
             message = f"Stopped after epoch {last}: {result.reason}; {kept}."
         loop.notify_fit_end(message)
+
+    def _check_trained(self, result, plan, finite, comm):
+        """Raise ``FloatingPointError`` if the call left nothing usable.
+
+        When no epoch of the call finished, or the trained encoders give
+        non-finite embeddings of the training rows (``finite`` False on any
+        rank): the callers' failure safety then restores the estimator.
+        """
+        if result.diverged and not result.losses:
+            raise FloatingPointError(
+                f"Training diverged in epoch {plan.first_epoch + 1} (non-finite loss "
+                "or weights) and no epoch of this call finished; nothing was "
+                f"changed. Try a lower learning_rate (currently {self.learning_rate})."
+            )
+        if comm.any_true(not finite):
+            raise FloatingPointError(
+                "Training diverged: the trained encoders give non-finite embeddings "
+                "of the training data, so nothing was changed. Try a lower "
+                f"learning_rate (currently {self.learning_rate})."
+            )
 
     # ------------------------------------------------------ failure safety ---
     # The failure-safe hooks of base.restored_on_error: training changes the

@@ -51,9 +51,32 @@ class ViewsMixin:
         )
         return X, view_presence(X, self.view_columns_, self.view_names_)
 
-    def _resolve_views(self, raw, X):
-        """Names and columns of the views of ``X`` (``raw``: ``X`` as given)."""
-        return resolve_views(self.views, raw if _is_frame(raw) else X)
+    def _validate_views(self, X, sample_weight, *, reset, min_samples):
+        """Validate the rows of a ``fit``/``partial_fit`` call and find the views.
+
+        Returns ``(X, present, names, columns, sample_weight)``: ``X`` as a
+        float array (NaN allowed), which rows have which view, the views'
+        names and columns, and the weights checked (None stays None). Unless
+        ``reset``, the views must be those of the fitted model.
+        """
+        raw = X
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=FLOAT_DTYPES,
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=min_samples,
+        )
+        names, columns = resolve_views(self.views, raw if _is_frame(raw) else X)
+        if not reset:
+            self._check_same_views(names, columns)
+        present = view_presence(X, columns, names)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        return X, present, names, columns, sample_weight
 
     def _check_same_views(self, names, columns):
         """Refuse views (resolved from a new chunk) other than the fitted ones."""
@@ -172,23 +195,9 @@ default=None
         return self
 
     def _accumulate(self, X, sample_weight, *, first_call, min_samples):
-        raw = X
-        X = validate_data(
-            self,
-            X,
-            reset=first_call,
-            dtype=FLOAT_DTYPES,
-            ensure_all_finite="allow-nan",
-            ensure_min_samples=min_samples,
+        X, present, names, columns, sample_weight = self._validate_views(
+            X, sample_weight, reset=first_call, min_samples=min_samples
         )
-        names, columns = self._resolve_views(raw, X)
-        if not first_call:
-            self._check_same_views(names, columns)
-        present = view_presence(X, columns, names)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
         shifts = [None] * len(columns) if first_call else self._moments.shifts
         shifts = extend_shifts(shifts, X, present, columns)
         moments = chunk_moments(

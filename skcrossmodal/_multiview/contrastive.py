@@ -12,14 +12,11 @@ importing the package, constructing, cloning and ``get_params`` work without
 torch.
 """
 
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
 
-from .._compat import IntegerInterval, Interval, StrOptions, _check_sample_weight
+from .._compat import IntegerInterval, StrOptions
 from .._contrastive.plan import (
     MultiViewModelSpec,
     MultiViewTrainingData,
@@ -27,6 +24,7 @@ from .._contrastive.plan import (
 )
 from .._contrastive.training import (
     AUTO_EARLY_STOPPING_PAIRS,
+    CONTRASTIVE_PARAMETER_CONSTRAINTS,
     SEED_MAX,
     ContrastiveTrainingMixin,
     import_torch,
@@ -34,8 +32,8 @@ from .._contrastive.training import (
 )
 from .._utils.failure_safe import FailureSafeMixin
 from ..base import atomic_fit
-from .base import FLOAT_DTYPES, SharedSpaceMixin
-from .views import check_view_name, view_presence
+from .base import SharedSpaceMixin
+from .views import check_view_name
 
 # A view needs a spread of rows to be standardised, and a pair of views two
 # rows to tell partners from negatives.
@@ -247,36 +245,10 @@ class MultiViewContrastiveAligner(
     _fits_across_ranks = True
 
     _parameter_constraints: dict = {
+        **CONTRASTIVE_PARAMETER_CONSTRAINTS,
         "views": [list, tuple, dict, None],
-        "n_components": [IntegerInterval(1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like", IntegerInterval(1, None, closed="left")],
-        "activation": [StrOptions({"gelu", "relu", "tanh", "silu"})],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "normalization": [StrOptions({"layer", "batch"}), None],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "loss": [StrOptions({"infonce", "siglip"})],
         "pairs": [StrOptions({"all", "anchor"})],
         "anchor_view": [str, IntegerInterval(0, None, closed="left"), None],
-        "batch_size": [IntegerInterval(2, None, closed="left")],
-        "max_epochs": [StrOptions({"auto"}), IntegerInterval(1, None, closed="left")],
-        "early_stopping": [StrOptions({"auto"}), "boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "max_validation_size": [
-            StrOptions({"auto"}),
-            IntegerInterval(2, None, closed="left"),
-            None,
-        ],
-        "validation_interval": [IntegerInterval(1, None, closed="left")],
-        "n_iter_no_change": [IntegerInterval(1, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "device": [str],
-        "use_bf16": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "n_jobs": [numbers.Integral, None],
-        "callbacks": [list, tuple, None],
     }
 
     def __init__(
@@ -359,31 +331,14 @@ class MultiViewContrastiveAligner(
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "model_")
-        X, present, names, columns, sample_weight = self._validate_on_every_rank(
+        validated = self._validate_on_every_rank(
             X, sample_weight, reset=True, min_samples=2
         )
         if continuing:
-            self._check_same_views(names, columns)
-        with self._threads_for_views([cols.size for cols in columns]):
-            device = resolve_device(self.device)  # once per call
-            n_rows = self._pairs_in_group(X.shape[0])
-            early_stopping = (
-                n_rows >= AUTO_EARLY_STOPPING_PAIRS
-                if self.early_stopping == "auto"
-                else bool(self.early_stopping)
-            )
-            self._train(
-                X,
-                present,
-                names,
-                columns,
-                sample_weight,
-                device=device,
-                initialize=not continuing,
-                max_epochs=None,
-                early_stopping=early_stopping,
-            )
-        return self
+            self._check_same_views(*validated[2:4])
+        return self._train_call(
+            validated, initialize=not continuing, max_epochs=None, early_stopping=None
+        )
 
     @atomic_fit
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -408,75 +363,49 @@ class MultiViewContrastiveAligner(
             The updated estimator.
         """
         first_call = not hasattr(self, "model_")
-        X, present, names, columns, sample_weight = self._validate_on_every_rank(
+        validated = self._validate_on_every_rank(
             X, sample_weight, reset=first_call, min_samples=1
         )
-        if not first_call:
-            self._check_same_views(names, columns)
+        return self._train_call(
+            validated, initialize=first_call, max_epochs=1, early_stopping=False
+        )
+
+    def _train_call(self, validated, *, initialize, max_epochs, early_stopping):
+        """Train on validated rows, in torch's threads for this call.
+
+        ``early_stopping`` None resolves the parameter (``"auto"``: on from
+        ``AUTO_EARLY_STOPPING_PAIRS`` rows over every rank).
+        """
+        X, present, names, columns, sample_weight = validated
         with self._threads_for_views([cols.size for cols in columns]):
+            device = resolve_device(self.device)  # once per call
+            if early_stopping is None:
+                early_stopping = (
+                    self._pairs_in_group(X.shape[0]) >= AUTO_EARLY_STOPPING_PAIRS
+                    if self.early_stopping == "auto"
+                    else bool(self.early_stopping)
+                )
             self._train(
                 X,
                 present,
                 names,
                 columns,
                 sample_weight,
-                device=resolve_device(self.device),
-                initialize=first_call,
-                max_epochs=1,
-                early_stopping=False,
+                device=device,
+                initialize=initialize,
+                max_epochs=max_epochs,
+                early_stopping=early_stopping,
             )
         return self
 
-    def _validate_views(self, X, sample_weight, *, reset, min_samples):
-        raw = X
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=FLOAT_DTYPES,
-            ensure_all_finite="allow-nan",
-            ensure_min_samples=min_samples,
-        )
-        names, columns = self._resolve_views(raw, X)
-        present = view_presence(X, columns, names)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        return X, present, names, columns, sample_weight
-
     def _validate_on_every_rank(self, X, sample_weight, *, reset, min_samples):
-        """``_validate_views``, agreed on by every rank of a process group.
-
-        A rank whose rows are invalid makes every rank raise (instead of
-        leaving the others waiting in the next collective); then the ranks
-        check that they fit the same model on the same columns.
-        """
-        comm = self._communicator()
-        if comm.world_size == 1:
-            return self._validate_views(
+        """``_validate_views``, agreed on by every rank of a process group."""
+        return self._validated_on_every_rank(
+            lambda: self._validate_views(
                 X, sample_weight, reset=reset, min_samples=min_samples
-            )
-        from .._torch.communicator import check_same_on_every_rank, raise_together
-
-        error = validated = None
-        try:
-            validated = self._validate_views(
-                X, sample_weight, reset=reset, min_samples=min_samples
-            )
-        except Exception as caught:  # re-raised on this rank by raise_together
-            error = caught
-        raise_together(comm, error)
-        check_same_on_every_rank(
-            comm, self, validated[0].shape[1], 0, dtypes=(validated[0].dtype,)
+            ),
+            lambda validated: (validated[0].shape[1], 0, (validated[0].dtype,)),
         )
-        if self.normalization == "batch":
-            raise ValueError(
-                "normalization='batch' is not supported across the ranks of a "
-                "process group (each rank would normalise by the statistics of "
-                "its own rows); use normalization='layer' or None."
-            )
-        return validated
 
     def _view_pairs(self, names):
         """The loss's pairs of view indices, the anchor resolved."""
@@ -633,19 +562,8 @@ class MultiViewContrastiveAligner(
             result = loop.fit_loop()
         finally:
             model.set_generator(None)
-        if result.diverged and not result.losses:
-            raise FloatingPointError(
-                f"Training diverged in epoch {plan.first_epoch + 1} (non-finite loss "
-                "or weights) and no epoch of this call finished; nothing was "
-                f"changed. Try a lower learning_rate (currently {self.learning_rate})."
-            )
         finite = all(bool(z.isfinite().all()) for z in multiview.embed_all(model, x))
-        if comm.any_true(not finite):
-            raise FloatingPointError(
-                "Training diverged: the trained encoders give non-finite embeddings "
-                "of the training data, so nothing was changed. Try a lower "
-                f"learning_rate (currently {self.learning_rate})."
-            )
+        self._check_trained(result, plan, finite, comm)
         if initialize:
             self.model_, self._optimizer, self._model_spec = model, optimizer, spec
             self.view_names_, self.view_columns_ = names, columns
@@ -677,31 +595,17 @@ class MultiViewContrastiveAligner(
         self, data, comm, *, device, initialize, max_epochs, early_stopping, pairs
     ):
         """The frozen plan of this call, from the parameters and the data."""
-        torch, models = import_torch()
-        n_rows = data.train_rows.shape[0]
-        n_train = int(comm.all_reduce_sum(torch.tensor(n_rows)))
-        if max_epochs is None:
-            max_epochs = self._max_epochs_for(n_rows, comm)
-        batch_count = int(
-            comm.all_reduce_max(torch.tensor(models.n_batches(n_rows, self.batch_size)))
-        )
         return MultiViewTrainingPlan(
-            device=device,
-            initialize=initialize,
-            first_epoch=0 if initialize else self.n_iter_,
-            max_epochs=max_epochs,
-            early_stopping=early_stopping,
-            validation_interval=self.validation_interval,
-            patience=self._patience_for(n_train, max_epochs),
-            tol=self.tol,
-            batch_size=self.batch_size,
-            batch_count=batch_count,
-            max_rows=min(2 * self.batch_size, n_rows),
-            n_train=n_train,
+            **self._plan_settings(
+                data.train_rows.shape[0],
+                comm,
+                device=device,
+                initialize=initialize,
+                max_epochs=max_epochs,
+                early_stopping=early_stopping,
+            ),
             score_initial=False,
-            loss=self.loss,
             reconstruction_weight=0.0,
-            autocast=self.use_bf16 and device.type == "cuda",
             compile=False,
             view_pairs=pairs,
         )
