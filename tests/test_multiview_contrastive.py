@@ -362,6 +362,27 @@ def test_callbacks_early_stopping_and_progress_printing(capsys):
     assert user.fit(X).n_iter_ < 40
 
 
+def test_n_jobs_sets_torch_threads_during_training(monkeypatch):
+    """Training steps run on n_jobs threads; the process's count comes back."""
+    from skcrossmodal._torch.multiview import MultiViewLoop
+
+    X, views, _ = _data(n=60)
+    seen = []
+    step = MultiViewLoop.train_step
+
+    def recording(self, *batch):
+        seen.append(torch.get_num_threads())
+        return step(self, *batch)
+
+    monkeypatch.setattr(MultiViewLoop, "train_step", recording)
+    before = torch.get_num_threads()
+    _model(views=views, n_jobs=2, max_epochs=1).fit(X)
+    assert seen and set(seen) == {2}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n_jobs=0"):
+        _model(views=views, n_jobs=0).fit(X)
+
+
 def _failing_fit(model, X):
     with pytest.raises(ValueError) as caught:
         model.fit(X)
@@ -390,6 +411,10 @@ def test_bad_input_raises_clear_errors_and_leaves_the_estimator_unchanged():
         _model(views=views), partly
     )
     assert "minimum of 2" in _failing_fit(_model(views=views), X[:1])
+    if not torch.cuda.is_available():
+        assert "CUDA is not available" in _failing_fit(
+            _model(views=views, device="cuda"), X
+        )
 
     model = _model(views=views).fit(X)
     expected, weights = model.transform(X), _weights(model)

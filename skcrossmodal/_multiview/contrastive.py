@@ -422,17 +422,15 @@ class MultiViewContrastiveAligner(
     def _check_rows_per_view(self, present, sample_weight, names, pairs, comm):
         """Every view needs 2 rows of positive weight, and a pair in 2 rows.
 
-        Counted over every rank: a view seen in fewer rows cannot be
+        ``present`` and ``sample_weight`` are on the device. Counted over
+        every rank: a view seen in fewer rows cannot be
         standardised, and a view that no pair of the loss has in two rows
         would never train its encoder.
         """
-        torch, _ = import_torch()
-        weighted = (
-            present if sample_weight is None else present & (sample_weight > 0)[:, None]
-        )
-        weighted = weighted.astype(np.float64)
-        counts = weighted.T @ weighted
-        counts = comm.all_reduce_sum(torch.from_numpy(counts)).numpy()
+        if sample_weight is not None:
+            present = present & (sample_weight > 0)[:, None]
+        rows = present.double()
+        counts = comm.all_reduce_sum(rows.T @ rows).cpu().numpy()
         for view, name in enumerate(names):
             if counts[view, view] < _MIN_ROWS:
                 raise ValueError(
@@ -476,7 +474,6 @@ class MultiViewContrastiveAligner(
         pairs = self._view_pairs(names)
         widths = tuple(cols.size for cols in columns)
         if initialize:
-            self._check_rows_per_view(present, sample_weight, names, pairs, comm)
             self._random_state = check_random_state(self.random_state)
             spec = MultiViewModelSpec(
                 widths=widths,
@@ -517,6 +514,7 @@ class MultiViewContrastiveAligner(
         if sample_weight is not None:
             weight = models.to_device(sample_weight, device, torch.float64)
         if initialize:
+            self._check_rows_per_view(present_t, weight, names, pairs, comm)
             standardization = _view_moments(x, present_t, weight, model.bounds, comm)
         else:
             standardization = [
