@@ -287,6 +287,31 @@ def test_sample_weight_zero_rows_train_nothing_alone():
 
 
 # ------------------------------------------------- estimator contract ---
+def test_dataframe_views_by_name_pandas_output_and_grid_search():
+    """Named columns select the views; pandas output names each view's block;
+    GridSearchCV chooses pairs by the K-view score."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.model_selection import GridSearchCV
+
+    X, _, _ = _data(n=120, missing_rate=0.2)
+    names = [f"{view}_{j}" for view in ("a", "b", "c") for j in range(6)]
+    frame = pd.DataFrame(X, columns=names)
+    views = {v: [f"{v}_{j}" for j in range(6)] for v in ("a", "b", "c")}
+    model = _model(views=views, pairs="anchor", anchor_view="b").fit(frame)
+    assert model.view_names_ == ["a", "b", "c"]
+    out = model.set_output(transform="pandas").transform(frame)
+    assert list(out.columns[:2]) == [
+        "a__multiviewcontrastivealigner0",
+        "a__multiviewcontrastivealigner1",
+    ]
+    assert_allclose(out.to_numpy()[:, 4:8], model.transform_view(frame, "b"))
+    search = GridSearchCV(
+        _model(views=views, max_epochs=2), {"pairs": ["all", "anchor"]}, cv=2
+    ).fit(frame)
+    assert search.best_params_["pairs"] in ("all", "anchor")
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
 def test_same_seed_gives_identical_transforms():
     X, views, _ = _data(n=120, missing_rate=0.2)
     first = _model(views=views, dropout=0.2).fit(X).transform(X)
