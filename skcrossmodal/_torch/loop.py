@@ -10,6 +10,10 @@ module reads by attribute only) and hand them to
         batch(rows)       the tensors of a batch of rows
         train_step(...)   forward, loss on the global batch, backward, update
 
+``MultiViewContrastiveAligner`` trains K views in the same loop: the
+subclasses of :mod:`skcrossmodal._torch.multiview` override ``batch``, the
+step's loss and ``validation_score`` only.
+
 Early stopping, divergence checks, checkpointing and progress printing are
 callbacks (:mod:`skcrossmodal.callbacks`), not branches of the loop.
 
