@@ -508,6 +508,9 @@ class MultiViewContrastiveAligner(
         generator.manual_seed(self._random_state.randint(SEED_MAX) + comm.rank)
 
         side_by_side = np.concatenate([X[:, cols] for cols in columns], axis=1)
+        # No NaN reaches torch: a missing view's entries are 0 from here on
+        # (the moments read only the rows that have the view).
+        np.nan_to_num(side_by_side, copy=False, nan=0.0)
         x = models.to_device(side_by_side, device, torch.float64)
         present_t = models.to_device(present, device)
         weight = None
@@ -659,6 +662,6 @@ def _standardized(x, present, bounds, standardization):
     for view, (mean, scale) in enumerate(standardization):
         block = x[:, bounds[view] : bounds[view + 1]]
         models.standardize_(block, mean, scale)
-        # No NaN reaches the encoders: a missing view's entries become 0.
+        # A missing view's entries stay 0 after standardisation.
         block[~present[:, view]] = 0.0
     return x.float()

@@ -181,14 +181,13 @@ class MultiViewStep(TrainingStep):
 
     Every rank's embeddings, presence masks and weights are gathered, so the
     loss is that of the global batch; each view's encoder sees only this
-    rank's rows that have the view.
+    rank's rows that have the view. Never compiled (the plan says
+    ``compile=False``): selecting rows by presence makes the shapes dynamic.
     """
 
     def __init__(self, model, optimizer, comm, plan):
         super().__init__(model, optimizer, comm, plan)
         self.view_pairs = plan.view_pairs
-        # Boolean row selection makes the shapes dynamic: no compiled step.
-        self.loss_of, self._compiled = self._loss, False
 
     def _loss(self, x, present, sample_weight):
         comm = self.comm
