@@ -50,8 +50,9 @@ class MultiViewContrastiveAligner(
     that view. Each view has its own encoder, the multilayer perceptron of
     :class:`ContrastiveAligner`, ending in ``n_components`` outputs that are
     L2-normalised, so partners are compared by cosine similarity on the unit
-    sphere. Training minimises a contrastive loss summed over pairs of views,
-    with a learnable temperature (and, for SigLIP, bias) shared by the pairs.
+    sphere. Training minimises a contrastive loss averaged over pairs of
+    views, with a learnable temperature (and, for SigLIP, bias) shared by the
+    pairs.
 
     **The loss of a batch.** The pairs of views are every pair
     (``pairs="all"``, ``K (K - 1) / 2`` of them) or each other view with the
@@ -582,7 +583,6 @@ class MultiViewContrastiveAligner(
 
     def _check_validation_pairs(self, present, comm):
         """The held-out rows must hold some pair of views in two rows."""
-        torch, _ = import_torch()
         both = present.double().T @ present.double()
         both = comm.all_reduce_sum(both).fill_diagonal_(0)
         if not bool((both >= _MIN_ROWS).any()):
