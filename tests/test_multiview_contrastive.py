@@ -12,6 +12,9 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis_examples import examples
 from numpy.testing import assert_allclose, assert_array_equal
 
 torch = pytest.importorskip("torch")
@@ -137,6 +140,50 @@ def test_batch_loss_equals_the_documented_rule_by_hand(loss, pairs, anchor):
     assert_allclose(float(got), expected, rtol=1e-12)
     # The pair (2, 3) shares one row: leaving it in would change the value.
     assert (present[:, 2] & present[:, 3]).sum() == 1
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 12),
+    n_views=st.integers(2, 5),
+    keep=st.floats(0.3, 1.0),
+    loss=st.sampled_from(["infonce", "siglip"]),
+    pairs=st.sampled_from(["all", "anchor"]),
+)
+def test_batch_loss_rule_holds_for_any_presence_and_weights(
+    seed, n, n_views, keep, loss, pairs
+):
+    """Any presence pattern, weights, anchor: the hand rule, and a joint
+    permutation of the rows leaves the loss unchanged."""
+    rng = np.random.default_rng(seed)
+    z = [rng.normal(size=(n, 3)) for _ in range(n_views)]
+    z = [a / np.linalg.norm(a, axis=1, keepdims=True) for a in z]
+    present = rng.uniform(size=(n, n_views)) < keep
+    w = rng.uniform(0.0, 2.0, size=n)
+    chosen = view_pairs(n_views, pairs, int(rng.integers(n_views)))
+
+    def value(order):
+        return float(
+            multiview_batch_loss(
+                [torch.from_numpy(a[order]) for a in z],
+                torch.from_numpy(present[order]),
+                chosen,
+                torch.tensor(0.5, dtype=torch.float64),
+                torch.tensor(-1.0, dtype=torch.float64),
+                torch.from_numpy(w[order]),
+                loss=loss,
+            )
+        )
+
+    counts = [(present[:, a] & present[:, b]).sum() for a, b in chosen]
+    got = value(np.arange(n))
+    if max(counts) < 2:
+        assert got == 0.0
+    else:
+        expected = _hand_loss(z, present, chosen, np.exp(0.5), -1.0, w, loss)
+        assert_allclose(got, expected, rtol=1e-10)
+    assert_allclose(value(rng.permutation(n)), got, rtol=1e-10, atol=1e-12)
 
 
 def test_two_complete_views_give_contrastive_aligners_info_nce():
