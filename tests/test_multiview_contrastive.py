@@ -523,11 +523,26 @@ def _fit_shard_on_rank(X, weight):
     rows = slice(0, SHARDS[0]) if rank == 0 else slice(SHARDS[0], None)
     model = _model(views=_data(n=32)[1], batch_size=32, max_epochs=3, dropout=0.0)
     model.fit(X[rows], sample_weight=weight[rows])
-    return {"loss_curve": model.loss_curve_, "weights": _weights(model)}
+    stopped = _model(
+        views=_data(n=32)[1],
+        batch_size=8,
+        max_epochs=25,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=2,
+        tol=0.5,  # no epoch improves this much: stops after the patience
+    ).fit(X[rows], sample_weight=weight[rows])
+    return {
+        "loss_curve": model.loss_curve_,
+        "weights": _weights(model),
+        "stopped": (stopped.n_iter_, stopped.best_epoch_, stopped.validation_scores_),
+        "stopped_weights": _weights(stopped),
+    }
 
 
 def test_two_ranks_equal_one_process_with_the_global_batch():
-    """2 ranks x batch 32 == 1 process x batch 64 (missing views, weights)."""
+    """2 ranks x batch 32 == 1 process x batch 64 (missing views, weights);
+    early stopping is agreed by the ranks."""
     X, views, _ = _data(n=sum(SHARDS), missing_rate=0.25)
     weight = np.random.default_rng(0).uniform(0.2, 3.0, size=len(X))
     per_rank = launcher.run(_fit_shard_on_rank, X, weight, timeout=TIMEOUT)
@@ -535,6 +550,12 @@ def test_two_ranks_equal_one_process_with_the_global_batch():
     alone.fit(X, sample_weight=weight)
     for key, value in per_rank[0]["weights"].items():
         assert_array_equal(per_rank[1]["weights"][key], value)
+    # Early stopping on every rank's held-out rows: both ranks stop together.
+    first, second = (rank["stopped"] for rank in per_rank)
+    assert first[0] == second[0] < 25 and first[1] == second[1]
+    assert_array_equal(first[2], second[2])
+    for key, value in per_rank[0]["stopped_weights"].items():
+        assert_array_equal(per_rank[1]["stopped_weights"][key], value)
     assert_allclose(per_rank[0]["loss_curve"], alone.loss_curve_, rtol=1e-4)
     for key, value in _weights(alone).items():
         assert_allclose(per_rank[0]["weights"][key], value, rtol=1e-3, atol=1e-4)
