@@ -19,6 +19,7 @@ from ._model_selection.multiview_search import GeneralizedCCACV, MultiViewCCACV
 from ._model_selection.search import CrossModalEmbeddingCV, SharedLatentRegressionCV
 from ._multiview.cca import GeneralizedCCA, MultiViewCCA
 from ._multiview.compose import MultiViewPipeline
+from ._multiview.contrastive import MultiViewContrastiveAligner
 from ._multiview.shared_latent import MultiViewSharedLatentRegression
 from .retrieval import SharedSpaceIndex
 
@@ -32,6 +33,7 @@ __all__ = [
     "GeneralizedCCACV",
     "MultiViewCCA",
     "MultiViewCCACV",
+    "MultiViewContrastiveAligner",
     "MultiViewPipeline",
     "MultiViewSharedLatentRegression",
     "SelfLearningAligner",

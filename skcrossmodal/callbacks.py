@@ -1,4 +1,9 @@
-"""Callbacks of :class:`~skcrossmodal.ContrastiveAligner`'s training loop.
+"""Callbacks of the contrastive aligners' training loop.
+
+:class:`~skcrossmodal.ContrastiveAligner` and
+:class:`~skcrossmodal.MultiViewContrastiveAligner` train in the same loop and
+take the same callbacks (for the K-view aligner, the validation score is the
+mean over pairs of views of the two-way MRR).
 
 A callback is a small object whose hooks the loop calls at fixed points of a
 ``fit`` or ``partial_fit`` call (the shape of skorch's callbacks)::

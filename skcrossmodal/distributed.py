@@ -150,17 +150,19 @@ def fit(
     process group, which the estimator uses to train as one model on all the
     rows (the same convention as under ``torchrun``: each rank passes its own
     rows). Only estimators that train across the ranks of a process group are
-    accepted (:class:`~skcrossmodal.ContrastiveAligner`, once its training loop
-    drives the process group's collectives).
+    accepted (:class:`~skcrossmodal.ContrastiveAligner` and
+    :class:`~skcrossmodal.MultiViewContrastiveAligner`, whose training loops
+    drive the process group's collectives).
 
     Parameters
     ----------
     estimator : estimator instance
         Cloned, never modified.
     X : array-like of shape (n_samples, n_features_x)
-        First view.
-    y : array-like of shape (n_samples, n_features_y)
-        Second view.
+        First view (all views, for a K-view estimator: NaN marks a missing
+        view there).
+    y : array-like of shape (n_samples, n_features_y) or None
+        Second view (None for a K-view estimator).
     sample_weight : array-like of shape (n_samples,) or None, default=None
         Per-pair weights, sharded like the rows.
     n_processes, backend, timeout, n_threads
@@ -203,8 +205,11 @@ def fit(
                 "sample_weight must hold one weight per row of X: expected shape "
                 f"({n_samples},), got shape {sample_weight.shape}."
             )
+    # A K-view estimator reads NaN as a missing view (its own checks, on each
+    # rank, refuse a view NaN in only some of its columns).
+    nan_means_missing = estimator.__sklearn_tags__().input_tags.allow_nan
     for name, values in (("X", X), ("y", y), ("sample_weight", sample_weight)):
-        _check_finite_rows(name, values)
+        _check_finite_rows(name, values, allow_nan=nan_means_missing and name == "X")
     if n_processes > n_samples:
         raise ValueError(
             f"n_processes={n_processes} is more than the {n_samples} rows; each "
@@ -400,9 +405,10 @@ def _loopback_interface():
     return None
 
 
-def _check_finite_rows(name, values):
+def _check_finite_rows(name, values, allow_nan=False):
     """Refuse NaN or infinite values, naming rows by their number in all rows.
 
+    With ``allow_nan``, NaN is accepted and only infinite values are refused.
     Input that is not numeric (text for a pipeline, sparse matrices) is left
     to the estimator's own checks.
     """
@@ -412,11 +418,12 @@ def _check_finite_rows(name, values):
         values = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         return
-    finite = np.isfinite(values)
+    finite = ~np.isinf(values) if allow_nan else np.isfinite(values)
     bad = np.flatnonzero(~finite.reshape(finite.shape[0], -1).all(axis=1))
     if bad.size:
+        what = "infinite" if allow_nan else "NaN or infinite"
         raise ValueError(
-            f"{name} has NaN or infinite values in {bad.size} row(s) (first: row "
+            f"{name} has {what} values in {bad.size} row(s) (first: row "
             f"{bad[0]} of all {values.shape[0]} rows). Remove or impute them "
             "before fitting."
         )

@@ -13,6 +13,7 @@ from skcrossmodal import (
     GeneralizedCCACV,
     MultiViewCCA,
     MultiViewCCACV,
+    MultiViewContrastiveAligner,
     MultiViewPipeline,
     MultiViewSharedLatentRegression,
     SelfLearningAligner,
@@ -62,6 +63,17 @@ if importlib.util.find_spec("torch") is not None:
             random_state=0,
         )
     )
+    SKLEARN_ONLY.append(
+        MultiViewContrastiveAligner(
+            n_components=4,
+            hidden_layer_sizes=(8,),
+            max_epochs=3,
+            batch_size=16,
+            early_stopping=False,
+            device="cpu",
+            random_state=0,
+        )
+    )
 
 
 _PARTIAL_FIT_NEEDS_FOLDS = (
@@ -76,13 +88,18 @@ def _expected_failed_checks(estimator):
             "check_fit_score_takes_y": _PARTIAL_FIT_NEEDS_FOLDS,
             "check_n_features_in_after_fitting": _PARTIAL_FIT_NEEDS_FOLDS,
         }
+    mini_batch = {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "mini-batch training: repeating a pair changes the batches and the "
+            "number of optimiser steps, so integer weights equal repetition "
+            "only in expectation (as for scikit-learn's SGD and MLP estimators)"
+        ),
+    }
+    if isinstance(estimator, MultiViewContrastiveAligner):
+        return mini_batch
     if isinstance(estimator, ContrastiveAligner):
         return {
-            "check_sample_weight_equivalence_on_dense_data": (
-                "mini-batch training: repeating a pair changes the batches and the "
-                "number of optimiser steps, so integer weights equal repetition "
-                "only in expectation (as for scikit-learn's SGD and MLP estimators)"
-            ),
+            **mini_batch,
             "check_do_not_raise_errors_in_init_or_set_params": (
                 "the check also passes the name of **encoder_params (which routes "
                 "x_encoder__/y_encoder__ arguments, as skorch's module__) as a "

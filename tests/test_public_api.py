@@ -17,6 +17,7 @@ PUBLIC = {
         "GeneralizedCCACV",
         "MultiViewCCA",
         "MultiViewCCACV",
+        "MultiViewContrastiveAligner",
         "MultiViewPipeline",
         "MultiViewSharedLatentRegression",
         "SelfLearningAligner",

@@ -9,36 +9,28 @@ the validation split and score, the ridge read-out and every embedding are
 computed by torch on the training device.
 """
 
-import copy
 import dataclasses
-import io
-import itertools
 import math
 import numbers
-import sys
-import warnings
 
 import numpy as np
 from scipy import stats
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from .._compat import HasMethods, IntegerInterval, Interval, StrOptions, _fit_context
+from .._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..base import CrossModalEstimator, restored_on_error
 from . import encoder_spec
 from .plan import ModelSpec, TrainingData, TrainingPlan
-
-_INSTALL_HINT = (
-    "ContrastiveAligner needs PyTorch. On a machine without an NVIDIA GPU, "
-    "install the CPU build: pip install torch --index-url "
-    "https://download.pytorch.org/whl/cpu (a plain `pip install torch`, or "
-    'pip install -e ".[torch]" in a clone of skcrossmodal, may download a '
-    "multi-gigabyte CUDA build); with a GPU, install the CUDA build that "
-    "matches its driver."
+from .training import (
+    AUTO_EARLY_STOPPING_PAIRS,
+    AUTO_VALIDATION_SIZE_CPU,  # noqa: F401  (read by tests)
+    CONTRASTIVE_PARAMETER_CONSTRAINTS,
+    SEED_MAX,
+    ContrastiveTrainingMixin,
+    import_torch,
+    resolve_device,
 )
 
-#: With ``early_stopping="auto"``, early stopping is on from this many pairs.
-AUTO_EARLY_STOPPING_PAIRS = 10_000
 #: Level of the one-sided paired z-test by which trained weights must beat
 #: the CCA solution on the validation pairs to replace it (``init="auto"`` or
 #: ``"cca"``).
@@ -46,14 +38,6 @@ LINEAR_TEST_LEVEL = 0.05
 #: Fewest (effective) validation pairs on which that test is trusted; with
 #: fewer, the CCA solution is kept.
 LINEAR_TEST_MIN_PAIRS = 30
-#: ``max_validation_size="auto"``: the cap on a GPU (or other accelerator) and
-#: on the CPU, where scoring ``m`` pairs costs ``m**2`` similarities.
-AUTO_VALIDATION_SIZE_ACCELERATOR = 10_000
-AUTO_VALIDATION_SIZE_CPU = 2_000
-#: ``max_epochs="auto"``: at least this many epochs, and at least
-#: ``AUTO_MIN_STEPS`` optimiser steps (small data have few batches an epoch).
-AUTO_MAX_EPOCHS = 200
-AUTO_MIN_STEPS = 1000
 #: Shares of the CCA cosine in the blended similarity among which
 #: ``init="auto"`` chooses on the validation pairs (0: the trained encoders
 #: alone, 1: CCA alone).
@@ -63,7 +47,6 @@ LINEAR_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 CROSS_VALIDATION_FOLDS = 5
 CROSS_VALIDATION_FEWER_FOLDS = 3
 CROSS_VALIDATION_FEWER_FOLDS_PAIRS = 2000
-_SEED_MAX = np.iinfo(np.int32).max
 _HOST_CHUNK_ROWS = 65536
 
 
@@ -128,48 +111,6 @@ def _blended_mrr(linear, trained, share, weight):
     x_to_y, norm = models.reciprocal_rank_sums(z_x, z_y, 0, weight)
     y_to_x, _ = models.reciprocal_rank_sums(z_y, z_x, 0, weight)
     return float(0.5 * (x_to_y + y_to_x) / norm)
-
-
-def import_torch():
-    """Import torch and the torch half of this estimator, or say how to get it."""
-    try:
-        import torch
-
-        from .._torch import modules as _torch_models
-    except ImportError as error:
-        raise ImportError(_INSTALL_HINT) from error
-    return torch, _torch_models
-
-
-def _resolve_device(device):
-    """Turn the ``device`` parameter into a torch device that exists here."""
-    torch, _ = import_torch()
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(
-            f"device={device!r} is not a device torch understands; use 'auto', "
-            "'cpu', 'cuda' or 'cuda:<index>'."
-        ) from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
-            "machine (torch.cuda.is_available() is False). Use device='cpu' or "
-            "device='auto'."
-        )
-    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise ValueError(
-            f"device={device!r} was requested but only "
-            f"{torch.cuda.device_count()} CUDA device(s) are present."
-        )
-    if resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but MPS is not available on this "
-            "machine. Use device='cpu' or device='auto'."
-        )
-    return resolved
 
 
 def _per_channel(values, channels, reduce):
@@ -299,7 +240,7 @@ def _on_device(values, device):
     )
 
 
-class ContrastiveAligner(CrossModalEstimator):
+class ContrastiveAligner(ContrastiveTrainingMixin, CrossModalEstimator):
     """Two encoders trained contrastively into one shared space (CLIP-style).
 
     Each view has its own encoder, by default a multilayer perceptron (or a
@@ -683,37 +624,10 @@ class ContrastiveAligner(CrossModalEstimator):
     _fits_across_ranks = True
 
     _parameter_constraints: dict = {
-        "n_components": [IntegerInterval(1, None, closed="left")],
-        "hidden_layer_sizes": [
-            "array-like",
-            IntegerInterval(1, None, closed="left"),
-        ],
-        "activation": [StrOptions({"gelu", "relu", "tanh", "silu"})],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "normalization": [StrOptions({"layer", "batch"}), None],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "loss": [StrOptions({"infonce", "siglip"})],
-        "batch_size": [IntegerInterval(2, None, closed="left")],
-        "max_epochs": [StrOptions({"auto"}), IntegerInterval(1, None, closed="left")],
-        "early_stopping": [StrOptions({"auto"}), "boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "max_validation_size": [
-            StrOptions({"auto"}),
-            IntegerInterval(2, None, closed="left"),
-            None,
-        ],
-        "validation_interval": [IntegerInterval(1, None, closed="left")],
-        "n_iter_no_change": [IntegerInterval(1, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        **CONTRASTIVE_PARAMETER_CONSTRAINTS,
         "reconstruction_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "readout_alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "device": [str],
-        "use_bf16": ["boolean"],
         "compile": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
         "init": [StrOptions({"auto", "cca", "random"})],
         "x_encoder": [
             StrOptions(encoder_spec.ENCODER_NAMES),
@@ -725,8 +639,6 @@ class ContrastiveAligner(CrossModalEstimator):
             type,
             HasMethods(["forward", "parameters"]),
         ],
-        "n_jobs": [numbers.Integral, None],
-        "callbacks": [list, tuple, None],
     }
 
     def __init__(
@@ -873,12 +785,12 @@ class ContrastiveAligner(CrossModalEstimator):
             X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=True
             )
-            with self._torch_threads(X.shape[1], y.shape[1]):
+            with self._threads_for_views((X.shape[1], y.shape[1])):
                 self._fit_views(X, y, sample_weight)
         return self
 
     def _fit_views(self, X, y, sample_weight):
-        device = _resolve_device(self.device)  # once per call
+        device = resolve_device(self.device)  # once per call
         continuing = self.warm_start and hasattr(self, "model_")
         if not continuing and self._share_by_cross_validation(X, y):
             # The share is chosen on folds, and the model trains on every pair.
@@ -943,7 +855,7 @@ class ContrastiveAligner(CrossModalEstimator):
             else CROSS_VALIDATION_FEWER_FOLDS
         )
         n_folds = min(n_folds, X.shape[0] // 2)
-        folds = KFold(n_folds, shuffle=True, random_state=rng.randint(_SEED_MAX))
+        folds = KFold(n_folds, shuffle=True, random_state=rng.randint(SEED_MAX))
         totals = np.zeros(len(LINEAR_SHARES))
         for train, test in folds.split(X):
             if not weight[test].sum() > 0 or not weight[train].sum() > 0:
@@ -952,7 +864,7 @@ class ContrastiveAligner(CrossModalEstimator):
                 init="random",  # early_stopping="auto": every epoch, no hold-out
                 verbose=0,
                 warm_start=False,
-                random_state=rng.randint(_SEED_MAX),
+                random_state=rng.randint(SEED_MAX),
             )
             fold_weight = None if sample_weight is None else weight[train]
             fold.fit(X[train], y[train], sample_weight=fold_weight)
@@ -1003,7 +915,7 @@ class ContrastiveAligner(CrossModalEstimator):
             X, y, sample_weight = self._validate_on_every_rank(
                 X, y, sample_weight, reset=first_call
             )
-            with self._torch_threads(X.shape[1], y.shape[1]):
+            with self._threads_for_views((X.shape[1], y.shape[1])):
                 self._partial_fit_views(X, y, sample_weight, first_call)
         return self
 
@@ -1012,65 +924,11 @@ class ContrastiveAligner(CrossModalEstimator):
             X,
             y,
             sample_weight,
-            device=_resolve_device(self.device),
+            device=resolve_device(self.device),
             initialize=first_call,
             max_epochs=1,
             early_stopping=False,
         )
-
-    # The failure-safe hooks of base.restored_on_error: training changes the
-    # weights and the optimiser in place, so they are saved beside the
-    # attributes (lists copied, the random state deep-copied for the same reason).
-    def _snapshot_state(self):
-        saved = {
-            key: copy.copy(value) if isinstance(value, list) else value
-            for key, value in super()._snapshot_state().items()
-        }
-        if "_random_state" in saved:
-            saved["_random_state"] = copy.deepcopy(saved["_random_state"])
-        training_state = None
-        if hasattr(self, "model_"):
-            from .._torch import loop
-
-            training_state = loop.snapshot(self.model_, self._optimizer)
-            training_state += (self.device_,)
-        return saved, training_state
-
-    def _restore_state(self, snapshot):
-        saved, training_state = snapshot
-        super()._restore_state(saved)
-        if training_state is not None:
-            from .._torch import loop
-
-            self.model_.to(training_state[2])
-            loop.restore(self.model_, self._optimizer, training_state[:2])
-
-    def _torch_threads(self, n_features_x, n_features_y):
-        """Context: torch's intra-op threads for this call, from ``n_jobs``."""
-        if self.n_jobs == 0:
-            raise ValueError(
-                "n_jobs=0 is not a number of threads; use None (chosen for the "
-                "model's size), a positive count, or -1 for every thread."
-            )
-        from .._torch import threads
-
-        # Weights of both encoders: each layer's inputs times its outputs.
-        layers = (*self._hidden_layer_sizes(), self.n_components)
-        weights = sum(
-            a * b
-            for n_in in (n_features_x, n_features_y)
-            for a, b in itertools.pairwise((n_in, *layers))
-        )
-        n_threads = threads.resolve_threads(self.n_jobs, weights * self.batch_size)
-        return threads.torch_threads(n_threads)
-
-    def _pairs_in_group(self, n_samples):
-        """The number of pairs of every rank (``n_samples`` outside a group)."""
-        comm = self._communicator()
-        if comm.world_size > 1:
-            torch, _ = import_torch()
-            n_samples = int(comm.all_reduce_sum(torch.tensor(n_samples)))
-        return n_samples
 
     def _cca_competes(self, n_pairs, n_features_x, n_features_y):
         """Whether the CCA solution is a candidate for the fitted model.
@@ -1107,77 +965,16 @@ class ContrastiveAligner(CrossModalEstimator):
             return n_samples >= AUTO_EARLY_STOPPING_PAIRS
         return bool(self.early_stopping)
 
-    def _max_epochs_for(self, n_train, comm):
-        """``max_epochs``, with ``"auto"`` resolved for ``n_train`` pairs per rank."""
-        if self.max_epochs != "auto":
-            return self.max_epochs
-        torch, models = import_torch()
-        batches = int(
-            comm.all_reduce_max(
-                torch.tensor(models.n_batches(n_train, self.batch_size))
-            )
-        )
-        return max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MIN_STEPS / batches))
-
-    def _patience_for(self, n_train, max_epochs):
-        """Patience of the stopping rule, in epochs.
-
-        Below ``AUTO_EARLY_STOPPING_PAIRS``, ``early_stopping="auto"`` runs
-        every epoch (it validates, if at all, only to choose the epoch to
-        keep): an epoch of few pairs is a step or two, too few for patience
-        to mean anything, and a plateau of the training loss over 20 such
-        epochs stopped small fits early (recall@1 0.737 against 0.767 on
-        350 pairs of a nonlinear link).
-        """
-        runs_all = self.early_stopping == "auto" and n_train < AUTO_EARLY_STOPPING_PAIRS
-        return max_epochs if runs_all else self.n_iter_no_change
-
-    def _communicator(self):
-        """The collectives of the training loop: the process group's, if any.
-
-        Inside an initialised ``torch.distributed`` group of several ranks
-        every rank trains on its own rows; else one process trains alone. A
-        group can only exist once torch.distributed is imported, so no torch
-        import happens here otherwise.
-        """
-        if "torch.distributed" in sys.modules:
-            from .._torch.communicator import active_communicator
-
-            comm = active_communicator()
-            if comm is not None:
-                return comm
-        _, models = import_torch()
-        return models.LocalCommunicator()
-
     def _validate_on_every_rank(self, X, y, sample_weight, *, reset):
-        """``_validate_paired_views``, agreed on by every rank of a process group.
-
-        A rank whose rows are invalid (NaN, wrong shape) makes every rank
-        raise, instead of leaving the others waiting in the next collective;
-        then the ranks check that they fit the same model on the same columns.
-        """
-        comm = self._communicator()
-        if comm.world_size == 1:
-            return self._validate_paired_views(X, y, sample_weight, reset=reset)
-        from .._torch.communicator import check_same_on_every_rank, raise_together
-
-        error = None
-        try:
-            validated = self._validate_paired_views(X, y, sample_weight, reset=reset)
-        except Exception as caught:  # re-raised on this rank by raise_together
-            error = caught
-        raise_together(comm, error)
-        X, y, _ = validated
-        check_same_on_every_rank(
-            comm, self, X.shape[1], y.shape[1], dtypes=(X.dtype, y.dtype)
+        """``_validate_paired_views``, agreed on by every rank of a process group."""
+        return self._validated_on_every_rank(
+            lambda: self._validate_paired_views(X, y, sample_weight, reset=reset),
+            lambda validated: (
+                validated[0].shape[1],
+                validated[1].shape[1],
+                (validated[0].dtype, validated[1].dtype),
+            ),
         )
-        if self.normalization == "batch":
-            raise ValueError(
-                "normalization='batch' is not supported across the ranks of a "
-                "process group (each rank would normalise by the statistics of "
-                "its own rows); use normalization='layer' or None."
-            )
-        return validated
 
     # ----------------------------------------------- views and encoders ---
     def _integer_view(self, view, *, reset):
@@ -1282,19 +1079,6 @@ class ContrastiveAligner(CrossModalEstimator):
                         "passes n_components) or make its output n_components wide."
                     )
 
-    def _hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
-        if not all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
-            for s in sizes
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must hold positive integers; got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(s) for s in sizes)
-
     def _check_continuation(self, X, y):
         spec = self._model_spec
         for view in ("x", "y"):
@@ -1372,7 +1156,7 @@ class ContrastiveAligner(CrossModalEstimator):
                 **self._encoder_specs(X.shape[1], y.shape[1]),
             )
             init_generator = torch.Generator(device=device)
-            init_generator.manual_seed(self._random_state.randint(_SEED_MAX))
+            init_generator.manual_seed(self._random_state.randint(SEED_MAX))
             model = models.build_model(spec, device, init_generator)
             comm.broadcast_module(model)
             optimizer = models.make_optimizer(
@@ -1404,7 +1188,7 @@ class ContrastiveAligner(CrossModalEstimator):
         self._check_id_range(y, "y", model)
         generator = torch.Generator(device=device)
         # Each rank shuffles (and drops out) with its own stream.
-        generator.manual_seed(self._random_state.randint(_SEED_MAX) + comm.rank)
+        generator.manual_seed(self._random_state.randint(SEED_MAX) + comm.rank)
 
         # The views cross the bus once, as float32.
         x = self._send(X, x_standardization, device)
@@ -1424,7 +1208,6 @@ class ContrastiveAligner(CrossModalEstimator):
             self._check_encoder_outputs(model, spec, x, y_dev)
 
         data = self._split(x, y_dev, sample_weight, generator, early_stopping, comm)
-        n_train = int(comm.all_reduce_sum(torch.tensor(data.train_rows.shape[0])))
         if initialize and self.init == "cca":
             self._init_from_cca(model, data, comm)
         model.set_generator(generator)
@@ -1432,7 +1215,6 @@ class ContrastiveAligner(CrossModalEstimator):
             data,
             comm,
             device=device,
-            n_train=n_train,
             initialize=initialize,
             max_epochs=max_epochs,
             early_stopping=early_stopping,
@@ -1455,20 +1237,9 @@ class ContrastiveAligner(CrossModalEstimator):
             optimizer = self._apply_share(
                 linear_share, model, optimizer, spec, data, comm, result
             )
-        if result.diverged and not result.losses:
-            raise FloatingPointError(
-                f"Training diverged in epoch {plan.first_epoch + 1} (non-finite loss "
-                "or weights) and no epoch of this call finished; nothing was "
-                f"changed. Try a lower learning_rate (currently {self.learning_rate})."
-            )
         model.eval()
         z = models.embed_rows(model.embed_x, x)
-        if comm.any_true(not bool(z.isfinite().all())):
-            raise FloatingPointError(
-                "Training diverged: the trained encoders give non-finite embeddings "
-                "of the training data, so nothing was changed. Try a lower "
-                f"learning_rate (currently {self.learning_rate})."
-            )
+        self._check_trained(result, plan, bool(z.isfinite().all()), comm)
         readout = self._readout(z, y_dev, sample_weight, y_standardization, comm)
         self._commit(
             plan=plan,
@@ -1481,56 +1252,21 @@ class ContrastiveAligner(CrossModalEstimator):
         )
         self._report_stop(result, plan, loop)
 
-    def _plan(
-        self, data, comm, *, device, n_train, initialize, max_epochs, early_stopping
-    ):
+    def _plan(self, data, comm, *, device, initialize, max_epochs, early_stopping):
         """The frozen ``TrainingPlan`` of this call, from the parameters and data."""
-        torch, models = import_torch()
-        n_rows = data.train_rows.shape[0]
-        if max_epochs is None:
-            max_epochs = self._max_epochs_for(n_rows, comm)
-        batch_count = int(
-            comm.all_reduce_max(torch.tensor(models.n_batches(n_rows, self.batch_size)))
-        )
         return TrainingPlan(
-            device=device,
-            initialize=initialize,
-            first_epoch=0 if initialize else self.n_iter_,
-            max_epochs=max_epochs,
-            early_stopping=early_stopping,
-            validation_interval=self.validation_interval,
-            patience=self._patience_for(n_train, max_epochs),
-            tol=self.tol,
-            batch_size=self.batch_size,
-            batch_count=batch_count,
-            max_rows=min(2 * self.batch_size, n_rows),
-            n_train=n_train,
+            **self._plan_settings(
+                data.train_rows.shape[0],
+                comm,
+                device=device,
+                initialize=initialize,
+                max_epochs=max_epochs,
+                early_stopping=early_stopping,
+            ),
             score_initial=initialize and self.init == "cca",
-            loss=self.loss,
             reconstruction_weight=self.reconstruction_weight,
-            autocast=self.use_bf16 and device.type == "cuda",
             compile=self.compile,
         )
-
-    def _callbacks_for(self, plan):
-        """The built-in callbacks, configured from the parameters, then the user's.
-
-        Their order is the order of the rules within an epoch: a diverged
-        epoch is dropped before anything else sees it, the validation score
-        comes before the stopping rule and the checkpoint that read it, and
-        the progress line comes last of the built-in ones.
-        """
-        from .. import callbacks as cb
-
-        built = [cb.DivergenceCheck()]
-        if plan.early_stopping:
-            built.append(cb.ValidationScoring(interval=plan.validation_interval))
-        built.append(cb.EarlyStopping(patience=plan.patience, tol=plan.tol))
-        if plan.early_stopping:
-            built.append(cb.BestWeights())
-        if self.verbose:
-            built.append(cb.ProgressPrinter())
-        return built + list(self.callbacks or ())
 
     def _training_loop(self, model, optimizer, comm, plan, data, callbacks):
         """The loop object whose steps train the model (a subclass may swap it)."""
@@ -1542,69 +1278,18 @@ class ContrastiveAligner(CrossModalEstimator):
         """The ``TrainingData``: training rows and, for early stopping, validation.
 
         ``sample_weight`` (float64 on the device, or None when uniform) is
-        normalised here, once: the training pairs' weights are divided by
-        their mean over every rank, and left out (None) when they are all
-        equal, since the unweighted loss is then the same and cheaper.
-        Over several ranks each rank holds out its share of its own rows, and
-        the weight checks and normalisation use the sums over every rank.
+        normalised once, by ``_split_rows``.
         """
-        torch, _ = import_torch()
-        n_samples = x.shape[0]
-        device = torch.device(self.device_)
-        if comm.world_size > 1 and early_stopping:
-            from .._torch.communicator import raise_together
-
-            error = None
-            try:
-                self._check_split_sizes(n_samples, device)
-            except ValueError as caught:
-                error = caught
-            raise_together(comm, error)
+        train, held_out, train_weight, val_weight = self._split_rows(
+            x.shape[0], sample_weight, generator, early_stopping, comm
+        )
         validation = {}
-        if early_stopping:
-            n_validation = self._check_split_sizes(n_samples, device)
-            order = torch.randperm(n_samples, generator=generator, device=device)
-            held_out, train = order[:n_validation], order[n_validation:]
-            val_weight = (
-                torch.ones(n_validation, dtype=torch.float64, device=device)
-                if sample_weight is None
-                else sample_weight[held_out]
-            )
-            if not bool(comm.all_reduce_sum(val_weight.sum()) > 0):
-                raise ValueError(
-                    "Every validation pair has zero sample_weight, so the early "
-                    "stopping score is undefined; give more pairs a positive weight "
-                    "or set early_stopping=False."
-                )
+        if held_out is not None:
             validation = {
                 "val_x": x[held_out],
                 "val_y": y[held_out],
                 "val_weight": val_weight,
             }
-        else:
-            train = torch.arange(n_samples, device=device)
-        train_weight = None
-        if sample_weight is not None:
-            weight = sample_weight[train]
-            train_sum = comm.all_reduce_sum(weight.sum())
-            if not bool(train_sum > 0):
-                raise ValueError(
-                    "Every training pair has zero sample_weight"
-                    + (" after the validation split" if early_stopping else "")
-                    + "; give more pairs a positive weight."
-                )
-            # Over every rank: all ranks must agree, since the weights are
-            # gathered with the embeddings.
-            high = float(weight.max()) if weight.numel() else -math.inf
-            low = float(weight.min()) if weight.numel() else math.inf
-            spread = comm.all_reduce_max(
-                torch.tensor([high, -low], dtype=torch.float64, device=device)
-            )
-            if bool(spread[0] != -spread[1]):
-                mean = train_sum / comm.all_reduce_sum(
-                    torch.tensor(float(train.shape[0]), device=device)
-                )
-                train_weight = (sample_weight / mean).float()
         return TrainingData(
             x=x,
             y=y,
@@ -1614,31 +1299,6 @@ class ContrastiveAligner(CrossModalEstimator):
             train_weight=train_weight,
             **validation,
         )
-
-    def _n_validation(self, n_samples, device):
-        """Pairs held out of ``n_samples`` when training on ``device``."""
-        n_validation = math.ceil(self.validation_fraction * n_samples)
-        cap = self.max_validation_size
-        if cap == "auto":
-            cap = (
-                AUTO_VALIDATION_SIZE_CPU
-                if device.type == "cpu"
-                else AUTO_VALIDATION_SIZE_ACCELERATOR
-            )
-        return n_validation if cap is None else min(n_validation, cap)
-
-    def _check_split_sizes(self, n_samples, device):
-        """Validation pairs held out of ``n_samples``; both sides need 2 pairs."""
-        n_validation = self._n_validation(n_samples, device)
-        if n_validation < 2 or n_samples - n_validation < 2:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} of {n_samples} "
-                f"pairs leaves {n_validation} validation and "
-                f"{n_samples - n_validation} training pairs; both need at least "
-                "2 to be scored. Pass more pairs, change validation_fraction, "
-                "or set early_stopping=False."
-            )
-        return n_validation
 
     def _choose_linear_or_trained(self, model, optimizer, spec, data, comm, result):
         """Keep the trained weights only if they beat CCA beyond validation noise.
@@ -1867,10 +1527,8 @@ class ContrastiveAligner(CrossModalEstimator):
         self.temperature_ = float(1.0 / model.logit_scale.detach().exp().cpu())
         self.readout_coef_, self.readout_intercept_ = readout
 
-    def _report_stop(self, result, plan, loop):
+    def _report_stop(self, result, plan, loop, kept=None):
         """Warn on divergence; give the callbacks the closing message."""
-        last = plan.first_epoch + len(result.losses)
-        kept = f"the weights of epoch {result.best_epoch} are kept"
         share = result.linear_share
         if share == 1.0:
             kept = (
@@ -1883,25 +1541,7 @@ class ContrastiveAligner(CrossModalEstimator):
                 f"every pair) + {1 - share:g} x that of the weights of epoch "
                 f"{result.best_epoch}"
             )
-        if result.diverged:
-            message = (
-                f"Training diverged in epoch {last + 1} (non-finite loss or weights) "
-                f"and was stopped; {kept}. Try a lower learning_rate (currently "
-                f"{self.learning_rate})."
-            )
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        elif result.reason == "patience":
-            what = "validation MRR" if self.validation_scores_ is not None else "loss"
-            message = (
-                f"Stopped after epoch {last}: the {what} did not improve by "
-                f"tol={self.tol} for n_iter_no_change={self.n_iter_no_change} "
-                f"epochs; {kept}."
-            )
-        elif result.reason == "max_epochs":
-            message = f"Stopped after epoch {last}: max_epochs reached; {kept}."
-        else:
-            message = f"Stopped after epoch {last}: {result.reason}; {kept}."
-        loop.notify_fit_end(message)
+        super()._report_stop(result, plan, loop, kept)
 
     # ----------------------------------------------------------- inference ---
     def _apply_rows(self, A, view, function_of, out_columns):
@@ -1920,7 +1560,7 @@ class ContrastiveAligner(CrossModalEstimator):
         out = np.empty((A.shape[0], out_columns), dtype=out_dtype)
         with (
             torch.no_grad(),
-            self._torch_threads(self.n_features_in_, self.n_features_y_in_),
+            self._threads_for_views((self.n_features_in_, self.n_features_y_in_)),
         ):
             for start in range(0, A.shape[0], _HOST_CHUNK_ROWS):
                 stop = min(start + _HOST_CHUNK_ROWS, A.shape[0])
@@ -1969,76 +1609,18 @@ class ContrastiveAligner(CrossModalEstimator):
         return tags
 
     # ------------------------------------------------------------- pickling ---
-    def _move_to(self, device):
-        """Put the model and its optimiser state on ``device`` (e.g. after loading)."""
-        torch, _ = import_torch()
-        if torch.device(self.device_) == device:
-            return
-        self.model_.to(device)
-        for state in self._optimizer.state.values():
-            for key, value in state.items():
-                # Adam keeps its step count on the CPU unless it is fused.
-                fused = self._optimizer.param_groups[0].get("fused")
-                if torch.is_tensor(value) and (key != "step" or fused):
-                    state[key] = value.to(device)
-        self.device_ = str(device)
-
-    def __getstate__(self):
+    def _check_picklable(self):
         for view in ("x", "y"):
             name = f"{view}_encoder"
             encoder_spec.check_picklable(getattr(self, name, None), name)
             if hasattr(self, "_model_spec"):
                 encoder_spec.check_picklable(getattr(self._model_spec, name), name)
-        state = super().__getstate__()
-        if state.get("model_") is None:
-            return state
-        torch, models = import_torch()
-        # Weights and optimiser state travel as bytes of CPU tensors: the
-        # pickle loads on a machine without a GPU, and unpickling without torch
-        # reaches __setstate__, which says how to install it.
-        buffer = io.BytesIO()
-        torch.save(
-            {
-                "model": models.state_to_cpu(self.model_.state_dict()),
-                "optimizer": models.state_to_cpu(self._optimizer.state_dict()),
-            },
-            buffer,
-        )
-        state = dict(state)
-        state["model_"] = buffer.getvalue()
-        state.pop("_optimizer", None)
-        return state
+
+    def _rebuild_model(self, device):
+        _, models = import_torch()
+        self._model_spec = ModelSpec.from_stored(self._model_spec)
+        return models.build_model(self._model_spec, device)
 
     def __setstate__(self, state):
         # Pickles from before encoders were parameters: both views used MLPs.
-        state = {"x_encoder": "mlp", "y_encoder": "mlp", **state}
-        payload = state.get("model_")
-        if not isinstance(payload, bytes):
-            super().__setstate__(state)
-            return
-        try:
-            torch, models = import_torch()
-        except ImportError as error:
-            raise ImportError(
-                "This pickle holds a fitted ContrastiveAligner, whose weights are "
-                "PyTorch tensors. " + _INSTALL_HINT
-            ) from error
-        saved = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-        super().__setstate__(state)
-        self._model_spec = ModelSpec.from_stored(self._model_spec)
-        device = torch.device(self.device_)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            warnings.warn(
-                f"This ContrastiveAligner was trained on {self.device_!r}, but CUDA "
-                "is not available here: its weights are loaded on the CPU.",
-                UserWarning,
-                stacklevel=2,
-            )
-            device = torch.device("cpu")
-        self.model_ = models.build_model(self._model_spec, device)
-        self.model_.load_state_dict(saved["model"])
-        self._optimizer = models.make_optimizer(
-            self.model_, self.learning_rate, self.weight_decay
-        )
-        self._optimizer.load_state_dict(saved["optimizer"])
-        self.device_ = str(device)
+        super().__setstate__({"x_encoder": "mlp", "y_encoder": "mlp", **state})

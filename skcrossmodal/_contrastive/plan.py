@@ -9,6 +9,10 @@ string keys used to:
   patience, device, loss...), computed once from the parameters and the data;
 - :class:`TrainingData`, frozen: the device tensors, the split and the weights.
 
+The K-view aligner has its own two records, :class:`MultiViewModelSpec` and
+:class:`MultiViewTrainingData`, and a :class:`TrainingPlan` that also names
+the pairs of views its loss takes (:class:`MultiViewTrainingPlan`).
+
 What the loop reports back is a ``TrainingResult``
 (:mod:`skcrossmodal._torch.loop`), which the estimator completes with the
 choice between the linear and the trained solution before storing it.
@@ -142,4 +146,60 @@ class TrainingData:
     train_weight: Any = None
     val_x: Any = None
     val_y: Any = None
+    val_weight: Any = None
+
+
+@dataclass(frozen=True)
+class MultiViewTrainingPlan(TrainingPlan):
+    """A :class:`TrainingPlan` with the view pairs of the K-view loss.
+
+    Attributes
+    ----------
+    view_pairs : tuple of (int, int)
+        The pairs of views whose losses are averaged in every batch.
+    """
+
+    view_pairs: tuple = ()
+
+
+@dataclass(frozen=True)
+class MultiViewModelSpec:
+    """The architecture of the K-view model: one MLP per view.
+
+    The fields are the keyword arguments of
+    ``skcrossmodal._torch.multiview.MultiViewEncoder``; ``widths`` are the
+    views' numbers of columns, in the order of the model's input.
+    """
+
+    widths: tuple
+    n_components: int
+    hidden_layer_sizes: tuple
+    activation: str
+    dropout: float
+    normalization: str | None
+    loss: str = "infonce"
+
+    def module_kwargs(self):
+        """The fields as keyword arguments."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class MultiViewTrainingData:
+    """This rank's standardised views on the device, split, with their weights.
+
+    ``x`` holds every view's columns side by side (float32, standardised,
+    0 where a row lacks the view), ``present`` which rows have which view
+    (bool, ``(n_rows, n_views)``); the weights are as in
+    :class:`TrainingData`.
+    """
+
+    x: Any
+    present: Any
+    sample_weight: Any
+    generator: Any
+    train_rows: Any
+    train_weight: Any = None
+    val_x: Any = None
+    val_present: Any = None
     val_weight: Any = None

@@ -7,11 +7,14 @@ metadata routing and ``set_output`` work unchanged. A row whose columns of
 one view are all NaN lacks that modality; the statistics of each view, and
 of each pair of views, come from the rows that have them.
 
-:class:`MultiViewEstimator` owns the validation, the running statistics
+:class:`MultiViewStatistics` owns the validation and the running statistics
 (``fit`` and ``partial_fit`` both merge chunk statistics, so any chunking
-gives the model ``fit`` learns), the output layout of ``transform`` and
-``score``; a subclass implements ``_set_solution(moments, n_components)``,
-which must raise before assigning anything.
+gives the model ``fit`` learns); a subclass implements
+``_set_solution(moments, n_components)``, which must raise before assigning
+anything. :class:`SharedSpaceMixin` owns the output of every K-view
+embedding (``transform``, ``transform_view``, ``score``, ``retrieve``, the
+output names) on one hook, ``_embed(X, present, view)``;
+:class:`MultiViewEstimator` is the two together, with linear maps.
 """
 
 import itertools
@@ -35,7 +38,69 @@ FLOAT_DTYPES = (np.float64, np.float32)
 _MIN_ROWS = 2
 
 
-class MultiViewStatistics(FailureSafeMixin, TransformerMixin, BaseEstimator):
+class ViewsMixin:
+    """The views of ``X`` after fit: validation and presence of each view.
+
+    Shared by every K-view estimator (statistics-based or trained): a fitted
+    estimator has ``view_names_`` and ``view_columns_``.
+    """
+
+    def _check_views(self, X):
+        X = validate_data(
+            self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan"
+        )
+        return X, view_presence(X, self.view_columns_, self.view_names_)
+
+    def _validate_views(self, X, sample_weight, *, reset, min_samples):
+        """Validate the rows of a ``fit``/``partial_fit`` call and find the views.
+
+        Returns ``(X, present, names, columns, sample_weight)``: ``X`` as a
+        float array (NaN allowed), which rows have which view, the views'
+        names and columns, and the weights checked (None stays None). Unless
+        ``reset``, the views must be those of the fitted model.
+        """
+        raw = X
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=FLOAT_DTYPES,
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=min_samples,
+        )
+        names, columns = resolve_views(self.views, raw if _is_frame(raw) else X)
+        if not reset:
+            self._check_same_views(names, columns)
+        present = view_presence(X, columns, names)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        return X, present, names, columns, sample_weight
+
+    def _check_same_views(self, names, columns):
+        """Refuse views (resolved from a new chunk) other than the fitted ones."""
+        same = names == self.view_names_ and all(
+            np.array_equal(a, b)
+            for a, b in zip(columns, self.view_columns_, strict=True)
+        )
+        if not same:
+            raise ValueError(
+                "The views of this chunk differ from those of the fitted model "
+                f"({self.view_names_}); views cannot change between partial_fit "
+                "calls. Call fit to start over."
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN marks a missing modality (a whole view of a row).
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class MultiViewStatistics(
+    ViewsMixin, FailureSafeMixin, TransformerMixin, BaseEstimator
+):
     """Base class of the K-view estimators solved from block statistics.
 
     Owns ``fit`` and ``partial_fit`` (validation, the views, the running
@@ -136,23 +201,9 @@ default=None
         return self
 
     def _accumulate(self, X, sample_weight, *, first_call, min_samples):
-        raw = X
-        X = validate_data(
-            self,
-            X,
-            reset=first_call,
-            dtype=FLOAT_DTYPES,
-            ensure_all_finite="allow-nan",
-            ensure_min_samples=min_samples,
+        X, present, names, columns, sample_weight = self._validate_views(
+            X, sample_weight, reset=first_call, min_samples=min_samples
         )
-        names, columns = resolve_views(self.views, raw if _is_frame(raw) else X)
-        if not first_call:
-            self._check_same_views(names, columns)
-        present = view_presence(X, columns, names)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
         shifts = [None] * len(columns) if first_call else self._moments.shifts
         shifts = extend_shifts(shifts, X, present, columns)
         moments = chunk_moments(
@@ -216,18 +267,6 @@ default=None
                 self._raise_too_few_rows()
         return self
 
-    def _check_same_views(self, names, columns):
-        same = names == self.view_names_ and all(
-            np.array_equal(a, b)
-            for a, b in zip(columns, self.view_columns_, strict=True)
-        )
-        if not same:
-            raise ValueError(
-                "The views of this chunk differ from those the statistics were "
-                f"accumulated with ({self.view_names_}); views cannot change "
-                "between partial_fit calls. Call fit to start over."
-            )
-
     def _resolve_n_components(self, widths):
         upper = min(widths)
         if self.n_components is None:
@@ -256,26 +295,17 @@ default=None
             "drop a view."
         )
 
-    def _check_views(self, X):
-        X = validate_data(
-            self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan"
-        )
-        return X, view_presence(X, self.view_columns_, self.view_names_)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # NaN marks a missing modality (a whole view of a row).
-        tags.input_tags.allow_nan = True
-        return tags
+class SharedSpaceMixin(ViewsMixin, TransformerMixin):
+    """The shared-space half of a K-view embedding, on an ``_embed`` hook.
 
-
-class MultiViewEstimator(MultiViewStatistics):
-    """Base class of the K-view embeddings: each view mapped to one space.
-
-    ``_set_solution`` sets ``rotations_`` (one ``(n_features_k,
-    n_components_)`` map per view) and ``view_means_``; this class turns
-    them into ``transform``, ``transform_view``, ``score`` and the names of
-    the output columns.
+    ``transform``, ``transform_view``, ``score``, ``retrieve`` and
+    ``get_feature_names_out`` for any estimator that maps each view to one
+    space of ``n_components_`` dimensions: a subclass implements
+    ``_embed(X, present, view)`` and has ``view_names_``, ``view_columns_``,
+    ``n_views_`` and ``n_components_`` once fitted. The statistics-based
+    estimators (:class:`MultiViewEstimator`) and the trained ones
+    (``MultiViewContrastiveAligner``) share it.
     """
 
     # ------------------------------------------------------- shared space ---
@@ -341,11 +371,12 @@ class MultiViewEstimator(MultiViewStatistics):
         return self._embed(X, np.repeat(present, self.n_views_, axis=1), index)
 
     def _embed(self, X, present, view):
-        rows = present[:, view]
-        out = np.full((X.shape[0], self.n_components_), np.nan)
-        block = X[np.ix_(rows, self.view_columns_[view])]
-        out[rows] = (block - self.view_means_[view]) @ self.rotations_[view]
-        return out
+        """Scores of ``view`` for the rows ``present[:, view]`` marks, NaN elsewhere.
+
+        ``X`` is validated (an ndarray with every column); returns an array of
+        shape ``(n_samples, n_components_)``.
+        """
+        raise NotImplementedError
 
     def score(self, X, y=None, sample_weight=None):
         """Mean over view pairs of the two-way mean reciprocal rank of partners.
@@ -488,6 +519,24 @@ class MultiViewEstimator(MultiViewStatistics):
             ],
             dtype=object,
         )
+
+
+class MultiViewEstimator(SharedSpaceMixin, MultiViewStatistics):
+    """Base class of the K-view embeddings solved from block statistics.
+
+    ``_set_solution`` sets ``rotations_`` (one ``(n_features_k,
+    n_components_)`` map per view) and ``view_means_``; the scores of a view
+    are its centred columns times its map, and :class:`SharedSpaceMixin`
+    turns them into ``transform``, ``transform_view``, ``score`` and the
+    names of the output columns.
+    """
+
+    def _embed(self, X, present, view):
+        rows = present[:, view]
+        out = np.full((X.shape[0], self.n_components_), np.nan)
+        block = X[np.ix_(rows, self.view_columns_[view])]
+        out[rows] = (block - self.view_means_[view]) @ self.rotations_[view]
+        return out
 
 
 def _is_frame(X):

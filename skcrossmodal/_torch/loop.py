@@ -7,7 +7,12 @@ module reads by attribute only) and hand them to
 
     fit_loop()            the epochs of the call, with the callbacks' hooks
       run_epoch(epoch)    one shuffled pass over the training rows
+        batch(rows)       the tensors of a batch of rows
         train_step(...)   forward, loss on the global batch, backward, update
+
+``MultiViewContrastiveAligner`` trains K views in the same loop: the
+subclasses of :mod:`skcrossmodal._torch.multiview` override ``batch``, the
+step's loss and ``validation_score`` only.
 
 Early stopping, divergence checks, checkpointing and progress printing are
 callbacks (:mod:`skcrossmodal.callbacks`), not branches of the loop.
@@ -113,13 +118,15 @@ class TrainingStep:
                 self._loss, backend=modules.COMPILE_BACKEND, dynamic=False
             )
 
+    def precision(self, tensor):
+        """Context: bfloat16 autocast on ``tensor``'s device if the plan asks."""
+        if self.autocast:
+            return torch.autocast(tensor.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def _loss(self, x, y, sample_weight):
         comm = self.comm
-        with (
-            torch.autocast(x.device.type, dtype=torch.bfloat16)
-            if self.autocast
-            else contextlib.nullcontext()
-        ):
+        with self.precision(x):
             z_x, z_y = self.model(x, y)
             weight_all = None if sample_weight is None else comm.gather(sample_weight)
             g_x, g_y = comm.gather_with_grad(z_x), comm.gather_with_grad(z_y)
@@ -145,10 +152,11 @@ class TrainingStep:
                 share = share + errors.detach()
         return loss, share
 
-    def __call__(self, x, y, sample_weight):
+    def __call__(self, *batch):
+        """Train on one batch (the tensors ``TrainingLoop.batch`` gives)."""
         if self._compiled:
             try:
-                loss, share = self.loss_of(x, y, sample_weight)
+                loss, share = self.loss_of(*batch)
             except Exception as error:  # any backend failure: fall back, say so
                 warnings.warn(
                     f"compile=True, but torch.compile failed ({type(error).__name__}: "
@@ -158,9 +166,9 @@ class TrainingStep:
                     stacklevel=2,
                 )
                 self.loss_of, self._compiled = self._loss, False
-                loss, share = self._loss(x, y, sample_weight)
+                loss, share = self._loss(*batch)
         else:
-            loss, share = self.loss_of(x, y, sample_weight)
+            loss, share = self.loss_of(*batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.comm.sum_gradients(self.parameters, replicated=self.replicated)
@@ -186,6 +194,10 @@ class TrainingLoop:
         Their hooks run in this order.
     """
 
+    #: The step a batch goes through (a subclass of :class:`TrainingStep`
+    #: for another model, e.g. K views).
+    step_class = TrainingStep
+
     def __init__(self, model, optimizer, comm, plan, data, callbacks):
         self.model = model
         self.optimizer = optimizer
@@ -193,7 +205,7 @@ class TrainingLoop:
         self.plan = plan
         self.data = data
         self.callbacks = list(callbacks)
-        self.step = TrainingStep(model, optimizer, comm, plan)
+        self.step = self.step_class(model, optimizer, comm, plan)
         self.history = []
         self.initial_score = None
         self.kept_epoch = plan.first_epoch
@@ -300,9 +312,8 @@ class TrainingLoop:
         ]
         total = torch.zeros((), dtype=torch.float64, device=self.plan.device)
         self.model.train()
-        for batch in torch.tensor_split(permutation, self.plan.batch_count):
-            weight = None if data.train_weight is None else data.train_weight[batch]
-            total += self.train_step(data.x[batch], data.y[batch], weight).double()
+        for rows in torch.tensor_split(permutation, self.plan.batch_count):
+            total += self.train_step(*self.batch(rows)).double()
         finite = _all_finite(self.step.parameters)
         summary = torch.stack([total, finite.double()])
         # The one read-back of the epoch: loss sum and finiteness together.
@@ -316,6 +327,12 @@ class TrainingLoop:
             seconds=time.perf_counter() - started,
         )
 
-    def train_step(self, x, y, sample_weight):
+    def batch(self, rows):
+        """The tensors of the training rows ``rows``, as the step takes them."""
+        data = self.data
+        weight = None if data.train_weight is None else data.train_weight[rows]
+        return data.x[rows], data.y[rows], weight
+
+    def train_step(self, *batch):
         """Forward, loss, backward and update of one batch; its loss share."""
-        return self.step(x, y, sample_weight)
+        return self.step(*batch)

@@ -113,7 +113,33 @@ def build_mlp(n_in, hidden_layer_sizes, n_out, *, activation, dropout, normaliza
     return nn.Sequential(*layers)
 
 
-class TwoViewEncoder(nn.Module):
+class SharedSpaceModel(nn.Module):
+    """What every contrastive model here has besides its encoders.
+
+    The learnable logit scale of the loss (and SigLIP's logit bias), its
+    clamp, and the switch of its dropout layers to the fit's generator.
+    """
+
+    def _add_logit_parameters(self, loss):
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / INIT_TEMPERATURE)))
+        # SigLIP's learnable bias of every pair's logit (InfoNCE has none).
+        self.logit_bias = (
+            nn.Parameter(torch.tensor(SIGLIP_INIT_BIAS)) if loss == "siglip" else None
+        )
+
+    def clamp_logit_scale_(self):
+        """Keep the logit scale at most ``MAX_LOGIT_SCALE`` (CLIP's clamp)."""
+        with torch.no_grad():
+            self.logit_scale.clamp_(max=_MAX_LOG_SCALE)
+
+    def set_generator(self, generator):
+        """Make every dropout layer draw from ``generator``."""
+        for module in self.modules():
+            if isinstance(module, GeneratorDropout):
+                module.generator = generator
+
+
+class TwoViewEncoder(SharedSpaceModel):
     """One encoder per view into a shared, L2-normalised space.
 
     Holds the learnable logit scale of the InfoNCE loss and, when asked, a
@@ -157,11 +183,7 @@ class TwoViewEncoder(nn.Module):
             if y_encoder is None
             else None
         )
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / INIT_TEMPERATURE)))
-        # SigLIP's learnable bias of every pair's logit (InfoNCE has none).
-        self.logit_bias = (
-            nn.Parameter(torch.tensor(SIGLIP_INIT_BIAS)) if loss == "siglip" else None
-        )
+        self._add_logit_parameters(loss)
         # The decoder mirrors the encoders (widest layer next to y).
         self.decoder_y = (
             build_mlp(
@@ -231,17 +253,6 @@ class TwoViewEncoder(nn.Module):
     def forward(self, x, y):
         return self.embed_x(x), self.embed_y(y)
 
-    def clamp_logit_scale_(self):
-        """Keep the logit scale at most ``MAX_LOGIT_SCALE`` (CLIP's clamp)."""
-        with torch.no_grad():
-            self.logit_scale.clamp_(max=_MAX_LOG_SCALE)
-
-    def set_generator(self, generator):
-        """Make every dropout layer draw from ``generator``."""
-        for module in self.modules():
-            if isinstance(module, GeneratorDropout):
-                module.generator = generator
-
 
 def build_encoder(encoder_spec, device, seed):
     """One view's custom encoder on ``device``, its construction seeded by ``seed``.
@@ -294,9 +305,20 @@ def build_model(spec, device, generator=None):
     with torch.device("meta"):
         model = TwoViewEncoder(**spec.module_kwargs())
     model = model.to_empty(device=device)
-    if generator is None:
-        _attach_custom_encoders(model, spec, device, None)
-        return model
+    if generator is not None:
+        initialize_(model, generator)
+    _attach_custom_encoders(model, spec, device, generator)
+    return model
+
+
+def initialize_(model, generator):
+    """Initialise a model built on the meta device as torch would, from ``generator``.
+
+    Linear layers get torch's default (Kaiming-uniform weights, uniform
+    biases) drawn from ``generator`` in the order of ``model.modules()``,
+    normalisation layers their reset, and the logit scale (and SigLIP's
+    bias) their starts.
+    """
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.Linear):
@@ -312,8 +334,6 @@ def build_model(spec, device, generator=None):
         if model.logit_bias is not None:
             model.logit_scale.fill_(SIGLIP_INIT_LOG_SCALE)
             model.logit_bias.fill_(SIGLIP_INIT_BIAS)
-    _attach_custom_encoders(model, spec, device, generator)
-    return model
 
 
 def parameter_groups(model, weight_decay):
@@ -507,13 +527,24 @@ def validation_mrr(model, x, y, weight, comm):
     model.eval()
     z_x = embed_rows(model.embed_x, x)
     z_y = embed_rows(model.embed_y, y)
-    counts = comm.gather(torch.tensor([x.shape[0]], device=x.device))
+    sums = two_way_rank_sums(z_x, z_y, weight, comm)
+    return 0.5 * (sums[0] + sums[1]) / sums[2]
+
+
+@torch.no_grad()
+def two_way_rank_sums(z_x, z_y, weight, comm):
+    """Weighted sums of 1 / partner's rank, x to y and y to x, and of the weights.
+
+    Each rank's rows query the rows of every rank (gathered in rank order);
+    returns the float64 tensor ``[x_to_y, y_to_x, weight_sum]`` summed over
+    the ranks.
+    """
+    counts = comm.gather(torch.tensor([z_x.shape[0]], device=z_x.device))
     offset = int(counts[: comm.rank].sum())
     gallery_x, gallery_y = comm.gather(z_x), comm.gather(z_y)
     x_to_y, norm = reciprocal_rank_sums(z_x, gallery_y, offset, weight)
     y_to_x, _ = reciprocal_rank_sums(z_y, gallery_x, offset, weight)
-    sums = comm.all_reduce_sum(torch.stack([x_to_y, y_to_x, norm]))
-    return 0.5 * (sums[0] + sums[1]) / sums[2]
+    return comm.all_reduce_sum(torch.stack([x_to_y, y_to_x, norm]))
 
 
 def state_to_cpu(state):

@@ -1,0 +1,667 @@
+"""Contrastive alignment of K views with one encoder per view (ImageBind-style).
+
+The K-view sibling of :class:`~skcrossmodal.ContrastiveAligner`: the same
+encoders, losses, set-up of a training call
+(:class:`~skcrossmodal._contrastive.training.ContrastiveTrainingMixin`) and
+training loop (:mod:`skcrossmodal._torch.multiview` subclasses its steps),
+with the K-view contract of :mod:`.base` (one ``X``, ``views``, NaN blocks
+for missing views) and its shared-space methods.
+
+The scikit-learn side only: torch is imported inside the methods, so that
+importing the package, constructing, cloning and ``get_params`` work without
+torch.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from .._compat import IntegerInterval, StrOptions
+from .._contrastive.plan import (
+    MultiViewModelSpec,
+    MultiViewTrainingData,
+    MultiViewTrainingPlan,
+)
+from .._contrastive.training import (
+    AUTO_EARLY_STOPPING_PAIRS,
+    CONTRASTIVE_PARAMETER_CONSTRAINTS,
+    SEED_MAX,
+    ContrastiveTrainingMixin,
+    import_torch,
+    resolve_device,
+)
+from .._utils.failure_safe import FailureSafeMixin
+from ..base import atomic_fit
+from .base import SharedSpaceMixin
+from .views import check_view_name
+
+# A view needs a spread of rows to be standardised, and a pair of views two
+# rows to tell partners from negatives.
+_MIN_ROWS = 2
+
+
+class MultiViewContrastiveAligner(
+    ContrastiveTrainingMixin, SharedSpaceMixin, FailureSafeMixin, BaseEstimator
+):
+    """K encoders trained contrastively into one shared space (ImageBind-style).
+
+    The K views live in one ``X``, declared by ``views`` (as for
+    :class:`MultiViewCCA`); a row whose columns of a view are all NaN lacks
+    that view. Each view has its own encoder, the multilayer perceptron of
+    :class:`ContrastiveAligner`, ending in ``n_components`` outputs that are
+    L2-normalised, so partners are compared by cosine similarity on the unit
+    sphere. Training minimises a contrastive loss averaged over pairs of
+    views, with a learnable temperature (and, for SigLIP, bias) shared by the
+    pairs.
+
+    **The loss of a batch.** The pairs of views are every pair
+    (``pairs="all"``, ``K (K - 1) / 2`` of them) or each other view with the
+    anchor view (``pairs="anchor"``, ``K - 1``, as ImageBind binds every
+    modality to images). For each pair ``(a, b)``, the rows of the batch
+    that have both views give one symmetric loss of their embeddings: CLIP's
+    InfoNCE, where row i of view a must pick out row i of view b among
+    those rows and vice versa, the per-row losses weighted by
+    ``sample_weight`` and averaged over those rows; or SigLIP's pairwise
+    sigmoid loss over those rows, with the same weights. The batch loss is
+    the plain mean of these losses over the pairs that have at least 2 such
+    rows in the batch (over every rank's rows in a process group). A row
+    lacking a view enters no pair that needs the view, and still counts in
+    the pairs it has (with ``pairs="anchor"``, a row lacking the anchor view
+    trains nothing); its columns of that view never reach an encoder.
+
+    Each view is standardised (weighted mean and standard deviation of each
+    column) from the rows that have it. With K = 2 and no view missing the
+    loss is that of :class:`ContrastiveAligner` (``init="random"``).
+
+    Parameters
+    ----------
+    views : dict, list or None, default=None
+        The column selections that make up each view, in the vocabulary of
+        :class:`~sklearn.compose.ColumnTransformer` (see
+        :class:`MultiViewCCA`); at least 2 views. ``None`` makes every
+        column its own view.
+    n_components : int, default=32
+        Dimension of the shared space (the encoders' output); not bounded by
+        the views' widths (the encoders are nonlinear). Use at least 2.
+    hidden_layer_sizes : array-like of int, default=(256,)
+        Widths of the hidden layers of each encoder; ``()`` gives linear
+        encoders.
+    activation : {"gelu", "relu", "tanh", "silu"}, default="gelu"
+        Activation after each hidden layer.
+    dropout : float, default=0.1
+        Dropout probability after each hidden activation, in ``[0, 1)``.
+    normalization : {"layer", "batch"} or None, default=None
+        Normalisation layer after each hidden linear layer (batch
+        normalisation sees, per view, the rows of the batch that have it).
+    learning_rate : float, default=1e-3
+        AdamW learning rate.
+    weight_decay : float, default=1e-2
+        AdamW weight decay of the weight matrices (not of biases,
+        normalisation gains, the temperature or the bias).
+    loss : {"infonce", "siglip"}, default="infonce"
+        The loss of each pair of views (see above and
+        :class:`ContrastiveAligner`).
+    pairs : {"all", "anchor"}, default="all"
+        Which pairs of views the loss takes: every pair, or every view with
+        ``anchor_view``.
+    anchor_view : str, int or None, default=None
+        The anchor of ``pairs="anchor"``, by name or index; None is the
+        first view. Ignored with ``pairs="all"``.
+    batch_size : int, default=256
+        Rows per mini-batch (per rank in a process group), at least 2; the
+        rows of an epoch are split into near-equal batches of at most this
+        size.
+    max_epochs : "auto" or int, default="auto"
+        Most passes over the training rows in ``fit``; ``"auto"`` as in
+        :class:`ContrastiveAligner` (200, or more so that training takes at
+        least 1 000 optimiser steps).
+    early_stopping : "auto" or bool, default="auto"
+        Hold out ``validation_fraction`` of the rows (at most
+        ``max_validation_size``), score them every ``validation_interval``
+        epochs by the mean over pairs of views of the two-way retrieval mean
+        reciprocal rank (the ``score`` of the held-out rows), stop when it has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs and keep the
+        best weights. ``"auto"`` turns it on from 10 000 rows. When off,
+        training stops when the training loss has not improved by ``tol``
+        for ``n_iter_no_change`` epochs (below 10 000 rows, with ``"auto"``,
+        every epoch runs).
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping, in ``(0, 1)``.
+    max_validation_size : "auto", int or None, default="auto"
+        Most rows held out (``"auto"``: 10 000 on an accelerator, 2 000 on the
+        CPU; None: no cap).
+    validation_interval : int, default=1
+        Score the held-out rows every this many epochs (and after the last).
+    n_iter_no_change : int, default=20
+        Patience, in epochs, of the stopping rule.
+    tol : float, default=1e-4
+        Smallest improvement that resets the patience.
+    device : str, default="auto"
+        Torch device: ``"auto"`` (CUDA when available, else the CPU),
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    use_bf16 : bool, default=True
+        Train under bfloat16 autocast on CUDA (ignored elsewhere).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the validation split, the shuffling and dropout
+        through generators private to the fit: with an int, fits on the CPU
+        are identical from run to run.
+    verbose : int, default=0
+        Print one line per epoch and a last line saying why training
+        stopped (:class:`~skcrossmodal.callbacks.ProgressPrinter`).
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the current weights and optimiser
+        state (the standardisation of the first fit is kept).
+    n_jobs : int or None, default=None
+        Threads torch may use for its operations during ``fit``,
+        ``partial_fit`` and the embeddings, as in :class:`ContrastiveAligner`.
+    callbacks : list of Callback or None, default=None
+        Extra :class:`~skcrossmodal.callbacks.Callback` objects run after the
+        built-in ones (divergence check, validation scoring, early stopping,
+        best weights, progress printing).
+
+    Attributes
+    ----------
+    n_components_ : int
+        Dimension of the shared space.
+    n_views_ : int
+        Number of views K.
+    view_names_ : list of str
+        The views' names.
+    view_columns_ : list of ndarray of int
+        The columns of ``X`` of each view.
+    view_means_, view_scales_ : list of ndarray
+        Standardisation of each view (from the rows that have it).
+    model_ : torch.nn.Module
+        The trained encoders (``model_.encoders[k]`` for view ``k``) and the
+        logit scale.
+    loss_curve_ : list of float
+        Mean training loss of every epoch, across warm starts and
+        ``partial_fit`` calls.
+    validation_scores_ : list of float or None
+        Validation score after each epoch of the last call (NaN where not
+        scored); None without early stopping.
+    n_iter_ : int
+        Epochs run (accumulated over warm starts and ``partial_fit``).
+    best_epoch_ : int
+        Epoch whose weights are kept.
+    device_ : str
+        Device the model lives on.
+    temperature_ : float
+        Learned temperature (1 / logit scale).
+    n_features_in_ : int
+        Number of columns of ``X`` seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the columns, when ``X`` had string column names.
+
+    See Also
+    --------
+    ContrastiveAligner : The two-view aligner whose loop this one shares.
+    MultiViewCCA : The linear K-view embedding in closed form.
+
+    Notes
+    -----
+    ``sample_weight`` multiplies each row's loss in every pair it enters
+    (weights are divided by their mean over the training rows); a row of
+    weight zero still serves as a negative. ``partial_fit`` runs one epoch
+    on the rows it is given, without early stopping; its first call fixes the
+    standardisation. A call that raises leaves the estimator as it was.
+
+    Inside an initialised ``torch.distributed`` process group of several
+    ranks (``torchrun`` or :func:`skcrossmodal.distributed.fit`) ``fit`` and
+    ``partial_fit`` train one model data-parallel, as
+    :class:`ContrastiveAligner` does: each rank passes its own rows, the
+    standardisation and the validation score are reduced over the ranks,
+    and each batch's loss sees every rank's embeddings, presence masks and
+    weights. ``normalization="batch"`` is refused there.
+
+    A model trained on a GPU pickles with its weights on the CPU and loads on
+    a machine without CUDA (with a warning).
+
+    References
+    ----------
+    .. [1] R. Girdhar et al., "ImageBind: One Embedding Space To Bind Them
+       All", CVPR 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import MultiViewContrastiveAligner
+    >>> from skcrossmodal.datasets import make_multiview
+    >>> X, views, _ = make_multiview(
+    ...     n_samples=200, n_views=3, missing_rate=0.2, random_state=0)
+    >>> model = MultiViewContrastiveAligner(
+    ...     views, n_components=4, hidden_layer_sizes=(16,), max_epochs=20,
+    ...     batch_size=50, device="cpu", random_state=0,
+    ... ).fit(X)
+    >>> Z = model.transform(X)
+    >>> Z.shape
+    (200, 12)
+    >>> bool(np.array_equal(np.isnan(Z[:, ::4]), np.isnan(X[:, [0, 10, 20]])))
+    True
+    >>> model.loss_curve_[-1] < model.loss_curve_[0]
+    True
+    """
+
+    # skcrossmodal.distributed.fit accepts it: fit trains across the ranks.
+    _fits_across_ranks = True
+
+    _parameter_constraints: dict = {
+        **CONTRASTIVE_PARAMETER_CONSTRAINTS,
+        "views": [list, tuple, dict, None],
+        "pairs": [StrOptions({"all", "anchor"})],
+        "anchor_view": [str, IntegerInterval(0, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        views=None,
+        *,
+        n_components=32,
+        hidden_layer_sizes=(256,),
+        activation="gelu",
+        dropout=0.1,
+        normalization=None,
+        learning_rate=1e-3,
+        weight_decay=1e-2,
+        loss="infonce",
+        pairs="all",
+        anchor_view=None,
+        batch_size=256,
+        max_epochs="auto",
+        early_stopping="auto",
+        validation_fraction=0.1,
+        max_validation_size="auto",
+        validation_interval=1,
+        n_iter_no_change=20,
+        tol=1e-4,
+        device="auto",
+        use_bf16=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        n_jobs=None,
+        callbacks=None,
+    ):
+        self.views = views
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.normalization = normalization
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.loss = loss
+        self.pairs = pairs
+        self.anchor_view = anchor_view
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.max_validation_size = max_validation_size
+        self.validation_interval = validation_interval
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.use_bf16 = use_bf16
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------ training ---
+    @atomic_fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Train the K encoders on the views of ``X``.
+
+        A call that raises leaves the estimator exactly as it was.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            All views side by side; ``views`` says which columns are which.
+            A row whose columns of a view are all NaN lacks that view.
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row's loss.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "model_")
+        validated = self._validate_on_every_rank(
+            X, sample_weight, reset=True, min_samples=2
+        )
+        if continuing:
+            self._check_same_views(*validated[2:4])
+        return self._train_call(
+            validated, initialize=not continuing, max_epochs=None, early_stopping=None
+        )
+
+    @atomic_fit
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Train for one epoch on the given rows.
+
+        The first call initialises the model (and fixes the standardisation);
+        later calls continue from the current weights, on the same views.
+        Early stopping does not apply.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            A chunk of rows, laid out as at the first call.
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row's loss.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "model_")
+        validated = self._validate_on_every_rank(
+            X, sample_weight, reset=first_call, min_samples=1
+        )
+        return self._train_call(
+            validated, initialize=first_call, max_epochs=1, early_stopping=False
+        )
+
+    def _train_call(self, validated, *, initialize, max_epochs, early_stopping):
+        """Train on validated rows, in torch's threads for this call.
+
+        ``early_stopping`` None resolves the parameter (``"auto"``: on from
+        ``AUTO_EARLY_STOPPING_PAIRS`` rows over every rank).
+        """
+        X, present, names, columns, sample_weight = validated
+        with self._threads_for_views([cols.size for cols in columns]):
+            device = resolve_device(self.device)  # once per call
+            if early_stopping is None:
+                early_stopping = (
+                    self._pairs_in_group(X.shape[0]) >= AUTO_EARLY_STOPPING_PAIRS
+                    if self.early_stopping == "auto"
+                    else bool(self.early_stopping)
+                )
+            self._train(
+                X,
+                present,
+                names,
+                columns,
+                sample_weight,
+                device=device,
+                initialize=initialize,
+                max_epochs=max_epochs,
+                early_stopping=early_stopping,
+            )
+        return self
+
+    def _validate_on_every_rank(self, X, sample_weight, *, reset, min_samples):
+        """``_validate_views``, agreed on by every rank of a process group."""
+        return self._validated_on_every_rank(
+            lambda: self._validate_views(
+                X, sample_weight, reset=reset, min_samples=min_samples
+            ),
+            lambda validated: (validated[0].shape[1], 0, (validated[0].dtype,)),
+        )
+
+    def _view_pairs(self, names):
+        """The loss's pairs of view indices, the anchor resolved."""
+        from .._torch.multiview import view_pairs
+
+        anchor = 0
+        if self.pairs == "anchor" and self.anchor_view is not None:
+            try:
+                anchor = check_view_name(self.anchor_view, names)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"anchor_view={self.anchor_view!r}: {error}") from None
+        return view_pairs(len(names), self.pairs, anchor)
+
+    def _check_rows_per_view(self, present, sample_weight, names, pairs, comm):
+        """Every view needs 2 rows of positive weight, and a pair in 2 rows.
+
+        ``present`` and ``sample_weight`` are on the device. Counted over
+        every rank: a view seen in fewer rows cannot be
+        standardised, and a view that no pair of the loss has in two rows
+        would never train its encoder.
+        """
+        if sample_weight is not None:
+            present = present & (sample_weight > 0)[:, None]
+        rows = present.double()
+        counts = comm.all_reduce_sum(rows.T @ rows).cpu().numpy()
+        for view, name in enumerate(names):
+            if counts[view, view] < _MIN_ROWS:
+                raise ValueError(
+                    f"View {name!r} is present in {int(counts[view, view])} row(s) "
+                    f"of positive weight; {type(self).__name__} needs every view in "
+                    f"at least {_MIN_ROWS}. Add rows that have it, or drop the view."
+                )
+        for view, name in enumerate(names):
+            together = [counts[a, b] for a, b in pairs if view in (a, b)]
+            if max(together, default=0) < _MIN_ROWS:
+                partners = [
+                    names[b if a == view else a] for a, b in pairs if view in (a, b)
+                ]
+                raise ValueError(
+                    f"View {name!r} is present together with "
+                    f"{' or '.join(map(repr, partners))} in fewer than {_MIN_ROWS} "
+                    f"rows of positive weight (pairs={self.pairs!r}), so no pair "
+                    "of the loss would train its encoder. Add rows that have "
+                    "them together, or drop the view."
+                )
+
+    # ---------------------------------------------------------- the call ---
+    def _train(
+        self,
+        X,
+        present,
+        names,
+        columns,
+        sample_weight,
+        *,
+        device,
+        initialize,
+        max_epochs,
+        early_stopping,
+    ):
+        """One training call: the data, the plan, the loop, the commit."""
+        torch, models = import_torch()
+        from .._torch import multiview
+
+        comm = self._communicator()
+        pairs = self._view_pairs(names)
+        widths = tuple(cols.size for cols in columns)
+        if initialize:
+            self._random_state = check_random_state(self.random_state)
+            spec = MultiViewModelSpec(
+                widths=widths,
+                n_components=self.n_components,
+                hidden_layer_sizes=self._hidden_layer_sizes(),
+                activation=self.activation,
+                dropout=float(self.dropout),
+                normalization=self.normalization,
+                loss=self.loss,
+            )
+            init_generator = torch.Generator(device=device)
+            init_generator.manual_seed(self._random_state.randint(SEED_MAX))
+            model = multiview.build_model(spec, device, init_generator)
+            comm.broadcast_module(model)
+            optimizer = models.make_optimizer(
+                model, self.learning_rate, self.weight_decay
+            )
+            self.device_ = str(device)
+        else:
+            if self.loss != self._model_spec.loss:
+                raise ValueError(
+                    f"loss={self.loss!r}, but the model was trained with "
+                    f"loss={self._model_spec.loss!r}. Set warm_start=False to "
+                    "start afresh."
+                )
+            self._move_to(device)
+            model, optimizer, spec = self.model_, self._optimizer, self._model_spec
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate
+        generator = torch.Generator(device=device)
+        # Each rank shuffles (and drops out) with its own stream.
+        generator.manual_seed(self._random_state.randint(SEED_MAX) + comm.rank)
+
+        side_by_side = np.concatenate([X[:, cols] for cols in columns], axis=1)
+        # No NaN reaches torch: a missing view's entries are 0 from here on
+        # (the moments read only the rows that have the view).
+        np.nan_to_num(side_by_side, copy=False, nan=0.0)
+        x = models.to_device(side_by_side, device, torch.float64)
+        present_t = models.to_device(present, device)
+        weight = None
+        if sample_weight is not None:
+            weight = models.to_device(sample_weight, device, torch.float64)
+        if initialize:
+            self._check_rows_per_view(present_t, weight, names, pairs, comm)
+            standardization = _view_moments(x, present_t, weight, model.bounds, comm)
+        else:
+            standardization = [
+                tuple(models.to_device(v, device) for v in pair)
+                for pair in zip(self.view_means_, self.view_scales_, strict=True)
+            ]
+        x = _standardized(x, present_t, model.bounds, standardization)
+
+        train, held_out, train_weight, val_weight = self._split_rows(
+            x.shape[0], weight, generator, early_stopping, comm
+        )
+        validation = {}
+        if held_out is not None:
+            validation = {
+                "val_x": x[held_out],
+                "val_present": present_t[held_out],
+                "val_weight": val_weight,
+            }
+            self._check_validation_pairs(present_t[held_out], comm)
+        data = MultiViewTrainingData(
+            x=x,
+            present=present_t,
+            sample_weight=weight,
+            generator=generator,
+            train_rows=train,
+            train_weight=train_weight,
+            **validation,
+        )
+        plan = self._plan(
+            data,
+            comm,
+            device=device,
+            initialize=initialize,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            pairs=pairs,
+        )
+        loop = multiview.MultiViewLoop(
+            model, optimizer, comm, plan, data, self._callbacks_for(plan)
+        )
+        model.set_generator(generator)
+        try:
+            result = loop.fit_loop()
+        finally:
+            model.set_generator(None)
+        finite = all(bool(z.isfinite().all()) for z in multiview.embed_all(model, x))
+        self._check_trained(result, plan, finite, comm)
+        if initialize:
+            self.model_, self._optimizer, self._model_spec = model, optimizer, spec
+            self.view_names_, self.view_columns_ = names, columns
+            self.n_views_, self.n_components_ = len(names), spec.n_components
+            self.view_means_ = [m.cpu().numpy() for m, _ in standardization]
+            self.view_scales_ = [s.cpu().numpy() for _, s in standardization]
+            self.loss_curve_, self.n_iter_ = [], 0
+        self.device_ = str(plan.device)
+        self.loss_curve_ = self.loss_curve_ + result.losses
+        self.n_iter_ += len(result.losses)
+        self.best_epoch_ = result.best_epoch
+        self.validation_scores_ = result.scores if plan.early_stopping else None
+        self.temperature_ = float(1.0 / model.logit_scale.detach().exp().cpu())
+        self._report_stop(result, plan, loop)
+
+    def _check_validation_pairs(self, present, comm):
+        """The held-out rows must hold some pair of views in two rows."""
+        both = present.double().T @ present.double()
+        both = comm.all_reduce_sum(both).fill_diagonal_(0)
+        if not bool((both >= _MIN_ROWS).any()):
+            raise ValueError(
+                "No pair of views is present together in 2 of the rows held out "
+                "for early stopping, so the validation score is undefined; pass "
+                "more rows, raise validation_fraction, or set early_stopping=False."
+            )
+
+    def _plan(
+        self, data, comm, *, device, initialize, max_epochs, early_stopping, pairs
+    ):
+        """The frozen plan of this call, from the parameters and the data."""
+        return MultiViewTrainingPlan(
+            **self._plan_settings(
+                data.train_rows.shape[0],
+                comm,
+                device=device,
+                initialize=initialize,
+                max_epochs=max_epochs,
+                early_stopping=early_stopping,
+            ),
+            score_initial=False,
+            reconstruction_weight=0.0,
+            compile=False,
+            view_pairs=pairs,
+        )
+
+    # ----------------------------------------------------------- inference ---
+    def _embed(self, X, present, view):
+        torch, models = import_torch()
+        rows = present[:, view]
+        out = np.full((X.shape[0], self.n_components_), np.nan)
+        if not rows.any():
+            return out
+        device = torch.device(self.device_)
+        block = X[np.ix_(rows, self.view_columns_[view])]
+        a = models.to_device(np.ascontiguousarray(block, dtype=np.float64), device)
+        mean, scale = (
+            models.to_device(v, device)
+            for v in (self.view_means_[view], self.view_scales_[view])
+        )
+        a = models.standardize_(a, mean, scale).float()
+        self.model_.eval()
+        with self._threads_for_views([c.size for c in self.view_columns_]):
+            z = models.embed_rows(lambda b: self.model_.embed(view, b), a)
+        out[rows] = z.cpu().numpy()
+        return out
+
+    def _rebuild_model(self, device):
+        from .._torch import multiview
+
+        return multiview.build_model(self._model_spec, device)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_")
+
+
+def _view_moments(x, present, weight, bounds, comm):
+    """Per view, weighted mean and scale of its columns over the rows that have it."""
+    _, models = import_torch()
+    moments = []
+    for view in range(len(bounds) - 1):
+        rows = present[:, view]
+        block = x[rows, bounds[view] : bounds[view + 1]]
+        moments.append(
+            models.weighted_mean_scale(
+                block, None if weight is None else weight[rows], comm
+            )
+        )
+    return moments
+
+
+def _standardized(x, present, bounds, standardization):
+    """The side-by-side views standardised, 0 where a row lacks a view (float32)."""
+    torch, models = import_torch()
+    for view, (mean, scale) in enumerate(standardization):
+        block = x[:, bounds[view] : bounds[view + 1]]
+        models.standardize_(block, mean, scale)
+        # A missing view's entries stay 0 after standardisation.
+        block[~present[:, view]] = 0.0
+    return x.float()
