@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._compat import _check_sample_weight, validate_estimator_parameters
 from .._linear.dask_arrays import holds_dask_array
 from .._utils.failure_safe import FailureSafeMixin, restored_on_error
+from .._utils.threads import one_blas_thread
 from ..base import atomic_fit
 from ..metrics import mean_reciprocal_rank
 from ..retrieval import search_top_k
@@ -461,31 +462,35 @@ class SharedSpaceMixin(ViewsMixin, TransformerMixin):
         indices : ndarray of shape (n_queries, n_neighbors)
             Row indices into ``gallery``.
         """
-        embedded = []
-        for rows, view, role in (
-            (queries, query_view, "queries"),
-            (gallery, gallery_view, "gallery"),
-        ):
-            scores = self.transform_view(rows, view)
-            lacking = np.flatnonzero(np.isnan(scores).any(axis=1))
-            if lacking.size:
+        # BLAS held to one thread for the whole call, embedding included: the
+        # search's worker threads would otherwise share the cores with BLAS's
+        # idle threads, which spin after a multi-threaded product.
+        with one_blas_thread():
+            embedded = []
+            for rows, view, role in (
+                (queries, query_view, "queries"),
+                (gallery, gallery_view, "gallery"),
+            ):
+                scores = self.transform_view(rows, view)
+                lacking = np.flatnonzero(np.isnan(scores).any(axis=1))
+                if lacking.size:
+                    raise ValueError(
+                        f"Row {int(lacking[0])} of the {role} lacks view {view!r} "
+                        f"({lacking.size} such rows); every row searched must have it."
+                    )
+                embedded.append(scores)
+            if n_neighbors > embedded[1].shape[0]:
                 raise ValueError(
-                    f"Row {int(lacking[0])} of the {role} lacks view {view!r} "
-                    f"({lacking.size} such rows); every row searched must have it."
+                    f"n_neighbors={n_neighbors} is larger than the gallery "
+                    f"({embedded[1].shape[0]} rows). Reduce n_neighbors."
                 )
-            embedded.append(scores)
-        if n_neighbors > embedded[1].shape[0]:
-            raise ValueError(
-                f"n_neighbors={n_neighbors} is larger than the gallery "
-                f"({embedded[1].shape[0]} rows). Reduce n_neighbors."
+            return search_top_k(
+                embedded[0],
+                embedded[1],
+                n_neighbors=n_neighbors,
+                similarity=similarity,
+                csls_k=csls_k,
             )
-        return search_top_k(
-            embedded[0],
-            embedded[1],
-            n_neighbors=n_neighbors,
-            similarity=similarity,
-            csls_k=csls_k,
-        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns of ``transform``: ``"<view>__<estimator><j>"``.
