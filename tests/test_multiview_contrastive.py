@@ -568,3 +568,43 @@ def test_two_ranks_equal_one_process_with_the_global_batch():
         timeout=TIMEOUT,
     )
     assert_allclose(fitted.transform(X), alone.transform(X), atol=1e-4)
+
+
+def test_final_step_of_a_multiview_pipeline():
+    """In MultiViewPipeline the aligner trains on the transformed views: the
+    pipeline's transform and retrieve are the fitted aligner's on the views
+    the pipeline's transformers give, and it offers no partial_fit (there are
+    no statistics to stream through the transformers)."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    from skcrossmodal import MultiViewPipeline
+
+    X, views, _ = _data(n=200, missing_rate=0.1)
+    pipeline = MultiViewPipeline(
+        _model(views=views, max_epochs=3),
+        transformers={"view0": PCA(3), "view1": StandardScaler()},
+    )
+    assert not hasattr(pipeline, "partial_fit")
+    pipeline.fit(X)
+    inner = pipeline.estimator_
+    assert isinstance(inner, MultiViewContrastiveAligner)
+    assert inner.view_columns_[0].tolist() == [0, 1, 2]
+    transformed = pipeline._check(X)
+    assert_array_equal(pipeline.transform(X), inner.transform(transformed))
+    present = ~np.isnan(X[:, views["view0"]]).all(axis=1) & ~np.isnan(
+        X[:, views["view2"]]
+    ).all(axis=1)
+    rows = X[present][:20]
+    similarities, indices = pipeline.retrieve(
+        rows, rows, query_view="view0", gallery_view="view2", n_neighbors=3
+    )
+    expected = inner.retrieve(
+        pipeline._check(rows),
+        pipeline._check(rows),
+        query_view="view0",
+        gallery_view="view2",
+        n_neighbors=3,
+    )
+    assert_array_equal(indices, expected[1])
+    assert_allclose(similarities, expected[0])

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._compat import HasMethods, _check_sample_weight
 from .._utils.failure_safe import FailureSafeMixin
 from ..base import atomic_fit
-from .base import MultiViewStatistics
+from .base import MultiViewStatistics, ViewsMixin
 from .moments import MultiViewMoments, chunk_moments, extend_shifts
 from .views import named_selections, resolve_views, view_presence
 
@@ -194,6 +194,11 @@ def _estimator_has(method):
     return check
 
 
+def _estimator_streams_statistics(pipeline):
+    """Whether the estimator is solved from statistics the pipeline can stream."""
+    return isinstance(pipeline.estimator, MultiViewStatistics)
+
+
 class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
     """A multiview estimator with its own preprocessing of each view.
 
@@ -208,7 +213,8 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : MultiViewCCA, GeneralizedCCA or MultiViewSharedLatentRegression
+    estimator : MultiViewCCA, GeneralizedCCA, MultiViewSharedLatentRegression \
+            or MultiViewContrastiveAligner
         The multiview estimator; its ``views`` select the raw columns of each
         view (a view selected by a single column name or index is passed to
         its transformer as one 1-D column, as ``ColumnTransformer`` does, so
@@ -317,6 +323,9 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         self.estimator_.fit(transformed, sample_weight=sample_weight)
         if hasattr(self, "_raw_moments"):
             del self._raw_moments
+        if not isinstance(self.estimator_, MultiViewStatistics):
+            # A trained estimator keeps no statistics to stream from.
+            return self
         if all(t == "passthrough" for t in fitted.values()):
             # The raw views are the estimator's views: its statistics are theirs.
             self._raw_moments = self.estimator_._moments
@@ -328,12 +337,15 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
             self._merge_raw_statistics(X, sample_weight)
         return self
 
+    @available_if(_estimator_streams_statistics)
     @atomic_fit
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update each view's transformer and the estimator with one more chunk.
 
-        Needs numeric views, every transformer ``"passthrough"`` or with a
-        ``partial_fit``, and every transformer *affine* (``x -> x A + b``:
+        Only with an estimator solved from statistics (not
+        :class:`~skcrossmodal.MultiViewContrastiveAligner`). Needs numeric
+        views, every transformer ``"passthrough"`` or with a ``partial_fit``,
+        and every transformer *affine* (``x -> x A + b``:
         :class:`~sklearn.preprocessing.StandardScaler`,
         :class:`~sklearn.preprocessing.MinMaxScaler`,
         :class:`~sklearn.preprocessing.MaxAbsScaler`,
@@ -411,10 +423,11 @@ class MultiViewPipeline(FailureSafeMixin, TransformerMixin, BaseEstimator):
         return self
 
     def _check_estimator(self):
-        if not isinstance(self.estimator, MultiViewStatistics):
+        if not isinstance(self.estimator, ViewsMixin):
             raise TypeError(
                 "estimator must be a multiview estimator (MultiViewCCA, "
-                "GeneralizedCCA or MultiViewSharedLatentRegression); got "
+                "GeneralizedCCA, MultiViewSharedLatentRegression or "
+                "MultiViewContrastiveAligner); got "
                 f"{type(self.estimator).__name__}."
             )
 
