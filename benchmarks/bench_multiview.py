@@ -5,7 +5,9 @@ Printed, all from one run:
 1. **Every view pair against the two-view estimator.** Held-out recall@1
    (cosine, both directions, the mean over galleries of 100 rows) of every
    pair of views, for :class:`~skcrossmodal.MultiViewCCA` and
-   :class:`~skcrossmodal.GeneralizedCCA` fitted once on all K views, and for
+   :class:`~skcrossmodal.GeneralizedCCA` fitted once on all K views, for
+   :class:`~skcrossmodal.MultiViewContrastiveAligner` with its defaults (when
+   torch imports; its fit time is printed with the others'), and for
    ``CrossModalEmbedding(whiten=True)`` fitted on that pair alone; on
    :func:`~skcrossmodal.datasets.make_multiview` (K = 4) and on the four
    quadrants of scikit-learn's digits.
@@ -14,7 +16,8 @@ Printed, all from one run:
    view drawn at random per such row, completely at random) grows from 0 to
    50 %, with 300 training rows: MultiViewCCA on every row (pairwise-complete
    statistics) against
-   MultiViewCCA on the complete rows only (listwise deletion).
+   MultiViewCCA on the complete rows only (listwise deletion), and
+   MultiViewContrastiveAligner (defaults) on every row, when torch imports.
 3. **cca-zoo** (only when ``cca_zoo`` imports; it is not a dependency: install
    it in a throwaway environment, for example ``python -m venv /tmp/ccazoo &&
    /tmp/ccazoo/bin/pip install cca-zoo`` and run this script with that
@@ -36,6 +39,7 @@ Run: ``python benchmarks/bench_multiview.py`` (``--quick``: smaller sizes).
 """
 
 import argparse
+import importlib.util
 import itertools
 import time
 
@@ -47,6 +51,7 @@ from skcrossmodal import (
     GeneralizedCCA,
     MultiViewCCA,
     MultiViewCCACV,
+    MultiViewContrastiveAligner,
 )
 from skcrossmodal.datasets import load_digit_quadrants, make_multiview
 from skcrossmodal.metrics import recall_at_k
@@ -66,26 +71,34 @@ def pair_table(name, X_train, X_test, views, n_components):
     """Recall@1 of every view pair: the K-view fits against pair-by-pair CCA."""
     print(f"\n== {name}: held-out recall@1 per view pair (galleries of {GALLERY})")
     models = {
-        "MultiViewCCA": MultiViewCCA(views, n_components=n_components).fit(X_train),
-        "GeneralizedCCA": GeneralizedCCA(views, n_components=n_components).fit(X_train),
+        "MultiViewCCA": MultiViewCCA(views, n_components=n_components),
+        "GeneralizedCCA": GeneralizedCCA(views, n_components=n_components),
     }
-    print(f"{'pair':<28}{'MultiViewCCA':>14}{'GeneralizedCCA':>16}{'pairwise CCA':>14}")
-    names = list(views)
-    for a, b in itertools.combinations(names, 2):
-        row = []
-        for model in models.values():
-            row.append(
-                gallery_recall(
-                    model.transform_view(X_test, a), model.transform_view(X_test, b)
-                )
+    if importlib.util.find_spec("torch") is not None:
+        # Its defaults (n_components included), as a user would first fit it.
+        models["contrastive"] = MultiViewContrastiveAligner(views, random_state=0)
+    seconds = {}
+    for label, model in models.items():
+        start = time.perf_counter()
+        model.fit(X_train)
+        seconds[label] = time.perf_counter() - start
+    header = "".join(f"{label:>16}" for label in models)
+    print(f"{'pair':<28}{header}{'pairwise CCA':>16}")
+    for a, b in itertools.combinations(list(views), 2):
+        row = [
+            gallery_recall(
+                model.transform_view(X_test, a), model.transform_view(X_test, b)
             )
+            for model in models.values()
+        ]
         cca = CrossModalEmbedding(n_components=n_components, whiten=True).fit(
             X_train[:, views[a]], X_train[:, views[b]]
         )
         row.append(
             gallery_recall(*cca.transform(X_test[:, views[a]], X_test[:, views[b]]))
         )
-        print(f"{a + ' / ' + b:<28}{row[0]:>14.3f}{row[1]:>16.3f}{row[2]:>14.3f}")
+        print(f"{a + ' / ' + b:<28}" + "".join(f"{value:>16.3f}" for value in row))
+    print(f"{'fit seconds':<28}" + "".join(f"{t:>16.2f}" for t in seconds.values()))
 
 
 def remove_one_view(X, views, fraction, rng):
@@ -105,7 +118,11 @@ def mean_pair_recall(model, X_test, views):
 
 def missingness_curve(X_train, X_test, views, n_components):
     print("\n== recall@1 (mean over view pairs) as rows lose one modality (MCAR)")
-    print(f"{'missing rows':>13}{'all rows':>12}{'complete rows only':>20}")
+    contrastive = importlib.util.find_spec("torch") is not None
+    print(
+        f"{'missing rows':>13}{'all rows':>12}{'complete rows only':>20}"
+        + (f"{'contrastive, all rows':>23}" if contrastive else "")
+    )
     rng = np.random.default_rng(0)
     for fraction in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
         X_missing = remove_one_view(X_train, views, fraction, rng)
@@ -114,10 +131,15 @@ def missingness_curve(X_train, X_test, views, n_components):
         listwise = MultiViewCCA(views, n_components=n_components).fit(
             X_missing[complete_rows]
         )
-        print(
+        line = (
             f"{fraction:>12.0%} {mean_pair_recall(pairwise, X_test, views):>11.3f}"
             f"{mean_pair_recall(listwise, X_test, views):>20.3f}"
         )
+        if contrastive:
+            # A row lacking a view drops out of the pairs that need it only.
+            aligner = MultiViewContrastiveAligner(views, random_state=0)
+            line += f"{mean_pair_recall(aligner.fit(X_missing), X_test, views):>23.3f}"
+        print(line)
 
 
 def mean_pair_correlations(scores):
