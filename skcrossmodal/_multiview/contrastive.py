@@ -12,6 +12,8 @@ importing the package, constructing, cloning and ``get_params`` work without
 torch.
 """
 
+import itertools
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -250,6 +252,7 @@ class MultiViewContrastiveAligner(
         "views": [list, tuple, dict, None],
         "pairs": [StrOptions({"all", "anchor"})],
         "anchor_view": [str, IntegerInterval(0, None, closed="left"), None],
+        "init": [StrOptions({"random", "mcca"})],
     }
 
     def __init__(
@@ -266,6 +269,7 @@ class MultiViewContrastiveAligner(
         loss="infonce",
         pairs="all",
         anchor_view=None,
+        init="random",
         batch_size=256,
         max_epochs="auto",
         early_stopping="auto",
@@ -293,6 +297,7 @@ class MultiViewContrastiveAligner(
         self.loss = loss
         self.pairs = pairs
         self.anchor_view = anchor_view
+        self.init = init
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
@@ -381,10 +386,8 @@ class MultiViewContrastiveAligner(
         with self._threads_for_views([cols.size for cols in columns]):
             device = resolve_device(self.device)  # once per call
             if early_stopping is None:
-                early_stopping = (
-                    self._pairs_in_group(X.shape[0]) >= AUTO_EARLY_STOPPING_PAIRS
-                    if self.early_stopping == "auto"
-                    else bool(self.early_stopping)
+                early_stopping = self._early_stopping_for(
+                    X.shape[0], device, initialize
                 )
             self._train(
                 X,
@@ -398,6 +401,27 @@ class MultiViewContrastiveAligner(
                 early_stopping=early_stopping,
             )
         return self
+
+    def _early_stopping_for(self, n_samples, device, initialize):
+        """Whether ``fit`` holds out validation rows: the parameter resolved.
+
+        ``"auto"``: from ``AUTO_EARLY_STOPPING_PAIRS`` rows over every rank,
+        and, when a fit starts at MCCA (``init="mcca"``), whenever the rows
+        allow a split of two and two, so that the start competes with the
+        trained epochs (as ``ContrastiveAligner(init="cca")``); the string
+        ``"auto"`` is returned then, for the split to fall back to training
+        on every row if the held-out rows hold no pair of views.
+        """
+        if self.early_stopping != "auto":
+            return bool(self.early_stopping)
+        n_samples = self._pairs_in_group(n_samples)
+        if n_samples >= AUTO_EARLY_STOPPING_PAIRS:
+            return True
+        if initialize and self.init == "mcca":
+            n_validation = self._n_validation(n_samples, device)
+            if n_validation >= 2 and n_samples - n_validation >= 2:
+                return "auto"
+        return False
 
     def _validate_on_every_rank(self, X, sample_weight, *, reset, min_samples):
         """``_validate_views``, agreed on by every rank of a process group."""
@@ -484,6 +508,7 @@ class MultiViewContrastiveAligner(
                 dropout=float(self.dropout),
                 normalization=self.normalization,
                 loss=self.loss,
+                linear_path=self.init == "mcca",
             )
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(SEED_MAX))
@@ -503,7 +528,7 @@ class MultiViewContrastiveAligner(
             self._move_to(device)
             model, optimizer, spec = self.model_, self._optimizer, self._model_spec
             for group in optimizer.param_groups:
-                group["lr"] = self.learning_rate
+                group["lr"] = self.learning_rate * group.get("lr_scale", 1.0)
         generator = torch.Generator(device=device)
         # Each rank shuffles (and drops out) with its own stream.
         generator.manual_seed(self._random_state.randint(SEED_MAX) + comm.rank)
@@ -527,9 +552,16 @@ class MultiViewContrastiveAligner(
             ]
         x = _standardized(x, present_t, model.bounds, standardization)
 
-        train, held_out, train_weight, val_weight = self._split_rows(
-            x.shape[0], weight, generator, early_stopping, comm
-        )
+        split = self._split_rows(x.shape[0], weight, generator, early_stopping, comm)
+        held_out = split[1]
+        if held_out is not None and not self._validation_pairs_exist(
+            present_t[held_out], comm, strict=early_stopping != "auto"
+        ):
+            # "auto" for an MCCA start only: no pair to score, every row trains.
+            early_stopping = False
+            split = self._split_rows(x.shape[0], weight, generator, False, comm)
+        early_stopping = bool(early_stopping)
+        train, held_out, train_weight, val_weight = split
         validation = {}
         if held_out is not None:
             validation = {
@@ -537,7 +569,6 @@ class MultiViewContrastiveAligner(
                 "val_present": present_t[held_out],
                 "val_weight": val_weight,
             }
-            self._check_validation_pairs(present_t[held_out], comm)
         data = MultiViewTrainingData(
             x=x,
             present=present_t,
@@ -547,6 +578,8 @@ class MultiViewContrastiveAligner(
             train_weight=train_weight,
             **validation,
         )
+        if initialize and self.init == "mcca":
+            self._init_from_mcca(model, data, bounds=model.bounds, comm=comm)
         plan = self._plan(
             data,
             comm,
@@ -581,16 +614,54 @@ class MultiViewContrastiveAligner(
         self.temperature_ = float(1.0 / model.logit_scale.detach().exp().cpu())
         self._report_stop(result, plan, loop)
 
-    def _check_validation_pairs(self, present, comm):
-        """The held-out rows must hold some pair of views in two rows."""
+    def _validation_pairs_exist(self, present, comm, *, strict):
+        """Whether the held-out rows hold some pair of views in two rows.
+
+        With ``strict`` (early stopping asked for), raise when they do not.
+        """
         both = present.double().T @ present.double()
         both = comm.all_reduce_sum(both).fill_diagonal_(0)
-        if not bool((both >= _MIN_ROWS).any()):
+        exist = bool((both >= _MIN_ROWS).any())
+        if not exist and strict:
             raise ValueError(
                 "No pair of views is present together in 2 of the rows held out "
                 "for early stopping, so the validation score is undefined; pass "
                 "more rows, raise validation_fraction, or set early_stopping=False."
             )
+        return exist
+
+    def _init_from_mcca(self, model, data, *, bounds, comm):
+        """Set the linear paths to MultiViewCCA of the standardised training rows.
+
+        ``MultiViewCCA(reg="auto")`` is fitted, in float64 on the host, on
+        the training rows of every rank (not the validation rows, which judge
+        the start), gathered in rank order so that every rank fits the same
+        solution (then broadcast from rank 0 all the same), with their
+        weights and a missing view as NaN; its rotations act on the
+        standardised views the encoders see, so before training each view's
+        embedding is its normalised MCCA score.
+        """
+        torch, models = import_torch()
+        from .cca import MultiViewCCA
+
+        rows = data.train_rows
+        x = comm.gather(data.x[rows]).double().cpu().numpy()
+        present = comm.gather(data.present[rows]).cpu().numpy()
+        weight = None
+        if data.sample_weight is not None:
+            weight = comm.gather(data.sample_weight[rows]).double().cpu().numpy()
+        views = [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
+        for view, columns in enumerate(views):
+            x[~present[:, view], columns] = np.nan
+        widths = [columns.stop - columns.start for columns in views]
+        mcca = MultiViewCCA(views, n_components=min(self.n_components, *widths))
+        mcca.fit(x, sample_weight=weight)
+        device = next(model.parameters()).device
+        model.init_from_linear_(
+            [models.to_device(r, device, torch.float32) for r in mcca.rotations_],
+            [models.to_device(m, device, torch.float32) for m in mcca.view_means_],
+        )
+        comm.broadcast_module(model)
 
     def _plan(
         self, data, comm, *, device, initialize, max_epochs, early_stopping, pairs
@@ -605,7 +676,7 @@ class MultiViewContrastiveAligner(
                 max_epochs=max_epochs,
                 early_stopping=early_stopping,
             ),
-            score_initial=False,
+            score_initial=initialize and self.init == "mcca",
             reconstruction_weight=0.0,
             compile=False,
             view_pairs=pairs,
