@@ -19,7 +19,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 torch = pytest.importorskip("torch")
 
-from skcrossmodal import ContrastiveAligner, MultiViewContrastiveAligner  # noqa: E402
+from skcrossmodal import (  # noqa: E402
+    ContrastiveAligner,
+    MultiViewCCA,
+    MultiViewContrastiveAligner,
+)
 from skcrossmodal import distributed as launcher  # noqa: E402
 from skcrossmodal._torch import modules  # noqa: E402
 from skcrossmodal._torch.multiview import (  # noqa: E402
@@ -608,3 +612,166 @@ def test_final_step_of_a_multiview_pipeline():
     )
     assert_array_equal(indices, expected[1])
     assert_allclose(similarities, expected[0])
+
+
+# ------------------------------------------------------- init="mcca" ---
+class _Start(Callback):
+    """Record the weights before any step, the training rows and the start's score."""
+
+    def on_train_begin(self, loop):
+        self.state = {k: v.detach().clone() for k, v in loop.model.state_dict().items()}
+        self.train_rows = loop.data.train_rows.numpy().copy()
+        self.initial_score = loop.initial_score
+
+
+def _standardized(model, X):
+    """X with each view standardised as the model does it (float32 values)."""
+    Xs = np.full_like(X, np.nan)
+    for k, columns in enumerate(model.view_columns_):
+        block = (X[:, columns] - model.view_means_[k]) / model.view_scales_[k]
+        Xs[:, columns] = block.astype(np.float32)
+    return Xs
+
+
+def _assert_starts_at_mcca(model, start, X, weight=None, rows=None):
+    """Every view's embedding under the start's weights is its unit MCCA score."""
+    rows = np.arange(len(X)) if rows is None else rows
+    Xs = _standardized(model, X)
+    widths = [c.size for c in model.view_columns_]
+    mcca = MultiViewCCA(model.views, n_components=min(model.n_components, *widths))
+    mcca.fit(Xs[rows], sample_weight=None if weight is None else weight[rows])
+    fitted = {k: v.clone() for k, v in model.model_.state_dict().items()}
+    model.model_.load_state_dict(start.state)
+    try:
+        for name in model.view_names_:
+            scores = mcca.transform_view(Xs, name)
+            has = ~np.isnan(scores[:, 0])
+            unit = scores[has] / np.linalg.norm(scores[has], axis=1, keepdims=True)
+            z = model.transform_view(X, name)[has]
+            assert_allclose(z[:, : unit.shape[1]], unit, atol=1e-6)
+            assert_array_equal(z[:, unit.shape[1] :], 0.0)  # columns MCCA lacks
+    finally:
+        model.model_.load_state_dict(fitted)
+
+
+@pytest.mark.parametrize("loss", ["infonce", "siglip"])
+@pytest.mark.parametrize("pairs", ["all", "anchor"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mcca_start_is_each_views_normalised_mcca_score(loss, pairs, weighted):
+    """Before any step, view k's embedding is MultiViewCCA's score of the
+    standardised rows, normalised (to 1e-6), missing views and weights
+    included; the MLP is a zero-started residual."""
+    X, views, _ = _data(n=150, missing_rate=0.3, seed=2)
+    weight = np.random.default_rng(1).uniform(0.2, 3.0, len(X)) if weighted else None
+    start = _Start()
+    model = _model(
+        views=views, init="mcca", n_components=8, loss=loss, pairs=pairs
+    )  # 8 > the views' 6 columns: the last 2 columns start at 0
+    model.set_params(max_epochs=2, callbacks=[start]).fit(X, sample_weight=weight)
+    _assert_starts_at_mcca(model, start, X, weight)
+    last = len(model.model_.encoders[0]) - 1  # the MLPs' output layer
+    for k in range(len(views)):
+        assert not start.state[f"encoders.{k}.{last}.weight"].any()  # residual: 0
+        assert not start.state[f"encoders.{k}.{last}.bias"].any()
+        assert start.state[f"encoders.{k}.0.weight"].any()  # hidden: random
+    # Training moved away from the start (the residual too).
+    moved = _weights(model)
+    assert moved[f"encoders.0.{last}.weight"].any()
+    assert not np.allclose(moved["linears.0.weight"], start.state["linears.0.weight"])
+
+
+def test_mcca_start_is_kept_when_no_epoch_beats_it():
+    """Early stopping scores the MCCA start first; a callback that scrambles
+    the weights after that leaves no epoch able to beat it, and the model
+    ends exactly at the start (best_epoch_ 0), fitted on the training rows."""
+
+    class Scramble(Callback):
+        def on_train_begin(self, loop):
+            generator = torch.Generator().manual_seed(0)
+            with torch.no_grad():
+                for parameter in loop.model.parameters():
+                    parameter.add_(
+                        3 * torch.randn(parameter.shape, generator=generator)
+                    )
+
+    X, views, _ = _data(n=300, missing_rate=0.2, seed=5)
+    start = _Start()
+    model = _model(
+        views=views,
+        init="mcca",
+        max_epochs=2,
+        learning_rate=1e-6,
+        early_stopping=True,
+        validation_fraction=0.3,
+        callbacks=[start, Scramble()],
+    ).fit(X)
+    assert model.best_epoch_ == 0 and model.n_iter_ == 2
+    assert start.initial_score > max(model.validation_scores_)
+    assert len(start.train_rows) == 210
+    for key, value in _weights(model).items():
+        assert_array_equal(value, start.state[key].numpy())
+    _assert_starts_at_mcca(model, start, X, rows=start.train_rows)
+
+
+def _nonlinear_views(n, seed):
+    """Two views of a 2-d latent with no linear relation: z and its complex square."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    square = np.column_stack([z[:, 0] ** 2 - z[:, 1] ** 2, 2 * z[:, 0] * z[:, 1]])
+    X = np.hstack([z, square, z**3]) + 0.05 * rng.normal(size=(n, 6))
+    return X, {"z": [0, 1], "square": [2, 3], "cube": [4, 5]}
+
+
+def test_mcca_start_gives_way_to_epochs_that_beat_it():
+    """Where MCCA misses a nonlinear link, trained epochs beat the start on
+    the validation rows and are kept."""
+    X, views = _nonlinear_views(600, seed=0)
+    start = _Start()
+    model = _model(
+        views=views,
+        init="mcca",
+        hidden_layer_sizes=(32,),
+        max_epochs=30,
+        learning_rate=1e-2,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=30,
+        callbacks=[start],
+    ).fit(X)
+    assert model.best_epoch_ > 0
+    kept = model.validation_scores_[model.best_epoch_ - 1]
+    assert kept > start.initial_score + 0.05
+
+
+def test_mcca_init_applies_only_when_a_model_starts():
+    """partial_fit's first call starts at MCCA of its chunk; later calls and
+    warm starts continue from the current weights, the linear paths at 1/10
+    of the learning rate."""
+    X, views, _ = _data(n=160, missing_rate=0.2, seed=3)
+    first, second = _Start(), _Start()
+    model = _model(views=views, init="mcca", callbacks=[first])
+    model.partial_fit(X[:80])
+    _assert_starts_at_mcca(model, first, X[:80])
+    after_first = _weights(model)
+    model.set_params(callbacks=[second]).partial_fit(X[80:])
+    for key, value in after_first.items():
+        assert_array_equal(second.state[key].numpy(), value)
+    warm = _model(views=views, init="mcca", warm_start=True).fit(X)
+    ended, start = _weights(warm), _Start()
+    warm.set_params(callbacks=[start], learning_rate=0.5).fit(X)
+    for key, value in ended.items():
+        assert_array_equal(start.state[key].numpy(), value)
+    rates = sorted(group["lr"] for group in warm._optimizer.param_groups)
+    assert_allclose(rates, [0.05, 0.5, 0.5])
+
+
+def test_mcca_model_pickles():
+    X, views, _ = _data(n=100, missing_rate=0.2)
+    model = _model(views=views, init="mcca").fit(X)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert loaded.model_.linears is not None
+    assert_array_equal(loaded.transform(X), model.transform(X))
+    assert_array_equal(
+        loaded.set_params(warm_start=True).fit(X).transform(X),
+        model.set_params(warm_start=True).fit(X).transform(X),
+    )
