@@ -536,17 +536,21 @@ def _fit_shard_on_rank(X, weight):
         n_iter_no_change=2,
         tol=0.5,  # no epoch improves this much: stops after the patience
     ).fit(X[rows], sample_weight=weight[rows])
+    mcca = _model(
+        views=_data(n=32)[1], init="mcca", batch_size=32, max_epochs=3, dropout=0.0
+    ).fit(X[rows], sample_weight=weight[rows])
     return {
         "loss_curve": model.loss_curve_,
         "weights": _weights(model),
         "stopped": (stopped.n_iter_, stopped.best_epoch_, stopped.validation_scores_),
         "stopped_weights": _weights(stopped),
+        "mcca_weights": _weights(mcca),
     }
 
 
 def test_two_ranks_equal_one_process_with_the_global_batch():
-    """2 ranks x batch 32 == 1 process x batch 64 (missing views, weights);
-    early stopping is agreed by the ranks."""
+    """2 ranks x batch 32 == 1 process x batch 64 (missing views, weights),
+    from the random start and from MCCA; early stopping is agreed by the ranks."""
     X, views, _ = _data(n=sum(SHARDS), missing_rate=0.25)
     weight = np.random.default_rng(0).uniform(0.2, 3.0, size=len(X))
     per_rank = launcher.run(_fit_shard_on_rank, X, weight, timeout=TIMEOUT)
@@ -563,6 +567,15 @@ def test_two_ranks_equal_one_process_with_the_global_batch():
     assert_allclose(per_rank[0]["loss_curve"], alone.loss_curve_, rtol=1e-4)
     for key, value in _weights(alone).items():
         assert_allclose(per_rank[0]["weights"][key], value, rtol=1e-3, atol=1e-4)
+    # init="mcca": every rank starts at the MCCA of all the ranks' rows.
+    mcca_alone = _model(
+        views=views, init="mcca", batch_size=64, max_epochs=3, dropout=0.0
+    ).fit(X, sample_weight=weight)
+    for key, value in _weights(mcca_alone).items():
+        assert_array_equal(
+            per_rank[1]["mcca_weights"][key], per_rank[0]["mcca_weights"][key]
+        )
+        assert_allclose(per_rank[0]["mcca_weights"][key], value, rtol=1e-3, atol=1e-4)
     # The public launcher takes the K-view estimator and its NaN blocks.
     fitted = launcher.fit(
         _model(views=views, batch_size=32, max_epochs=3, dropout=0.0),
