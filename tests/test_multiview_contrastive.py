@@ -502,6 +502,15 @@ def test_bad_input_raises_clear_errors_and_leaves_the_estimator_unchanged():
     assert_array_equal(model.transform(X), expected)
     for key, value in _weights(model).items():
         assert_array_equal(value, weights[key])
+    # init="mcca" needs every pair of views in 2 training rows (MultiViewCCA);
+    # pairs="anchor" does not train views 1 and 2 together.
+    rare = X.copy()
+    rare[2:, views["view2"]] = np.nan
+    rare[:2, views["view1"]] = np.nan
+    assert "init='mcca' fits MultiViewCCA" in _failing_fit(
+        _model(views=views, init="mcca", pairs="anchor"), rare
+    )
+    assert "'init' parameter" in _failing_fit(_model(views=views, init="cca"), X)
     fresh = _model(views=views)
     _failing_fit(fresh, partly)
     assert not hasattr(fresh, "n_features_in_") and not hasattr(fresh, "model_")

@@ -685,7 +685,14 @@ class MultiViewContrastiveAligner(
             x[~present[:, view], columns] = np.nan
         widths = [columns.stop - columns.start for columns in views]
         mcca = MultiViewCCA(views, n_components=min(self.n_components, *widths))
-        mcca.fit(x, sample_weight=weight)
+        try:
+            mcca.fit(x, sample_weight=weight)
+        except ValueError as error:
+            raise ValueError(
+                "init='mcca' fits MultiViewCCA on the training rows (those not "
+                f"held out for early stopping), and it failed: {error} Pass more "
+                "rows, set early_stopping=False, or use init='random'."
+            ) from error
         device = next(model.parameters()).device
         model.init_from_linear_(
             [models.to_device(r, device, torch.float32) for r in mcca.rotations_],
