@@ -123,7 +123,14 @@ class MultiViewContrastiveAligner(
         when no epoch beats it (``best_epoch_`` 0); ``early_stopping="auto"``
         holds out validation rows for a fit from MCCA at any size. ``init``
         applies when a model starts (``fit``, the first ``partial_fit``), not
-        when training continues. DECISION_SENTENCE
+        when training continues. The default stays ``"random"``, as
+        measured (held-out recall@1, mean over view pairs, seeds 0 to 2;
+        see :doc:`/multiview`): ``"mcca"`` wins clearly with 300 training
+        rows (0.37 against 0.23 to 0.25, with 0 to 50 % of the rows lacking
+        a view, where the random start loses to :class:`MultiViewCCA`),
+        ties with 10 000 rows (0.484 against 0.486) and loses on the 1 297
+        rows of the digit quadrants (0.218 against 0.238). Prefer
+        ``"mcca"`` with a few hundred rows.
     batch_size : int, default=256
         Rows per mini-batch (per rank in a process group), at least 2; the
         rows of an epoch are split into near-equal batches of at most this
