@@ -797,3 +797,27 @@ def test_mcca_model_pickles():
         loaded.set_params(warm_start=True).fit(X).transform(X),
         model.set_params(warm_start=True).fit(X).transform(X),
     )
+
+
+def test_auto_early_stopping_holds_out_rows_for_an_mcca_start_only():
+    """early_stopping="auto" holds out validation rows below 10 000 rows for
+    a fit from MCCA (its start must compete), not from a random start, and
+    trains on every row when the held-out rows hold no pair of views."""
+    X, views, _ = _data(n=100, missing_rate=0.2)
+    auto = {"early_stopping": "auto", "max_epochs": 3}
+    mcca = _model(views=views, init="mcca", **auto).fit(X)
+    assert len(mcca.validation_scores_) == 3
+    assert _model(views=views, **auto).fit(X).validation_scores_ is None
+    assert _model(views=views, init="mcca", **auto).partial_fit(X).n_iter_ == 1
+    # Rows 4 to 39 hold one view each: the 4 held-out rows cannot hold a pair.
+    lonely = X[:40].copy()
+    for row in range(4, 40):
+        for view, columns in enumerate(views.values()):
+            if view != row % 3:
+                lonely[row, columns] = np.nan
+    start = _Start()
+    model = _model(views=views, init="mcca", callbacks=[start], **auto)
+    assert model.fit(lonely).validation_scores_ is None
+    assert len(start.train_rows) == 40
+    with pytest.raises(ValueError, match="No pair of views is present together"):
+        model.set_params(early_stopping=True, callbacks=None).fit(lonely)

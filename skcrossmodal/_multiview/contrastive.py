@@ -146,9 +146,9 @@ class MultiViewContrastiveAligner(
         reciprocal rank (the ``score`` of the held-out rows), stop when it has
         not improved by ``tol`` for ``n_iter_no_change`` epochs and keep the
         best weights. ``"auto"`` turns it on from 10 000 rows, and for a
-        fit from MCCA (``init="mcca"``) whenever the rows allow two
-        validation and two training rows (it stays off if the held-out rows
-        hold no pair of views in two rows). When off,
+        fit from MCCA (``init="mcca"``) whenever the rows (of every rank)
+        allow two validation and two training rows (it stays off if the
+        held-out rows hold no pair of views in two rows). When off,
         training stops when the training loss has not improved by ``tol``
         for ``n_iter_no_change`` epochs (below 10 000 rows, with ``"auto"``,
         every epoch runs).
@@ -439,24 +439,27 @@ class MultiViewContrastiveAligner(
             )
         return self
 
-    def _early_stopping_for(self, n_samples, device, initialize):
+    def _early_stopping_for(self, n_rows, device, initialize):
         """Whether ``fit`` holds out validation rows: the parameter resolved.
 
         ``"auto"``: from ``AUTO_EARLY_STOPPING_PAIRS`` rows over every rank,
-        and, when a fit starts at MCCA (``init="mcca"``), whenever the rows
-        allow a split of two and two, so that the start competes with the
+        and, when a fit starts at MCCA (``init="mcca"``), whenever every
+        rank's rows allow a split of two and two, so that the start competes with the
         trained epochs (as ``ContrastiveAligner(init="cca")``); the string
         ``"auto"`` is returned then, for the split to fall back to training
         on every row if the held-out rows hold no pair of views.
         """
         if self.early_stopping != "auto":
             return bool(self.early_stopping)
-        n_samples = self._pairs_in_group(n_samples)
+        n_samples = self._pairs_in_group(n_rows)
         if n_samples >= AUTO_EARLY_STOPPING_PAIRS:
             return True
         if initialize and self.init == "mcca":
-            n_validation = self._n_validation(n_samples, device)
-            if n_validation >= 2 and n_samples - n_validation >= 2:
+            # Each rank holds out its share of its own rows: every rank's
+            # split must leave two and two.
+            n_validation = self._n_validation(n_rows, device)
+            can_split = n_validation >= 2 and n_rows - n_validation >= 2
+            if not self._communicator().any_true(not can_split):
                 return "auto"
         return False
 
