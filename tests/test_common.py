@@ -63,7 +63,7 @@ if importlib.util.find_spec("torch") is not None:
             random_state=0,
         )
     )
-    SKLEARN_ONLY.append(
+    SKLEARN_ONLY.extend(
         MultiViewContrastiveAligner(
             n_components=4,
             hidden_layer_sizes=(8,),
@@ -72,7 +72,9 @@ if importlib.util.find_spec("torch") is not None:
             early_stopping=False,
             device="cpu",
             random_state=0,
+            init=init,
         )
+        for init in ("random", "mcca")
     )
 
 
@@ -152,7 +154,7 @@ if importlib.util.find_spec("torch") is not None:
     # A stochastic trainer: it declares no exactness promise, so the checks
     # compare it only with itself (same seed) and run partial_fit without
     # asking it to equal fit.
-    MULTIVIEW_ESTIMATORS.append(
+    MULTIVIEW_ESTIMATORS.extend(
         MultiViewContrastiveAligner(
             n_components=3,
             hidden_layer_sizes=(16,),
@@ -161,7 +163,9 @@ if importlib.util.find_spec("torch") is not None:
             early_stopping=False,
             device="cpu",
             random_state=0,
+            init=init,
         )
+        for init in ("random", "mcca")
     )
 # The checks all_multiview_checks leaves out for an estimator, and why.
 _SHARED_SPACE_ONLY = (

@@ -19,7 +19,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 torch = pytest.importorskip("torch")
 
-from skcrossmodal import ContrastiveAligner, MultiViewContrastiveAligner  # noqa: E402
+from skcrossmodal import (  # noqa: E402
+    ContrastiveAligner,
+    MultiViewCCA,
+    MultiViewContrastiveAligner,
+)
 from skcrossmodal import distributed as launcher  # noqa: E402
 from skcrossmodal._torch import modules  # noqa: E402
 from skcrossmodal._torch.multiview import (  # noqa: E402
@@ -498,6 +502,15 @@ def test_bad_input_raises_clear_errors_and_leaves_the_estimator_unchanged():
     assert_array_equal(model.transform(X), expected)
     for key, value in _weights(model).items():
         assert_array_equal(value, weights[key])
+    # init="mcca" needs every pair of views in 2 training rows (MultiViewCCA);
+    # pairs="anchor" does not train views 1 and 2 together.
+    rare = X.copy()
+    rare[2:, views["view2"]] = np.nan
+    rare[:2, views["view1"]] = np.nan
+    assert "init='mcca' fits MultiViewCCA" in _failing_fit(
+        _model(views=views, init="mcca", pairs="anchor"), rare
+    )
+    assert "'init' parameter" in _failing_fit(_model(views=views, init="cca"), X)
     fresh = _model(views=views)
     _failing_fit(fresh, partly)
     assert not hasattr(fresh, "n_features_in_") and not hasattr(fresh, "model_")
@@ -532,17 +545,21 @@ def _fit_shard_on_rank(X, weight):
         n_iter_no_change=2,
         tol=0.5,  # no epoch improves this much: stops after the patience
     ).fit(X[rows], sample_weight=weight[rows])
+    mcca = _model(
+        views=_data(n=32)[1], init="mcca", batch_size=32, max_epochs=3, dropout=0.0
+    ).fit(X[rows], sample_weight=weight[rows])
     return {
         "loss_curve": model.loss_curve_,
         "weights": _weights(model),
         "stopped": (stopped.n_iter_, stopped.best_epoch_, stopped.validation_scores_),
         "stopped_weights": _weights(stopped),
+        "mcca_weights": _weights(mcca),
     }
 
 
 def test_two_ranks_equal_one_process_with_the_global_batch():
-    """2 ranks x batch 32 == 1 process x batch 64 (missing views, weights);
-    early stopping is agreed by the ranks."""
+    """2 ranks x batch 32 == 1 process x batch 64 (missing views, weights),
+    from the random start and from MCCA; early stopping is agreed by the ranks."""
     X, views, _ = _data(n=sum(SHARDS), missing_rate=0.25)
     weight = np.random.default_rng(0).uniform(0.2, 3.0, size=len(X))
     per_rank = launcher.run(_fit_shard_on_rank, X, weight, timeout=TIMEOUT)
@@ -559,6 +576,15 @@ def test_two_ranks_equal_one_process_with_the_global_batch():
     assert_allclose(per_rank[0]["loss_curve"], alone.loss_curve_, rtol=1e-4)
     for key, value in _weights(alone).items():
         assert_allclose(per_rank[0]["weights"][key], value, rtol=1e-3, atol=1e-4)
+    # init="mcca": every rank starts at the MCCA of all the ranks' rows.
+    mcca_alone = _model(
+        views=views, init="mcca", batch_size=64, max_epochs=3, dropout=0.0
+    ).fit(X, sample_weight=weight)
+    for key, value in _weights(mcca_alone).items():
+        assert_array_equal(
+            per_rank[1]["mcca_weights"][key], per_rank[0]["mcca_weights"][key]
+        )
+        assert_allclose(per_rank[0]["mcca_weights"][key], value, rtol=1e-3, atol=1e-4)
     # The public launcher takes the K-view estimator and its NaN blocks.
     fitted = launcher.fit(
         _model(views=views, batch_size=32, max_epochs=3, dropout=0.0),
@@ -608,3 +634,190 @@ def test_final_step_of_a_multiview_pipeline():
     )
     assert_array_equal(indices, expected[1])
     assert_allclose(similarities, expected[0])
+
+
+# ------------------------------------------------------- init="mcca" ---
+class _Start(Callback):
+    """Record the weights before any step, the training rows and the start's score."""
+
+    def on_train_begin(self, loop):
+        self.state = {k: v.detach().clone() for k, v in loop.model.state_dict().items()}
+        self.train_rows = loop.data.train_rows.numpy().copy()
+        self.initial_score = loop.initial_score
+
+
+def _standardized(model, X):
+    """X with each view standardised as the model does it (float32 values)."""
+    Xs = np.full_like(X, np.nan)
+    for k, columns in enumerate(model.view_columns_):
+        block = (X[:, columns] - model.view_means_[k]) / model.view_scales_[k]
+        Xs[:, columns] = block.astype(np.float32)
+    return Xs
+
+
+def _assert_starts_at_mcca(model, start, X, weight=None, rows=None):
+    """Every view's embedding under the start's weights is its unit MCCA score."""
+    rows = np.arange(len(X)) if rows is None else rows
+    Xs = _standardized(model, X)
+    widths = [c.size for c in model.view_columns_]
+    mcca = MultiViewCCA(model.views, n_components=min(model.n_components, *widths))
+    mcca.fit(Xs[rows], sample_weight=None if weight is None else weight[rows])
+    fitted = {k: v.clone() for k, v in model.model_.state_dict().items()}
+    model.model_.load_state_dict(start.state)
+    try:
+        for name in model.view_names_:
+            scores = mcca.transform_view(Xs, name)
+            has = ~np.isnan(scores[:, 0])
+            unit = scores[has] / np.linalg.norm(scores[has], axis=1, keepdims=True)
+            z = model.transform_view(X, name)[has]
+            assert_allclose(z[:, : unit.shape[1]], unit, atol=1e-6)
+            assert_array_equal(z[:, unit.shape[1] :], 0.0)  # columns MCCA lacks
+    finally:
+        model.model_.load_state_dict(fitted)
+
+
+@pytest.mark.parametrize("loss", ["infonce", "siglip"])
+@pytest.mark.parametrize("pairs", ["all", "anchor"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mcca_start_is_each_views_normalised_mcca_score(loss, pairs, weighted):
+    """Before any step, view k's embedding is MultiViewCCA's score of the
+    standardised rows, normalised (to 1e-6), missing views and weights
+    included; the MLP is a zero-started residual."""
+    X, views, _ = _data(n=150, missing_rate=0.3, seed=2)
+    weight = np.random.default_rng(1).uniform(0.2, 3.0, len(X)) if weighted else None
+    start = _Start()
+    model = _model(
+        views=views, init="mcca", n_components=8, loss=loss, pairs=pairs
+    )  # 8 > the views' 6 columns: the last 2 columns start at 0
+    model.set_params(max_epochs=2, callbacks=[start]).fit(X, sample_weight=weight)
+    _assert_starts_at_mcca(model, start, X, weight)
+    last = len(model.model_.encoders[0]) - 1  # the MLPs' output layer
+    for k in range(len(views)):
+        assert not start.state[f"encoders.{k}.{last}.weight"].any()  # residual: 0
+        assert not start.state[f"encoders.{k}.{last}.bias"].any()
+        assert start.state[f"encoders.{k}.0.weight"].any()  # hidden: random
+    # Training moved away from the start (the residual too).
+    moved = _weights(model)
+    assert moved[f"encoders.0.{last}.weight"].any()
+    assert not np.allclose(moved["linears.0.weight"], start.state["linears.0.weight"])
+
+
+def test_mcca_start_is_kept_when_no_epoch_beats_it():
+    """Early stopping scores the MCCA start first; a callback that scrambles
+    the weights after that leaves no epoch able to beat it, and the model
+    ends exactly at the start (best_epoch_ 0), fitted on the training rows."""
+
+    class Scramble(Callback):
+        def on_train_begin(self, loop):
+            generator = torch.Generator().manual_seed(0)
+            with torch.no_grad():
+                for parameter in loop.model.parameters():
+                    parameter.add_(
+                        3 * torch.randn(parameter.shape, generator=generator)
+                    )
+
+    X, views, _ = _data(n=300, missing_rate=0.2, seed=5)
+    start = _Start()
+    model = _model(
+        views=views,
+        init="mcca",
+        max_epochs=2,
+        learning_rate=1e-6,
+        early_stopping=True,
+        validation_fraction=0.3,
+        callbacks=[start, Scramble()],
+    ).fit(X)
+    assert model.best_epoch_ == 0 and model.n_iter_ == 2
+    assert start.initial_score > max(model.validation_scores_)
+    assert len(start.train_rows) == 210
+    for key, value in _weights(model).items():
+        assert_array_equal(value, start.state[key].numpy())
+    _assert_starts_at_mcca(model, start, X, rows=start.train_rows)
+
+
+def _nonlinear_views(n, seed):
+    """Two views of a 2-d latent with no linear relation: z and its complex square."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    square = np.column_stack([z[:, 0] ** 2 - z[:, 1] ** 2, 2 * z[:, 0] * z[:, 1]])
+    X = np.hstack([z, square, z**3]) + 0.05 * rng.normal(size=(n, 6))
+    return X, {"z": [0, 1], "square": [2, 3], "cube": [4, 5]}
+
+
+def test_mcca_start_gives_way_to_epochs_that_beat_it():
+    """Where MCCA misses a nonlinear link, trained epochs beat the start on
+    the validation rows and are kept."""
+    X, views = _nonlinear_views(600, seed=0)
+    start = _Start()
+    model = _model(
+        views=views,
+        init="mcca",
+        hidden_layer_sizes=(32,),
+        max_epochs=30,
+        learning_rate=1e-2,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=30,
+        callbacks=[start],
+    ).fit(X)
+    assert model.best_epoch_ > 0
+    kept = model.validation_scores_[model.best_epoch_ - 1]
+    assert kept > start.initial_score + 0.05
+
+
+def test_mcca_init_applies_only_when_a_model_starts():
+    """partial_fit's first call starts at MCCA of its chunk; later calls and
+    warm starts continue from the current weights, the linear paths at 1/10
+    of the learning rate."""
+    X, views, _ = _data(n=160, missing_rate=0.2, seed=3)
+    first, second = _Start(), _Start()
+    model = _model(views=views, init="mcca", callbacks=[first])
+    model.partial_fit(X[:80])
+    _assert_starts_at_mcca(model, first, X[:80])
+    after_first = _weights(model)
+    model.set_params(callbacks=[second]).partial_fit(X[80:])
+    for key, value in after_first.items():
+        assert_array_equal(second.state[key].numpy(), value)
+    warm = _model(views=views, init="mcca", warm_start=True).fit(X)
+    ended, start = _weights(warm), _Start()
+    warm.set_params(callbacks=[start], learning_rate=0.5).fit(X)
+    for key, value in ended.items():
+        assert_array_equal(start.state[key].numpy(), value)
+    rates = sorted(group["lr"] for group in warm._optimizer.param_groups)
+    assert_allclose(rates, [0.05, 0.5, 0.5])
+
+
+def test_mcca_model_pickles():
+    X, views, _ = _data(n=100, missing_rate=0.2)
+    model = _model(views=views, init="mcca").fit(X)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert loaded.model_.linears is not None
+    assert_array_equal(loaded.transform(X), model.transform(X))
+    assert_array_equal(
+        loaded.set_params(warm_start=True).fit(X).transform(X),
+        model.set_params(warm_start=True).fit(X).transform(X),
+    )
+
+
+def test_auto_early_stopping_holds_out_rows_for_an_mcca_start_only():
+    """early_stopping="auto" holds out validation rows below 10 000 rows for
+    a fit from MCCA (its start must compete), not from a random start, and
+    trains on every row when the held-out rows hold no pair of views."""
+    X, views, _ = _data(n=100, missing_rate=0.2)
+    auto = {"early_stopping": "auto", "max_epochs": 3}
+    mcca = _model(views=views, init="mcca", **auto).fit(X)
+    assert len(mcca.validation_scores_) == 3
+    assert _model(views=views, **auto).fit(X).validation_scores_ is None
+    assert _model(views=views, init="mcca", **auto).partial_fit(X).n_iter_ == 1
+    # Rows 4 to 39 hold one view each: the 4 held-out rows cannot hold a pair.
+    lonely = X[:40].copy()
+    for row in range(4, 40):
+        for view, columns in enumerate(views.values()):
+            if view != row % 3:
+                lonely[row, columns] = np.nan
+    start = _Start()
+    model = _model(views=views, init="mcca", callbacks=[start], **auto)
+    assert model.fit(lonely).validation_scores_ is None
+    assert len(start.train_rows) == 40
+    with pytest.raises(ValueError, match="No pair of views is present together"):
+        model.set_params(early_stopping=True, callbacks=None).fit(lonely)

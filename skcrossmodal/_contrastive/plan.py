@@ -168,7 +168,9 @@ class MultiViewModelSpec:
 
     The fields are the keyword arguments of
     ``skcrossmodal._torch.multiview.MultiViewEncoder``; ``widths`` are the
-    views' numbers of columns, in the order of the model's input.
+    views' numbers of columns, in the order of the model's input;
+    ``linear_path`` adds a linear map per view next to its MLP
+    (``init="mcca"``).
     """
 
     widths: tuple
@@ -178,6 +180,7 @@ class MultiViewModelSpec:
     dropout: float
     normalization: str | None
     loss: str = "infonce"
+    linear_path: bool = False
 
     def module_kwargs(self):
         """The fields as keyword arguments."""

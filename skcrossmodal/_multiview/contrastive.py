@@ -12,6 +12,8 @@ importing the package, constructing, cloning and ``get_params`` work without
 torch.
 """
 
+import itertools
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -107,6 +109,28 @@ class MultiViewContrastiveAligner(
     anchor_view : str, int or None, default=None
         The anchor of ``pairs="anchor"``, by name or index; None is the
         first view. Ignored with ``pairs="all"``.
+    init : {"random", "mcca"}, default="random"
+        The start of a new model. ``"random"``: the encoders' random
+        initialisation. ``"mcca"``: :class:`MultiViewCCA` (``reg="auto"``,
+        ``min(n_components, narrowest view)`` components) of the
+        standardised training rows, missing views and ``sample_weight``
+        included, becomes a linear map per view next to its MLP, whose output
+        layer starts at zero: before any step each view's embedding is its
+        normalised MCCA score (in the first columns, the rest 0), and the
+        MLP learns a residual. The linear maps train at a tenth of the
+        learning rate, without weight decay. With early stopping the start
+        competes with the trained epochs on the validation rows and is kept
+        when no epoch beats it (``best_epoch_`` 0); ``early_stopping="auto"``
+        holds out validation rows for a fit from MCCA at any size. ``init``
+        applies when a model starts (``fit``, the first ``partial_fit``), not
+        when training continues. The default stays ``"random"``, as
+        measured (held-out recall@1, mean over view pairs, seeds 0 to 2;
+        see :doc:`/multiview`): ``"mcca"`` wins clearly with 300 training
+        rows (0.37 against 0.23 to 0.25, with 0 to 50 % of the rows lacking
+        a view, where the random start loses to :class:`MultiViewCCA`),
+        ties with 10 000 rows (0.484 against 0.486) and loses on the 1 297
+        rows of the digit quadrants (0.218 against 0.238). Prefer
+        ``"mcca"`` with a few hundred rows.
     batch_size : int, default=256
         Rows per mini-batch (per rank in a process group), at least 2; the
         rows of an epoch are split into near-equal batches of at most this
@@ -121,7 +145,10 @@ class MultiViewContrastiveAligner(
         epochs by the mean over pairs of views of the two-way retrieval mean
         reciprocal rank (the ``score`` of the held-out rows), stop when it has
         not improved by ``tol`` for ``n_iter_no_change`` epochs and keep the
-        best weights. ``"auto"`` turns it on from 10 000 rows. When off,
+        best weights. ``"auto"`` turns it on from 10 000 rows, and for a
+        fit from MCCA (``init="mcca"``) whenever the rows (of every rank)
+        allow two validation and two training rows (it stays off if the
+        held-out rows hold no pair of views in two rows). When off,
         training stops when the training loss has not improved by ``tol``
         for ``n_iter_no_change`` epochs (below 10 000 rows, with ``"auto"``,
         every epoch runs).
@@ -172,8 +199,9 @@ class MultiViewContrastiveAligner(
     view_means_, view_scales_ : list of ndarray
         Standardisation of each view (from the rows that have it).
     model_ : torch.nn.Module
-        The trained encoders (``model_.encoders[k]`` for view ``k``) and the
-        logit scale.
+        The trained encoders (``model_.encoders[k]`` for view ``k``; with
+        ``init="mcca"`` also ``model_.linears[k]``, the linear map next to
+        it) and the logit scale.
     loss_curve_ : list of float
         Mean training loss of every epoch, across warm starts and
         ``partial_fit`` calls.
@@ -183,7 +211,7 @@ class MultiViewContrastiveAligner(
     n_iter_ : int
         Epochs run (accumulated over warm starts and ``partial_fit``).
     best_epoch_ : int
-        Epoch whose weights are kept.
+        Epoch whose weights are kept; 0 when a fit from MCCA kept its start.
     device_ : str
         Device the model lives on.
     temperature_ : float
@@ -240,6 +268,17 @@ class MultiViewContrastiveAligner(
     True
     >>> model.loss_curve_[-1] < model.loss_curve_[0]
     True
+
+    Started at :class:`MultiViewCCA` (``init="mcca"``), the fit holds out
+    validation rows and keeps the epoch, or the start, that scores best:
+    here 20 epochs from the random start are far from the linear solution.
+
+    >>> mcca = MultiViewContrastiveAligner(
+    ...     views, init="mcca", n_components=4, hidden_layer_sizes=(16,),
+    ...     max_epochs=20, batch_size=50, device="cpu", random_state=0,
+    ... ).fit(X)
+    >>> bool(mcca.score(X) > model.score(X) + 0.3)
+    True
     """
 
     # skcrossmodal.distributed.fit accepts it: fit trains across the ranks.
@@ -250,6 +289,7 @@ class MultiViewContrastiveAligner(
         "views": [list, tuple, dict, None],
         "pairs": [StrOptions({"all", "anchor"})],
         "anchor_view": [str, IntegerInterval(0, None, closed="left"), None],
+        "init": [StrOptions({"random", "mcca"})],
     }
 
     def __init__(
@@ -266,6 +306,7 @@ class MultiViewContrastiveAligner(
         loss="infonce",
         pairs="all",
         anchor_view=None,
+        init="random",
         batch_size=256,
         max_epochs="auto",
         early_stopping="auto",
@@ -293,6 +334,7 @@ class MultiViewContrastiveAligner(
         self.loss = loss
         self.pairs = pairs
         self.anchor_view = anchor_view
+        self.init = init
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
@@ -381,10 +423,8 @@ class MultiViewContrastiveAligner(
         with self._threads_for_views([cols.size for cols in columns]):
             device = resolve_device(self.device)  # once per call
             if early_stopping is None:
-                early_stopping = (
-                    self._pairs_in_group(X.shape[0]) >= AUTO_EARLY_STOPPING_PAIRS
-                    if self.early_stopping == "auto"
-                    else bool(self.early_stopping)
+                early_stopping = self._early_stopping_for(
+                    X.shape[0], device, initialize
                 )
             self._train(
                 X,
@@ -398,6 +438,30 @@ class MultiViewContrastiveAligner(
                 early_stopping=early_stopping,
             )
         return self
+
+    def _early_stopping_for(self, n_rows, device, initialize):
+        """Whether ``fit`` holds out validation rows: the parameter resolved.
+
+        ``"auto"``: from ``AUTO_EARLY_STOPPING_PAIRS`` rows over every rank,
+        and, when a fit starts at MCCA (``init="mcca"``), whenever every
+        rank's rows allow a split of two and two, so that the start competes with the
+        trained epochs (as ``ContrastiveAligner(init="cca")``); the string
+        ``"auto"`` is returned then, for the split to fall back to training
+        on every row if the held-out rows hold no pair of views.
+        """
+        if self.early_stopping != "auto":
+            return bool(self.early_stopping)
+        n_samples = self._pairs_in_group(n_rows)
+        if n_samples >= AUTO_EARLY_STOPPING_PAIRS:
+            return True
+        if initialize and self.init == "mcca":
+            # Each rank holds out its share of its own rows: every rank's
+            # split must leave two and two.
+            n_validation = self._n_validation(n_rows, device)
+            can_split = n_validation >= 2 and n_rows - n_validation >= 2
+            if not self._communicator().any_true(not can_split):
+                return "auto"
+        return False
 
     def _validate_on_every_rank(self, X, sample_weight, *, reset, min_samples):
         """``_validate_views``, agreed on by every rank of a process group."""
@@ -484,6 +548,7 @@ class MultiViewContrastiveAligner(
                 dropout=float(self.dropout),
                 normalization=self.normalization,
                 loss=self.loss,
+                linear_path=self.init == "mcca",
             )
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(SEED_MAX))
@@ -503,7 +568,7 @@ class MultiViewContrastiveAligner(
             self._move_to(device)
             model, optimizer, spec = self.model_, self._optimizer, self._model_spec
             for group in optimizer.param_groups:
-                group["lr"] = self.learning_rate
+                group["lr"] = self.learning_rate * group.get("lr_scale", 1.0)
         generator = torch.Generator(device=device)
         # Each rank shuffles (and drops out) with its own stream.
         generator.manual_seed(self._random_state.randint(SEED_MAX) + comm.rank)
@@ -527,9 +592,16 @@ class MultiViewContrastiveAligner(
             ]
         x = _standardized(x, present_t, model.bounds, standardization)
 
-        train, held_out, train_weight, val_weight = self._split_rows(
-            x.shape[0], weight, generator, early_stopping, comm
-        )
+        split = self._split_rows(x.shape[0], weight, generator, early_stopping, comm)
+        held_out = split[1]
+        if held_out is not None and not self._validation_pairs_exist(
+            present_t[held_out], comm, strict=early_stopping != "auto"
+        ):
+            # "auto" for an MCCA start only: no pair to score, every row trains.
+            early_stopping = False
+            split = self._split_rows(x.shape[0], weight, generator, False, comm)
+        early_stopping = bool(early_stopping)
+        train, held_out, train_weight, val_weight = split
         validation = {}
         if held_out is not None:
             validation = {
@@ -537,7 +609,6 @@ class MultiViewContrastiveAligner(
                 "val_present": present_t[held_out],
                 "val_weight": val_weight,
             }
-            self._check_validation_pairs(present_t[held_out], comm)
         data = MultiViewTrainingData(
             x=x,
             present=present_t,
@@ -547,6 +618,8 @@ class MultiViewContrastiveAligner(
             train_weight=train_weight,
             **validation,
         )
+        if initialize and self.init == "mcca":
+            self._init_from_mcca(model, data, bounds=model.bounds, comm=comm)
         plan = self._plan(
             data,
             comm,
@@ -581,16 +654,61 @@ class MultiViewContrastiveAligner(
         self.temperature_ = float(1.0 / model.logit_scale.detach().exp().cpu())
         self._report_stop(result, plan, loop)
 
-    def _check_validation_pairs(self, present, comm):
-        """The held-out rows must hold some pair of views in two rows."""
+    def _validation_pairs_exist(self, present, comm, *, strict):
+        """Whether the held-out rows hold some pair of views in two rows.
+
+        With ``strict`` (early stopping asked for), raise when they do not.
+        """
         both = present.double().T @ present.double()
         both = comm.all_reduce_sum(both).fill_diagonal_(0)
-        if not bool((both >= _MIN_ROWS).any()):
+        exist = bool((both >= _MIN_ROWS).any())
+        if not exist and strict:
             raise ValueError(
                 "No pair of views is present together in 2 of the rows held out "
                 "for early stopping, so the validation score is undefined; pass "
                 "more rows, raise validation_fraction, or set early_stopping=False."
             )
+        return exist
+
+    def _init_from_mcca(self, model, data, *, bounds, comm):
+        """Set the linear paths to MultiViewCCA of the standardised training rows.
+
+        ``MultiViewCCA(reg="auto")`` is fitted, in float64 on the host, on
+        the training rows of every rank (not the validation rows, which judge
+        the start), gathered in rank order so that every rank fits the same
+        solution (then broadcast from rank 0 all the same), with their
+        weights and a missing view as NaN; its rotations act on the
+        standardised views the encoders see, so before training each view's
+        embedding is its normalised MCCA score.
+        """
+        torch, models = import_torch()
+        from .cca import MultiViewCCA
+
+        rows = data.train_rows
+        x = comm.gather(data.x[rows]).double().cpu().numpy()
+        present = comm.gather(data.present[rows]).cpu().numpy()
+        weight = None
+        if data.sample_weight is not None:
+            weight = comm.gather(data.sample_weight[rows]).double().cpu().numpy()
+        views = [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
+        for view, columns in enumerate(views):
+            x[~present[:, view], columns] = np.nan
+        widths = [columns.stop - columns.start for columns in views]
+        mcca = MultiViewCCA(views, n_components=min(self.n_components, *widths))
+        try:
+            mcca.fit(x, sample_weight=weight)
+        except ValueError as error:
+            raise ValueError(
+                "init='mcca' fits MultiViewCCA on the training rows (those not "
+                f"held out for early stopping), and it failed: {error} Pass more "
+                "rows, set early_stopping=False, or use init='random'."
+            ) from error
+        device = next(model.parameters()).device
+        model.init_from_linear_(
+            [models.to_device(r, device, torch.float32) for r in mcca.rotations_],
+            [models.to_device(m, device, torch.float32) for m in mcca.view_means_],
+        )
+        comm.broadcast_module(model)
 
     def _plan(
         self, data, comm, *, device, initialize, max_epochs, early_stopping, pairs
@@ -605,7 +723,7 @@ class MultiViewContrastiveAligner(
                 max_epochs=max_epochs,
                 early_stopping=early_stopping,
             ),
-            score_initial=False,
+            score_initial=initialize and self.init == "mcca",
             reconstruction_weight=0.0,
             compile=False,
             view_pairs=pairs,

@@ -31,8 +31,10 @@ _MAX_LOG_SCALE = math.log(MAX_LOGIT_SCALE)
 # Rows per chunk when standardising or embedding whole arrays: bounds the
 # float64 temporaries.
 CHUNK_ROWS = 65536
-# Learning rate of the linear paths of init="cca", relative to the MLPs'.
+# Learning rate of the linear paths (init="cca", "mcca"), relative to the MLPs'.
 LINEAR_PATH_LR_SCALE = 0.1
+# Parameter names of the linear paths: the two-view model's and the K-view's.
+LINEAR_PATH_PREFIXES = ("linear_x.", "linear_y.", "linears.")
 # torch.compile backend of the opt-in compiled step (tests may swap it).
 COMPILE_BACKEND = "inductor"
 # Custom encoders are constructed from torch's global random state, seeded and
@@ -231,27 +233,40 @@ class TwoViewEncoder(SharedSpaceModel):
     ):
         """Start at the linear scores ``(x - x_mean) @ x_rotations`` (and y's).
 
-        The rotations fill the first columns of the linear paths (the rest are
-        zero) and the MLPs' last layers start at zero, so that before any
-        training step each view's embedding is exactly its normalised linear
-        score; the hidden layers keep their random start, so the residual gets
-        gradients from the first step on. ``zero_residual=False`` leaves the
-        MLPs as they are (the linear half of a blend).
+        See :func:`start_at_linear_scores_`; ``zero_residual=False`` leaves
+        the MLPs as they are (the linear half of a blend).
         """
         for linear, rotations, mean, encoder in (
             (self.linear_x, x_rotations, x_mean, self.encoder_x),
             (self.linear_y, y_rotations, y_mean, self.encoder_y),
         ):
-            linear.weight.zero_()
-            linear.weight[: rotations.shape[1]].copy_(rotations.T)
-            linear.bias.zero_()
-            linear.bias[: rotations.shape[1]].copy_(-(mean @ rotations))
-            if zero_residual:
-                encoder[-1].weight.zero_()
-                encoder[-1].bias.zero_()
+            start_at_linear_scores_(
+                linear, encoder, rotations, mean, zero_residual=zero_residual
+            )
 
     def forward(self, x, y):
         return self.embed_x(x), self.embed_y(y)
+
+
+@torch.no_grad()
+def start_at_linear_scores_(linear, encoder, rotations, mean, *, zero_residual=True):
+    """Make ``linear`` compute the scores ``(a - mean) @ rotations``, MLP at zero.
+
+    The rotations fill the first columns of the linear path (the rest are
+    zero) and, with ``zero_residual``, the MLP ``encoder``'s last layer
+    starts at zero, so that before any training step the view's embedding
+    ``normalize(encoder(a) + linear(a))`` is exactly its normalised linear
+    score; the hidden layers keep their random start, so the residual gets
+    gradients from the first step on. Used by the two-view (``init="cca"``)
+    and the K-view (``init="mcca"``) encoders.
+    """
+    linear.weight.zero_()
+    linear.weight[: rotations.shape[1]].copy_(rotations.T)
+    linear.bias.zero_()
+    linear.bias[: rotations.shape[1]].copy_(-(mean @ rotations))
+    if zero_residual:
+        encoder[-1].weight.zero_()
+        encoder[-1].bias.zero_()
 
 
 def build_encoder(encoder_spec, device, seed):
@@ -346,7 +361,7 @@ def parameter_groups(model, weight_decay):
     decayed, kept, linear = [], [], []
     for name, parameter in model.named_parameters():
         is_matrix = parameter.ndim >= 2 and name != "logit_scale"
-        if name.startswith(("linear_x.", "linear_y.")):
+        if name.startswith(LINEAR_PATH_PREFIXES):
             linear.append(parameter)
         else:
             (decayed if is_matrix else kept).append(parameter)

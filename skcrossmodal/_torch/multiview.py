@@ -28,7 +28,9 @@ class MultiViewEncoder(modules.SharedSpaceModel):
 
     The input of the model is the views' columns side by side (``widths``
     columns each, in order); ``embed(view, a)`` maps the columns of one view.
-    Holds the learnable logit scale (and, for SigLIP, the logit bias).
+    Holds the learnable logit scale (and, for SigLIP, the logit bias). With
+    ``linear_path`` each view also has a linear map next to its MLP, which
+    then learns the residual (``init="mcca"``, see ``init_from_linear_``).
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class MultiViewEncoder(modules.SharedSpaceModel):
         dropout,
         normalization,
         loss="infonce",
+        linear_path=False,
     ):
         super().__init__()
         self.encoders = nn.ModuleList(
@@ -55,6 +58,13 @@ class MultiViewEncoder(modules.SharedSpaceModel):
             for width in widths
         )
         self._add_logit_parameters(loss)
+        # Built after the MLPs, so that a model without them draws the same
+        # initial weights from the generator.
+        self.linears = (
+            nn.ModuleList(nn.Linear(width, n_components) for width in widths)
+            if linear_path
+            else None
+        )
         self.n_components = n_components
         self.bounds = tuple(itertools.accumulate(widths, initial=0))
 
@@ -64,7 +74,23 @@ class MultiViewEncoder(modules.SharedSpaceModel):
 
     def embed(self, view, a):
         """Unit embeddings of rows ``a`` of ``view`` (its columns only)."""
-        return F.normalize(self.encoders[view](a), dim=1)
+        out = self.encoders[view](a)
+        if self.linears is not None:
+            out = out + self.linears[view](a)
+        return F.normalize(out, dim=1)
+
+    @torch.no_grad()
+    def init_from_linear_(self, rotations, means):
+        """Start at the linear scores ``(a_k - means[k]) @ rotations[k]`` of each view.
+
+        The MLPs' last layers start at zero, so that before any training step
+        each view's embedding is exactly its normalised linear score
+        (:func:`~skcrossmodal._torch.modules.start_at_linear_scores_`).
+        """
+        for linear, encoder, rotation, mean in zip(
+            self.linears, self.encoders, rotations, means, strict=True
+        ):
+            modules.start_at_linear_scores_(linear, encoder, rotation, mean)
 
     def embed_views(self, x, present, min_rows=1):
         """Each view's embeddings of the rows of ``x``, zeros where absent.
