@@ -74,7 +74,7 @@ if importlib.util.find_spec("torch") is not None:
             random_state=0,
             init=init,
         )
-        for init in ("random", "mcca")
+        for init in ("auto", "random", "mcca")
     )
 
 

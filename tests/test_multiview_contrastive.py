@@ -41,6 +41,9 @@ def _model(**params):
     defaults = {
         "n_components": 4,
         "hidden_layer_sizes": (16,),
+        # The random start unless a test asks for another (init="auto", the
+        # default, starts most of these data at MCCA).
+        "init": "random",
         "max_epochs": 5,
         "batch_size": 64,
         "early_stopping": False,
@@ -217,7 +220,7 @@ def test_two_complete_views_train_as_contrastive_aligner():
         "device": "cpu",
         "random_state": 3,
     }
-    multi = MultiViewContrastiveAligner(views, **params).fit(X)
+    multi = MultiViewContrastiveAligner(views, init="random", **params).fit(X)
     two = ContrastiveAligner(init="random", **params).fit(X[:, :6], X[:, 6:])
     assert_allclose(multi.loss_curve_, two.loss_curve_, rtol=1e-5)
     z_x, z_y = two.transform(X[:, :6], X[:, 6:])
@@ -821,3 +824,29 @@ def test_auto_early_stopping_holds_out_rows_for_an_mcca_start_only():
     assert len(start.train_rows) == 40
     with pytest.raises(ValueError, match="No pair of views is present together"):
         model.set_params(early_stopping=True, callbacks=None).fit(lonely)
+
+
+def test_auto_init_starts_at_mcca_when_every_pair_has_rows_together():
+    """init="auto" is init="mcca" when every pair of views shares rows, and
+    init="random" when some pair never meets (each view paired with an
+    anchor only, as ImageBind's data): same weights, same transform."""
+    X, views, _ = _data(n=200, missing_rate=0.2)
+    auto = _model(views=views, init="auto").fit(X)
+    assert auto.init_ == "mcca"
+    assert_array_equal(
+        auto.transform(X), _model(views=views, init="mcca").fit(X).transform(X)
+    )
+    # Rows 0..99 have views 0 and 1, rows 100..199 views 0 and 2: views 1
+    # and 2 never meet.
+    anchored = X.copy()
+    anchored[:100, views["view2"]] = np.nan
+    anchored[100:, views["view1"]] = np.nan
+    params = {"views": views, "pairs": "anchor", "anchor_view": "view0"}
+    auto = _model(init="auto", **params).fit(anchored)
+    assert auto.init_ == "random"
+    assert_array_equal(
+        auto.transform(anchored),
+        _model(init="random", **params).fit(anchored).transform(anchored),
+    )
+    with pytest.raises(ValueError, match="init='mcca'"):
+        _model(init="mcca", **params).fit(anchored)

@@ -40,6 +40,10 @@ from .views import check_view_name
 # A view needs a spread of rows to be standardised, and a pair of views two
 # rows to tell partners from negatives.
 _MIN_ROWS = 2
+# init="auto" starts at MCCA only when every pair of views has this many
+# rows together: enough that the training rows keep the two MultiViewCCA
+# needs once a tenth is held out to judge the start.
+_MIN_PAIRED_ROWS_FOR_MCCA = 10
 
 
 class MultiViewContrastiveAligner(
@@ -109,7 +113,7 @@ class MultiViewContrastiveAligner(
     anchor_view : str, int or None, default=None
         The anchor of ``pairs="anchor"``, by name or index; None is the
         first view. Ignored with ``pairs="all"``.
-    init : {"random", "mcca"}, default="random"
+    init : {"auto", "random", "mcca"}, default="auto"
         The start of a new model. ``"random"``: the encoders' random
         initialisation. ``"mcca"``: :class:`MultiViewCCA` (``reg="auto"``,
         ``min(n_components, narrowest view)`` components) of the
@@ -123,14 +127,16 @@ class MultiViewContrastiveAligner(
         when no epoch beats it (``best_epoch_`` 0); ``early_stopping="auto"``
         holds out validation rows for a fit from MCCA at any size. ``init``
         applies when a model starts (``fit``, the first ``partial_fit``), not
-        when training continues. The default stays ``"random"``, as
-        measured (held-out recall@1, mean over view pairs, seeds 0 to 2;
-        see :doc:`/multiview`): ``"mcca"`` wins clearly with 300 training
-        rows (0.37 against 0.23 to 0.25, with 0 to 50 % of the rows lacking
-        a view, where the random start loses to :class:`MultiViewCCA`),
-        ties with 10 000 rows (0.484 against 0.486) and loses on the 1 297
-        rows of the digit quadrants (0.218 against 0.238). Prefer
-        ``"mcca"`` with a few hundred rows.
+        when training continues. ``"auto"``: ``"mcca"`` when every pair of
+        views is present together in at least 10 rows, else ``"random"``
+        (data that pair each view with an anchor only, as ImageBind's, have
+        no MCCA); ``init_`` says which. As measured (held-out recall@1, mean
+        over view pairs, seeds 0 to 2; see :doc:`/multiview`), ``"mcca"``
+        wins clearly with 300 training rows (0.37 against 0.23 to 0.25, with
+        0 to 50 % of the rows lacking a view, where the random start loses
+        to :class:`MultiViewCCA`), ties with 10 000 rows (0.484 against
+        0.486) and loses on the 1 297 rows of the digit quadrants (0.218
+        against 0.238): the smaller worst case makes it the default.
     batch_size : int, default=256
         Rows per mini-batch (per rank in a process group), at least 2; the
         rows of an epoch are split into near-equal batches of at most this
@@ -188,6 +194,8 @@ class MultiViewContrastiveAligner(
 
     Attributes
     ----------
+    init_ : {"random", "mcca"}
+        The start the model was trained from (``init`` resolved).
     n_components_ : int
         Dimension of the shared space.
     n_views_ : int
@@ -258,8 +266,8 @@ class MultiViewContrastiveAligner(
     >>> X, views, _ = make_multiview(
     ...     n_samples=200, n_views=3, missing_rate=0.2, random_state=0)
     >>> model = MultiViewContrastiveAligner(
-    ...     views, n_components=4, hidden_layer_sizes=(16,), max_epochs=20,
-    ...     batch_size=50, device="cpu", random_state=0,
+    ...     views, init="random", n_components=4, hidden_layer_sizes=(16,),
+    ...     max_epochs=20, batch_size=50, device="cpu", random_state=0,
     ... ).fit(X)
     >>> Z = model.transform(X)
     >>> Z.shape
@@ -269,14 +277,17 @@ class MultiViewContrastiveAligner(
     >>> model.loss_curve_[-1] < model.loss_curve_[0]
     True
 
-    Started at :class:`MultiViewCCA` (``init="mcca"``), the fit holds out
-    validation rows and keeps the epoch, or the start, that scores best:
-    here 20 epochs from the random start are far from the linear solution.
+    Started at :class:`MultiViewCCA` (the default ``init="auto"`` here, as
+    every pair of views has rows together), the fit holds out validation rows
+    and keeps the epoch, or the start, that scores best: here 20 epochs from
+    the random start are far from the linear solution.
 
     >>> mcca = MultiViewContrastiveAligner(
-    ...     views, init="mcca", n_components=4, hidden_layer_sizes=(16,),
+    ...     views, n_components=4, hidden_layer_sizes=(16,),
     ...     max_epochs=20, batch_size=50, device="cpu", random_state=0,
     ... ).fit(X)
+    >>> mcca.init_
+    'mcca'
     >>> bool(mcca.score(X) > model.score(X) + 0.3)
     True
     """
@@ -289,7 +300,7 @@ class MultiViewContrastiveAligner(
         "views": [list, tuple, dict, None],
         "pairs": [StrOptions({"all", "anchor"})],
         "anchor_view": [str, IntegerInterval(0, None, closed="left"), None],
-        "init": [StrOptions({"random", "mcca"})],
+        "init": [StrOptions({"auto", "random", "mcca"})],
     }
 
     def __init__(
@@ -306,7 +317,7 @@ class MultiViewContrastiveAligner(
         loss="infonce",
         pairs="all",
         anchor_view=None,
-        init="random",
+        init="auto",
         batch_size=256,
         max_epochs="auto",
         early_stopping="auto",
@@ -422,9 +433,12 @@ class MultiViewContrastiveAligner(
         X, present, names, columns, sample_weight = validated
         with self._threads_for_views([cols.size for cols in columns]):
             device = resolve_device(self.device)  # once per call
+            start = (
+                self._start_for(present, sample_weight, device) if initialize else None
+            )
             if early_stopping is None:
                 early_stopping = self._early_stopping_for(
-                    X.shape[0], device, initialize
+                    X.shape[0], device, start == "mcca"
                 )
             self._train(
                 X,
@@ -433,13 +447,32 @@ class MultiViewContrastiveAligner(
                 columns,
                 sample_weight,
                 device=device,
-                initialize=initialize,
+                start=start,
                 max_epochs=max_epochs,
                 early_stopping=early_stopping,
             )
         return self
 
-    def _early_stopping_for(self, n_rows, device, initialize):
+    def _start_for(self, present, sample_weight, device):
+        """The start of a new model: ``init`` resolved (``"auto"`` decided).
+
+        ``"auto"`` starts at MCCA when every pair of views is present
+        together in at least ``_MIN_PAIRED_ROWS_FOR_MCCA`` rows of weight
+        above zero (over every rank), else at random: MultiViewCCA needs
+        every pair's co-moments, which data that pairs each view only with
+        an anchor (ImageBind's) do not have.
+        """
+        if self.init != "auto":
+            return self.init
+        if sample_weight is not None:
+            present = present & (np.asarray(sample_weight) > 0)[:, None]
+        torch, models = import_torch()
+        # On the device: a NCCL group reduces device tensors only.
+        rows = models.to_device(present.astype(np.float64), device, torch.float64)
+        counts = self._communicator().all_reduce_sum(rows.T @ rows).cpu().numpy()
+        return "mcca" if counts.min() >= _MIN_PAIRED_ROWS_FOR_MCCA else "random"
+
+    def _early_stopping_for(self, n_rows, device, from_mcca):
         """Whether ``fit`` holds out validation rows: the parameter resolved.
 
         ``"auto"``: from ``AUTO_EARLY_STOPPING_PAIRS`` rows over every rank,
@@ -454,7 +487,7 @@ class MultiViewContrastiveAligner(
         n_samples = self._pairs_in_group(n_rows)
         if n_samples >= AUTO_EARLY_STOPPING_PAIRS:
             return True
-        if initialize and self.init == "mcca":
+        if from_mcca:
             # Each rank holds out its share of its own rows: every rank's
             # split must leave two and two.
             n_validation = self._n_validation(n_rows, device)
@@ -527,12 +560,17 @@ class MultiViewContrastiveAligner(
         sample_weight,
         *,
         device,
-        initialize,
+        start,
         max_epochs,
         early_stopping,
     ):
-        """One training call: the data, the plan, the loop, the commit."""
+        """One training call: the data, the plan, the loop, the commit.
+
+        ``start`` is the resolved ``init`` of a new model, None when training
+        continues.
+        """
         torch, models = import_torch()
+        initialize = start is not None
         from .._torch import multiview
 
         comm = self._communicator()
@@ -548,7 +586,7 @@ class MultiViewContrastiveAligner(
                 dropout=float(self.dropout),
                 normalization=self.normalization,
                 loss=self.loss,
-                linear_path=self.init == "mcca",
+                linear_path=start == "mcca",
             )
             init_generator = torch.Generator(device=device)
             init_generator.manual_seed(self._random_state.randint(SEED_MAX))
@@ -618,7 +656,7 @@ class MultiViewContrastiveAligner(
             train_weight=train_weight,
             **validation,
         )
-        if initialize and self.init == "mcca":
+        if start == "mcca":
             self._init_from_mcca(model, data, bounds=model.bounds, comm=comm)
         plan = self._plan(
             data,
@@ -628,6 +666,7 @@ class MultiViewContrastiveAligner(
             max_epochs=max_epochs,
             early_stopping=early_stopping,
             pairs=pairs,
+            from_mcca=start == "mcca",
         )
         loop = multiview.MultiViewLoop(
             model, optimizer, comm, plan, data, self._callbacks_for(plan)
@@ -641,6 +680,7 @@ class MultiViewContrastiveAligner(
         self._check_trained(result, plan, finite, comm)
         if initialize:
             self.model_, self._optimizer, self._model_spec = model, optimizer, spec
+            self.init_ = start
             self.view_names_, self.view_columns_ = names, columns
             self.n_views_, self.n_components_ = len(names), spec.n_components
             self.view_means_ = [m.cpu().numpy() for m, _ in standardization]
@@ -711,7 +751,16 @@ class MultiViewContrastiveAligner(
         comm.broadcast_module(model)
 
     def _plan(
-        self, data, comm, *, device, initialize, max_epochs, early_stopping, pairs
+        self,
+        data,
+        comm,
+        *,
+        device,
+        initialize,
+        max_epochs,
+        early_stopping,
+        pairs,
+        from_mcca,
     ):
         """The frozen plan of this call, from the parameters and the data."""
         return MultiViewTrainingPlan(
@@ -723,7 +772,7 @@ class MultiViewContrastiveAligner(
                 max_epochs=max_epochs,
                 early_stopping=early_stopping,
             ),
-            score_initial=initialize and self.init == "mcca",
+            score_initial=from_mcca,
             reconstruction_weight=0.0,
             compile=False,
             view_pairs=pairs,
