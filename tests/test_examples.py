@@ -24,6 +24,7 @@ TORCH_EXAMPLES = [
     "plot_compare_estimators",
     "plot_raw_digits_captions",
     "plot_raw_sensor_windows",
+    "plot_multiview",
 ]
 
 
