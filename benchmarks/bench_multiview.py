@@ -224,11 +224,8 @@ def search_against_grid_search(n_samples):
     print(f"{gap:>16.2e}{ours:>10.3f}{theirs:>18.3f}{theirs / ours:>7.1f}x")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    args = parser.parse_args()
-    n_train = 2000 if args.quick else 10_000
+def synthetic_views(n_train):
+    """The K = 4 ``make_multiview`` set: training rows, 1000 test rows, views."""
     X, views, _ = make_multiview(
         n_train + 1000,
         n_views=4,
@@ -238,7 +235,14 @@ def main():
         noise=0.3,
         random_state=0,
     )
-    X_train, X_test = X[:n_train], X[n_train:]
+    return X[:n_train], X[n_train:], views
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args()
+    X_train, X_test, views = synthetic_views(2000 if args.quick else 10_000)
     pair_table("make_multiview, K = 4", X_train, X_test, views, n_components=5)
     digits = load_digit_quadrants()
     order = np.random.default_rng(0).permutation(len(digits.X))

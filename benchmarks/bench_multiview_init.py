@@ -19,10 +19,10 @@ printed.
 import argparse
 
 import numpy as np
-from bench_multiview import mean_pair_recall, remove_one_view
+from bench_multiview import mean_pair_recall, remove_one_view, synthetic_views
 
 from skcrossmodal import MultiViewCCA, MultiViewContrastiveAligner
-from skcrossmodal.datasets import load_digit_quadrants, make_multiview
+from skcrossmodal.datasets import load_digit_quadrants
 
 
 def compare(label, X_train, X_test, views, n_components, seeds, inits):
@@ -52,17 +52,7 @@ def main():
     args = parser.parse_args()
     seeds = (0,) if args.quick else (0, 1, 2)
     inits = ("random", "mcca") if args.init is None else (args.init,)
-    n_train = 2000 if args.quick else 10_000
-    X, views, _ = make_multiview(
-        n_train + 1000,
-        n_views=4,
-        n_features=[12, 10, 8, 14],
-        n_latent=5,
-        n_private=3,
-        noise=0.3,
-        random_state=0,
-    )
-    X_train, X_test = X[:n_train], X[n_train:]
+    X_train, X_test, views = synthetic_views(2000 if args.quick else 10_000)
     header = "".join(f"{init + ': mean (seeds)':>30}" for init in inits)
     print(f"{'data':<24}{'MCCA':>8}{header}")
     if "curve" in args.parts:
@@ -73,7 +63,7 @@ def main():
                 label = f"300 rows, {fraction:.0%} missing"
                 compare(label, X_missing, X_test, views, 5, seeds, inits)
     if "pairs" in args.parts:
-        compare(f"{n_train} rows, K = 4", X_train, X_test, views, 5, seeds, inits)
+        compare(f"{len(X_train)} rows, K = 4", X_train, X_test, views, 5, seeds, inits)
     if "digits" in args.parts:
         digits = load_digit_quadrants()
         order = np.random.default_rng(0).permutation(len(digits.X))

@@ -201,10 +201,10 @@ def test_weights_near_the_float_limits_give_the_weighted_covariances():
 # ------------------------------------------------------- thread pool size ---
 @pytest.fixture
 def pool_sizes(monkeypatch):
-    """Record the size of every thread pool the statistics open."""
+    """Record the size of every thread pool the statistics open (through the
+    one thread mapper, skcrossmodal._utils.threads.map_in_threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import skcrossmodal._numerics.moments as stats
     from skcrossmodal._utils import threads
 
     sizes = []
@@ -214,7 +214,7 @@ def pool_sizes(monkeypatch):
             sizes.append(max_workers)
             super().__init__(max_workers=max_workers, **kwargs)
 
-    monkeypatch.setattr(stats, "ThreadPoolExecutor", Recording)
+    monkeypatch.setattr(threads, "ThreadPoolExecutor", Recording)
     monkeypatch.setattr(threads, "available_cores", lambda: 4)
     return sizes
 

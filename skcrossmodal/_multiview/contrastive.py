@@ -433,9 +433,11 @@ class MultiViewContrastiveAligner(
         X, present, names, columns, sample_weight = validated
         with self._threads_for_views([cols.size for cols in columns]):
             device = resolve_device(self.device)  # once per call
-            start = (
-                self._start_for(present, sample_weight, device) if initialize else None
-            )
+            start = None
+            if initialize:
+                counts = self._rows_together(present, sample_weight, device)
+                self._check_rows_per_view(counts, names, self._view_pairs(names))
+                start = self._start_for(counts)
             if early_stopping is None:
                 early_stopping = self._early_stopping_for(
                     X.shape[0], device, start == "mcca"
@@ -453,7 +455,19 @@ class MultiViewContrastiveAligner(
             )
         return self
 
-    def _start_for(self, present, sample_weight, device):
+    def _rows_together(self, present, sample_weight, device):
+        """Rows of positive weight that have each pair of views, over every rank.
+
+        A ``(K, K)`` array; its diagonal counts each view's rows. Reduced on
+        the device: a NCCL group reduces device tensors only.
+        """
+        torch, models = import_torch()
+        if sample_weight is not None:
+            present = present & (np.asarray(sample_weight) > 0)[:, None]
+        rows = models.to_device(present.astype(np.float64), device, torch.float64)
+        return self._communicator().all_reduce_sum(rows.T @ rows).cpu().numpy()
+
+    def _start_for(self, counts):
         """The start of a new model: ``init`` resolved (``"auto"`` decided).
 
         ``"auto"`` starts at MCCA when every pair of views is present
@@ -464,12 +478,6 @@ class MultiViewContrastiveAligner(
         """
         if self.init != "auto":
             return self.init
-        if sample_weight is not None:
-            present = present & (np.asarray(sample_weight) > 0)[:, None]
-        torch, models = import_torch()
-        # On the device: a NCCL group reduces device tensors only.
-        rows = models.to_device(present.astype(np.float64), device, torch.float64)
-        counts = self._communicator().all_reduce_sum(rows.T @ rows).cpu().numpy()
         return "mcca" if counts.min() >= _MIN_PAIRED_ROWS_FOR_MCCA else "random"
 
     def _early_stopping_for(self, n_rows, device, from_mcca):
@@ -517,18 +525,13 @@ class MultiViewContrastiveAligner(
                 raise ValueError(f"anchor_view={self.anchor_view!r}: {error}") from None
         return view_pairs(len(names), self.pairs, anchor)
 
-    def _check_rows_per_view(self, present, sample_weight, names, pairs, comm):
+    def _check_rows_per_view(self, counts, names, pairs):
         """Every view needs 2 rows of positive weight, and a pair in 2 rows.
 
-        ``present`` and ``sample_weight`` are on the device. Counted over
-        every rank: a view seen in fewer rows cannot be
-        standardised, and a view that no pair of the loss has in two rows
-        would never train its encoder.
+        ``counts`` is ``_rows_together``'s (over every rank): a view seen in
+        fewer rows cannot be standardised, and a view that no pair of the
+        loss has in two rows would never train its encoder.
         """
-        if sample_weight is not None:
-            present = present & (sample_weight > 0)[:, None]
-        rows = present.double()
-        counts = comm.all_reduce_sum(rows.T @ rows).cpu().numpy()
         for view, name in enumerate(names):
             if counts[view, view] < _MIN_ROWS:
                 raise ValueError(
@@ -621,7 +624,6 @@ class MultiViewContrastiveAligner(
         if sample_weight is not None:
             weight = models.to_device(sample_weight, device, torch.float64)
         if initialize:
-            self._check_rows_per_view(present_t, weight, names, pairs, comm)
             standardization = _view_moments(x, present_t, weight, model.bounds, comm)
         else:
             standardization = [

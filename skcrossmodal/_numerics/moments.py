@@ -11,13 +11,12 @@ pairwise update of Chan, Golub & LeVeque (1979). That buys three things:
 - streaming (``partial_fit``) and distributed reductions reuse the same merge.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
 
-from .._utils.threads import one_blas_thread, thread_count
+from .._utils.threads import map_in_threads, thread_count
 
 # Rows per block: one block of both views holds about this many float64 numbers
 # (2 MiB, so that it stays in cache while it is copied, centred and multiplied),
@@ -460,9 +459,7 @@ def _blockwise_moments(
     # order, so the result does not depend on scheduling. BLAS runs one thread
     # per block: many small products in parallel beat one product split up,
     # and the centring of each block runs in parallel too.
-    with one_blas_thread():
-        with ThreadPoolExecutor(max_workers=n_threads) as executor:
-            partials = list(executor.map(reduce_blocks, range(n_threads)))
+    partials = map_in_threads(reduce_blocks, range(n_threads), n_threads)
     moments = None
     for partial in partials:
         if partial is not None:

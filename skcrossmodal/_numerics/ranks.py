@@ -21,11 +21,9 @@ partner (a near or exact tie) is ranked again in float64
 :class:`~skcrossmodal._numerics.similarity.SimilarityBlocks`.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from .._utils.threads import one_blas_thread, thread_count
+from .._utils.threads import map_in_threads, one_blas_thread, thread_count
 from .similarity import SimilarityBlocks, normalize_rows
 
 # Similarities per block: 1 MiB of float32, so that the comparisons made on a
@@ -82,8 +80,7 @@ def _map_blocks(n_rows, step, n_columns, work):
     if n_workers == 1:
         return [work(starts)]
     runs = [list(run) for run in np.array_split(starts, n_workers)]
-    with ThreadPoolExecutor(max_workers=n_workers) as executor:
-        return list(executor.map(work, runs))
+    return map_in_threads(work, runs, n_workers)
 
 
 def exact_partner_ranks(queries, gallery, rows=None):
